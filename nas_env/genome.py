@@ -1,0 +1,185 @@
+"""Genome: one immutable point of a search space.
+
+A genome maps every gene of its space to a value; a per-layer gene maps to a tuple
+with one value per active layer (its length equals the ``layers`` gene). Genomes
+are hashable, compare by value, round-trip through canonical JSON and have a
+stable `Genome.key`, identical on every machine and Python version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nas_env._validate import describe, expect_mapping
+from nas_env.errors import ConfigError, InvalidGenomeError
+
+if TYPE_CHECKING:
+    from nas_env.space import SearchSpace
+
+RNGLike = np.random.Generator | int | None
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+class Genome(Mapping[str, Any]):
+    """An immutable architecture description: gene name -> value.
+
+    Build genomes through a space (`Genome.from_genes`, `Genome.default`,
+    `Genome.random`, `Genome.from_json`), which checks every value against the
+    gene's choices. The genome itself holds only the space id and the values.
+
+    Args:
+        space_id: Name of the search space the genome belongs to.
+        genes: Gene values; lists are stored as tuples.
+    """
+
+    __slots__ = ("_genes", "_json", "_key", "_space_id")
+
+    def __init__(self, space_id: str, genes: Mapping[str, Any]) -> None:
+        self._space_id = space_id
+        self._genes = {name: _freeze(value) for name, value in genes.items()}
+        payload = {"genes": {k: _thaw(v) for k, v in self._genes.items()}, "space": space_id}
+        self._json = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        self._key = hashlib.sha256(self._json.encode("utf-8")).hexdigest()[:16]
+
+    # -- Mapping protocol -------------------------------------------------------
+    def __getitem__(self, name: str) -> Any:
+        return self._genes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._genes)
+
+    def __len__(self) -> int:
+        return len(self._genes)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Genome):
+            return self._json == other._json
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._json)
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v!r}" for k, v in self._genes.items())
+        return f"Genome({self._space_id}: {body})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Genome, (self._space_id, self._genes))
+
+    # -- identity ---------------------------------------------------------------
+    @property
+    def space_id(self) -> str:
+        """Name of the search space this genome belongs to."""
+        return self._space_id
+
+    def key(self) -> str:
+        """Stable 16-hex-digit hash of the space id and the canonical genes."""
+        return self._key
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no whitespace, lists for per-layer genes."""
+        return self._json
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data ``{"space": ..., "genes": {...}}`` with lists for per-layer genes."""
+        return {"space": self._space_id, "genes": {k: _thaw(v) for k, v in self._genes.items()}}
+
+    def replace(self, **changes: Any) -> Genome:
+        """Return a copy with some genes changed (not validated: use the space for that)."""
+        return Genome(self._space_id, {**self._genes, **changes})
+
+    # -- construction through a space -------------------------------------------
+    @classmethod
+    def from_genes(cls, space: SearchSpace, genes: Mapping[str, Any]) -> Genome:
+        """Build and validate a genome of ``space``.
+
+        Raises:
+            InvalidGenomeError: A gene is missing, unknown, not among its choices, or a
+                constraint of the space is broken; the message lists every reason.
+        """
+        genome = cls(space.name, genes)
+        space.validate(genome)
+        return genome
+
+    @classmethod
+    def from_dict(cls, space: SearchSpace, data: Mapping[str, Any]) -> Genome:
+        """Inverse of `to_dict`; the stored space id must match ``space``."""
+        data = expect_mapping(data, "genome")
+        if "genes" not in data:
+            raise ConfigError(f"genome: missing field 'genes' in {describe(data)}")
+        stored = data.get("space", space.name)
+        if stored != space.name:
+            raise InvalidGenomeError(
+                [f"it belongs to space {stored!r}, not {space.name!r}"], describe(data)
+            )
+        return cls.from_genes(space, expect_mapping(data["genes"], "genome.genes"))
+
+    @classmethod
+    def from_json(cls, space: SearchSpace, text: str) -> Genome:
+        """Inverse of `to_json`."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"genome JSON does not parse: {exc}") from exc
+        return cls.from_dict(space, data)
+
+    @classmethod
+    def default(cls, space: SearchSpace) -> Genome:
+        """The genome made of every gene's default value (per-layer genes repeated)."""
+        layers = space.default_layers()
+        genes = {
+            gene.name: (gene.default,) * layers if gene.per_layer else gene.default
+            for gene in space.genes
+        }
+        return cls.from_genes(space, genes)
+
+    @classmethod
+    def random(cls, space: SearchSpace, rng: RNGLike = None, max_tries: int = 10_000) -> Genome:
+        """Draw a valid genome uniformly per gene, rejecting those that break a constraint.
+
+        Args:
+            space: The search space.
+            rng: A `numpy.random.Generator` (e.g. an env's ``np_random``) or a seed.
+            max_tries: Draws before giving up.
+
+        Raises:
+            InvalidGenomeError: No valid genome was found in ``max_tries`` draws.
+        """
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        last: list[str] = []
+        for _ in range(max_tries):
+            genes: dict[str, Any] = {}
+            layer_gene = space.layer_gene()
+            layers = 1
+            if layer_gene is not None:
+                layers = int(layer_gene.choices[rng.integers(len(layer_gene.choices))])
+            for gene in space.genes:
+                if gene is layer_gene:
+                    genes[gene.name] = layers
+                elif gene.per_layer:
+                    picks = rng.integers(len(gene.choices), size=layers)
+                    genes[gene.name] = tuple(gene.choices[int(i)] for i in picks)
+                else:
+                    genes[gene.name] = gene.choices[int(rng.integers(len(gene.choices)))]
+            genome = cls(space.name, genes)
+            last = space.check(genome)
+            if not last:
+                return genome
+        raise InvalidGenomeError(
+            [f"no valid genome in {max_tries} random draws; last reasons: {'; '.join(last)}"],
+            f"of space {space.name!r}",
+        )

@@ -1,0 +1,102 @@
+"""Genome immutability, canonical JSON round-trips, stable keys, default and random."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from nas_env import ConfigError, Genome, InvalidGenomeError, SearchSpace
+
+
+def test_default_genome(tiny: SearchSpace) -> None:
+    genome = Genome.default(tiny)
+    assert genome["layers"] == 2
+    assert genome["heads"] == (2, 2)
+    assert genome["norm"] == "layernorm"
+    assert genome.space_id == "tiny"
+
+
+def test_round_trip_json_and_dict(preset_space: SearchSpace, rng: np.random.Generator) -> None:
+    for _ in range(10):
+        genome = Genome.random(preset_space, rng)
+        assert Genome.from_json(preset_space, genome.to_json()) == genome
+        assert Genome.from_dict(preset_space, genome.to_dict()) == genome
+        assert Genome.from_dict(preset_space, json.loads(json.dumps(genome.to_dict()))) == genome
+        assert pickle.loads(pickle.dumps(genome)) == genome
+        assert Genome.from_json(preset_space, genome.to_json()).key() == genome.key()
+
+
+def test_canonical_json_is_order_independent(tiny: SearchSpace) -> None:
+    genes = dict(tiny.default_genome())
+    reversed_genes = dict(reversed(list(genes.items())))
+    assert Genome("tiny", reversed_genes).to_json() == Genome("tiny", genes).to_json()
+    assert Genome("tiny", reversed_genes).key() == Genome("tiny", genes).key()
+
+
+def test_key_is_stable_across_machines(tiny: SearchSpace) -> None:
+    # The key is a SHA-256 of canonical JSON: a fixed value here guards against any
+    # change in the encoding that would silently invalidate every cache and table.
+    genome = Genome.default(tiny)
+    assert genome.to_json() == (
+        '{"genes":{"activation":"gelu","bias":true,"d_model":64,"ffn_ratio":[2,2],'
+        '"heads":[2,2],"layers":2,"norm":"layernorm","norm_position":"pre",'
+        '"position":"learned","tied_embeddings":true},"space":"tiny"}'
+    )
+    assert genome.key() == "9ebdb96adcfa19f7"
+
+
+def test_key_depends_on_space_and_every_gene(tiny: SearchSpace) -> None:
+    genome = Genome.default(tiny)
+    assert Genome("other", dict(genome)).key() != genome.key()
+    assert genome.replace(norm="rmsnorm").key() != genome.key()
+    assert genome.replace(heads=(2, 1)).key() != genome.key()
+    assert genome.replace(bias=1).key() != genome.replace(bias=True).key()
+
+
+def test_immutable(tiny: SearchSpace) -> None:
+    genome = Genome.default(tiny)
+    with pytest.raises(TypeError):
+        genome["layers"] = 3  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        genome.layers = 3  # type: ignore[attr-defined]
+    changed = genome.replace(layers=3)
+    assert genome["layers"] == 2 and changed["layers"] == 3
+    assert {genome: 1}[Genome.default(tiny)] == 1
+
+
+def test_random_is_valid_and_seeded(preset_space: SearchSpace) -> None:
+    a = [Genome.random(preset_space, np.random.default_rng(7)) for _ in range(3)]
+    assert len({g.key() for g in a}) == 1
+    rng = np.random.default_rng(0)
+    genomes = [Genome.random(preset_space, rng) for _ in range(30)]
+    assert all(preset_space.is_valid(g) for g in genomes)
+    if preset_space.cardinality() > 100:
+        assert len({g.key() for g in genomes}) > 10
+
+
+def test_random_draws_heterogeneous_layers(tiny: SearchSpace) -> None:
+    rng = np.random.default_rng(3)
+    genomes = [Genome.random(tiny, rng) for _ in range(50)]
+    assert any(len(set(g["ffn_ratio"])) > 1 for g in genomes)
+    assert all(len(g["heads"]) == g["layers"] for g in genomes)
+
+
+def test_from_genes_rejects_without_repairing(tiny: SearchSpace) -> None:
+    genes = dict(Genome.default(tiny))
+    genes["heads"] = (2, 2, 2)
+    with pytest.raises(InvalidGenomeError, match="one per layer") as info:
+        Genome.from_genes(tiny, genes)
+    assert info.value.reasons
+
+
+def test_from_dict_errors(tiny: SearchSpace) -> None:
+    genome = Genome.default(tiny)
+    with pytest.raises(InvalidGenomeError, match="belongs to space 'rnn'"):
+        Genome.from_dict(tiny, {**genome.to_dict(), "space": "rnn"})
+    with pytest.raises(ConfigError, match="missing field 'genes'"):
+        Genome.from_dict(tiny, {"space": "tiny"})
+    with pytest.raises(ConfigError, match="does not parse"):
+        Genome.from_json(tiny, "{not json")
