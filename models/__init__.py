@@ -1,0 +1,23 @@
+"""Model zoo for the NAS environment: transformer and recurrent LMs / classifiers.
+
+A genome (mapping gene name -> value) plus a :class:`TaskSpec` fully determines a model:
+:func:`model_config` validates it, :func:`build_model` instantiates it and
+:func:`count_params`, :func:`size_mb` and :func:`flops_per_token` measure it analytically.
+"""
+
+from models.build import build_model
+from models.config import GENE_NAMES, RNNConfig, TransformerConfig, model_config
+from models.counting import count_params, flops_per_token, size_mb
+from models.spec import TaskSpec
+
+__all__ = [
+    "GENE_NAMES",
+    "RNNConfig",
+    "TaskSpec",
+    "TransformerConfig",
+    "build_model",
+    "count_params",
+    "flops_per_token",
+    "model_config",
+    "size_mb",
+]

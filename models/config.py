@@ -1,0 +1,295 @@
+"""Model config dataclasses and the genome -> config translation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from models.genes import check_bool, check_choice, check_float, check_int, per_layer
+from models.spec import TaskSpec
+
+FAMILIES: tuple[str, ...] = ("transformer", "rnn")
+
+
+@dataclass(frozen=True)
+class BlockConfig:
+    """Resolved settings of one transformer block (derived from :class:`TransformerConfig`)."""
+
+    d_model: int
+    n_head: int
+    ffn_hidden: int
+    norm: str
+    norm_position: str
+    activation: str
+    position: str
+    bias: bool
+    dropout: float
+    causal: bool
+    seq_len: int
+
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head."""
+        return self.d_model // self.n_head
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Transformer architecture plus the task it is built for.
+
+    Per-layer genes (``heads``, ``ffn_ratio``) accept a scalar or one value per layer and
+    are stored as tuples of length ``layers`` after construction. ``tied_embeddings`` only
+    applies to ``"lm"`` (a classifier has no LM head to tie); ``pooling`` only applies to
+    ``"cls"``.
+    """
+
+    task: TaskSpec
+    layers: int = 2
+    d_model: int = 64
+    heads: int | tuple[int, ...] = 2
+    ffn_ratio: float | tuple[float, ...] = 4.0
+    norm: str = "layernorm"
+    norm_position: str = "pre"
+    activation: str = "gelu"
+    position: str = "learned"
+    bias: bool = True
+    tied_embeddings: bool = True
+    pooling: str = "mean"
+    dropout: float = 0.0
+
+    family: ClassVar[str] = "transformer"
+
+    def __post_init__(self) -> None:
+        fam = self.family
+        if not isinstance(self.task, TaskSpec):
+            raise ValueError(
+                f"TransformerConfig.task={self.task!r} is invalid; allowed: a TaskSpec"
+            )
+        layers = check_int("layers", self.layers, fam)
+        d_model = check_int("d_model", self.d_model, fam)
+
+        def check_heads(value: Any, index: int | None) -> int:
+            n_head = check_int("heads", value, fam, index=index)
+            where = f"{fam} gene 'heads'" + ("" if index is None else f"[{index}]")
+            divisors = [k for k in range(1, d_model + 1) if d_model % k == 0]
+            if d_model % n_head != 0:
+                raise ValueError(
+                    f"{where}={n_head} does not divide d_model={d_model}; "
+                    f"allowed: a divisor of d_model, one of {divisors}"
+                )
+            if self.position == "rope" and (d_model // n_head) % 2 != 0:
+                even = [k for k in divisors if (d_model // k) % 2 == 0]
+                raise ValueError(
+                    f"{where}={n_head} gives head_dim={d_model // n_head}, which is odd, but "
+                    f"position='rope' rotates channel pairs; allowed: heads with an even "
+                    f"d_model / heads, one of {even}"
+                )
+            return n_head
+
+        def check_ratio(value: Any, index: int | None) -> float:
+            ratio = check_float("ffn_ratio", value, fam, 0.0, low_inclusive=False, index=index)
+            if round(ratio * d_model) < 1:
+                raise ValueError(
+                    f"{fam} gene 'ffn_ratio'={ratio!r} gives an FFN width of "
+                    f"round({ratio} * {d_model}) = 0; allowed: a ratio with "
+                    "round(ratio * d_model) >= 1"
+                )
+            return ratio
+
+        values = {
+            "layers": layers,
+            "d_model": d_model,
+            "norm": check_choice("norm", self.norm, fam),
+            "norm_position": check_choice("norm_position", self.norm_position, fam),
+            "activation": check_choice("activation", self.activation, fam),
+            "position": check_choice("position", self.position, fam),
+            "bias": check_bool("bias", self.bias, fam),
+            "tied_embeddings": check_bool("tied_embeddings", self.tied_embeddings, fam),
+            "pooling": check_choice("pooling", self.pooling, fam),
+            "dropout": check_float("dropout", self.dropout, fam, 0.0, 1.0),
+        }
+        values["heads"] = per_layer("heads", self.heads, fam, layers, check_heads)
+        values["ffn_ratio"] = per_layer("ffn_ratio", self.ffn_ratio, fam, layers, check_ratio)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def ffn_hidden(self) -> tuple[int, ...]:
+        """FFN hidden width of every layer: ``round(ffn_ratio_i * d_model)``."""
+        return tuple(round(r * self.d_model) for r in self.ffn_ratio)  # type: ignore[union-attr]
+
+    @property
+    def final_norm(self) -> bool:
+        """Whether the stack ends with a norm (pre-norm only)."""
+        return self.norm_position == "pre"
+
+    def block(self, i: int) -> BlockConfig:
+        """Returns the resolved settings of block ``i``."""
+        return BlockConfig(
+            d_model=self.d_model,
+            n_head=self.heads[i],  # type: ignore[index]
+            ffn_hidden=self.ffn_hidden[i],
+            norm=self.norm,
+            norm_position=self.norm_position,
+            activation=self.activation,
+            position=self.position,
+            bias=self.bias,
+            dropout=self.dropout,
+            causal=self.task.is_lm,
+            seq_len=self.task.seq_len,
+        )
+
+    def to_genes(self) -> dict[str, Any]:
+        """Returns the genes as a plain dict (per-layer genes as lists)."""
+        return _genes_of(self)
+
+
+@dataclass(frozen=True)
+class RNNConfig:
+    """Recurrent architecture plus the task it is built for.
+
+    ``bidirectional`` is rejected for ``"lm"`` (a causal LM cannot look ahead);
+    ``pooling`` only applies to ``"cls"``. ``dropout`` acts between recurrent layers.
+    """
+
+    task: TaskSpec
+    cell: str = "lstm"
+    layers: int = 1
+    embed_dim: int = 64
+    hidden_size: int = 64
+    bidirectional: bool = False
+    cell_norm: bool = False
+    pooling: str = "last"
+    dropout: float = 0.0
+
+    family: ClassVar[str] = "rnn"
+
+    def __post_init__(self) -> None:
+        fam = self.family
+        if not isinstance(self.task, TaskSpec):
+            raise ValueError(f"RNNConfig.task={self.task!r} is invalid; allowed: a TaskSpec")
+        values = {
+            "cell": check_choice("cell", self.cell, fam),
+            "layers": check_int("layers", self.layers, fam),
+            "embed_dim": check_int("embed_dim", self.embed_dim, fam),
+            "hidden_size": check_int("hidden_size", self.hidden_size, fam),
+            "bidirectional": check_bool("bidirectional", self.bidirectional, fam),
+            "cell_norm": check_bool("cell_norm", self.cell_norm, fam),
+            "pooling": check_choice("pooling", self.pooling, fam),
+            "dropout": check_float("dropout", self.dropout, fam, 0.0, 1.0),
+        }
+        if values["bidirectional"] and self.task.is_lm:
+            raise ValueError(
+                "rnn gene 'bidirectional'=True is invalid for task kind 'lm': a causal "
+                "language model cannot look ahead; allowed: False"
+            )
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def num_directions(self) -> int:
+        """2 if bidirectional else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def out_dim(self) -> int:
+        """Width of the top layer's output (``hidden_size * num_directions``)."""
+        return self.hidden_size * self.num_directions
+
+    def to_genes(self) -> dict[str, Any]:
+        """Returns the genes as a plain dict."""
+        return _genes_of(self)
+
+
+ModelConfig = TransformerConfig | RNNConfig
+_CONFIG_CLASSES: dict[str, type[TransformerConfig] | type[RNNConfig]] = {
+    "transformer": TransformerConfig,
+    "rnn": RNNConfig,
+}
+
+GENE_NAMES: dict[str, tuple[str, ...]] = {
+    family: tuple(f.name for f in fields(cls) if f.name != "task")
+    for family, cls in _CONFIG_CLASSES.items()
+}
+"""Gene vocabulary of each family, in declaration order."""
+
+GENE_DEFAULTS: dict[str, dict[str, Any]] = {
+    family: {f.name: f.default for f in fields(cls) if f.name != "task"}
+    for family, cls in _CONFIG_CLASSES.items()
+}
+"""Value used for every gene a genome leaves out."""
+
+
+def _genes_of(config: ModelConfig) -> dict[str, Any]:
+    """Returns a config's genes as a plain dict with tuples turned into lists."""
+    genes = {name: getattr(config, name) for name in GENE_NAMES[config.family]}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in genes.items()}
+
+
+def family_of(genes: Mapping[str, Any]) -> str:
+    """Decides the architecture family of a genome.
+
+    An explicit ``family`` key wins; otherwise a ``cell`` gene means ``"rnn"`` and its
+    absence means ``"transformer"``.
+
+    Raises:
+        ValueError: If ``family`` is given but is not a known family.
+    """
+    if "family" in genes:
+        family = genes["family"]
+        if family not in FAMILIES:
+            raise ValueError(f"genome key 'family'={family!r} is invalid; allowed: {FAMILIES}")
+        return str(family)
+    return "rnn" if "cell" in genes else "transformer"
+
+
+def model_config(genes: Mapping[str, Any], task: TaskSpec) -> ModelConfig:
+    """Turns a genome into a validated model config.
+
+    Args:
+        genes: Mapping gene name -> value. Missing genes take :data:`GENE_DEFAULTS`. An
+            optional ``family`` key (``"transformer"`` / ``"rnn"``) selects the family;
+            without it the presence of a ``cell`` gene selects ``"rnn"``.
+        task: The task the model is built for.
+
+    Returns:
+        A :class:`TransformerConfig` or :class:`RNNConfig`.
+
+    Raises:
+        ValueError: On unknown gene names or invalid values; the message names the gene,
+            the bad value and the allowed values.
+    """
+    if not isinstance(genes, Mapping):
+        raise ValueError(f"genes={genes!r} is invalid; allowed: a mapping gene name -> value")
+    if not isinstance(task, TaskSpec):
+        raise ValueError(f"task={task!r} is invalid; allowed: a TaskSpec")
+    family = family_of(genes)
+    given = {k: v for k, v in genes.items() if k != "family"}
+    unknown = sorted(str(k) for k in set(given) - set(GENE_NAMES[family]))
+    if unknown:
+        raise ValueError(
+            f"unknown {family} genes {unknown}; allowed: {GENE_NAMES[family]} "
+            "(plus the optional key 'family')"
+        )
+    return _CONFIG_CLASSES[family](task=task, **{**GENE_DEFAULTS[family], **given})
+
+
+def resolve_config(
+    genes_or_config: Mapping[str, Any] | ModelConfig, task: TaskSpec | None
+) -> ModelConfig:
+    """Accepts either a ready config or a genome plus task and returns the config.
+
+    Raises:
+        ValueError: If a genome is given without a task, or a config with a different task.
+    """
+    if isinstance(genes_or_config, (TransformerConfig, RNNConfig)):
+        if task is not None and task != genes_or_config.task:
+            raise ValueError(
+                f"task={task!r} differs from the config's task {genes_or_config.task!r}; "
+                "allowed: None or the same TaskSpec"
+            )
+        return genes_or_config
+    if task is None:
+        raise ValueError("task=None is invalid when passing genes; allowed: a TaskSpec")
+    return model_config(genes_or_config, task)
