@@ -1,0 +1,154 @@
+"""The `deepspeed` backend: the same training run through `deepspeed.initialize`.
+
+One process, world size 1, on CUDA (NCCL) or on DeepSpeed's CPU accelerator (gloo).
+``config/deepspeed.json`` (or the user's file) gives the ZeRO stage and optimizer
+settings; the fidelity fills in batch size, learning rate, weight decay and
+clipping, and the resolved precision decides ``bf16``/``fp16`` (fp16 is refused on
+CPU, as DeepSpeed does). The process group is created once per process on a free
+port; every candidate's engine is torn down with ``engine.destroy()``, which keeps
+memory flat across many candidates for ZeRO stages 0-2. ZeRO-3 keeps growing even
+with ``destroy()``, so it is refused in-process.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from config import CONFIG_DIR
+from nas_env._validate import describe
+from nas_env.errors import ConfigError
+from nas_env.evaluation.fidelity import Fidelity
+from nas_env.evaluation.loop import TrainOutcome, check_progress, forward_loss
+from nas_env.evaluation.precision import Precision
+
+DEFAULT_CONFIG = CONFIG_DIR / "deepspeed.json"
+_DIST_ENV = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (each worker picks its own)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_distributed(device: torch.device) -> None:
+    """Create this process' single-rank process group once (env vars set if missing)."""
+    import deepspeed
+
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return
+    defaults = {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "RANK": "0",
+        "WORLD_SIZE": "1",
+        "LOCAL_RANK": "0",
+    }
+    for name in _DIST_ENV:
+        os.environ.setdefault(name, defaults[name])
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False, verbose=False)
+
+
+def load_config(path: str | Path | None) -> dict[str, Any]:
+    """Read and check a DeepSpeed JSON config.
+
+    Raises:
+        ConfigError: Missing/unparsable file, or a ZeRO stage other than 0-2.
+    """
+    path = Path(path) if path else DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"DeepSpeed config {path}: no such file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"DeepSpeed config {path}: cannot parse: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"DeepSpeed config {path}: expected a JSON object")
+    stage = data.get("zero_optimization", {}).get("stage", 0)
+    if stage not in (0, 1, 2):
+        raise ConfigError(
+            f"DeepSpeed config {path}: zero_optimization.stage={describe(stage)} is not "
+            "supported in-process (ZeRO-3 leaks memory for every engine even after "
+            "destroy()); allowed stages: 0, 1, 2"
+        )
+    return data
+
+
+def resolve_config(
+    base: dict[str, Any], fidelity: Fidelity, precision: Precision, device: torch.device
+) -> dict[str, Any]:
+    """Fill the fidelity's recipe and the precision into a copy of ``base``."""
+    if precision.name == "fp16" and device.type == "cpu":
+        raise ConfigError("DeepSpeed refuses fp16 on CPU; use precision fp32 or bf16")
+    config = copy.deepcopy(base)
+    config["train_micro_batch_size_per_gpu"] = fidelity.batch_size
+    config["gradient_accumulation_steps"] = 1
+    config["gradient_clipping"] = fidelity.grad_clip
+    optimizer = config.setdefault("optimizer", {"type": "AdamW", "params": {}})
+    optimizer.setdefault("params", {}).update(
+        {"lr": fidelity.lr, "weight_decay": fidelity.weight_decay}
+    )
+    config["bf16"] = {"enabled": precision.name == "bf16"}
+    config["fp16"] = {"enabled": precision.name == "fp16"}
+    return config
+
+
+def train_deepspeed(
+    model: nn.Module,
+    task: Any,
+    fidelity: Fidelity,
+    seq_len: int,
+    device: torch.device,
+    precision: Precision,
+    seed: int,
+    deadline: float,
+    config_path: str | Path | None = None,
+) -> tuple[TrainOutcome, nn.Module]:
+    """Train ``model`` through a DeepSpeed engine; return the outcome and the trained module.
+
+    The engine is destroyed before returning (also on failure), so nothing of it
+    outlives the candidate but the module's weights.
+    """
+    import deepspeed
+
+    config = resolve_config(load_config(config_path), fidelity, precision, device)
+    ensure_distributed(device)
+    generator = torch.Generator().manual_seed(seed)
+    is_lm = task.metric == "perplexity"
+    engine, optimizer, _, _ = deepspeed.initialize(
+        model=model, model_parameters=model.parameters(), config=config
+    )
+    try:
+        start = time.perf_counter()
+        last = float("nan")
+        check_every = 1 if device.type == "cpu" else 16
+        for step in range(fidelity.steps):
+            lr = fidelity.lr_at(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(engine.device)
+            loss = forward_loss(engine, batch, is_lm)
+            engine.backward(loss)
+            engine.step()
+            if (step + 1) % check_every == 0 or step + 1 == fidelity.steps:
+                last = check_progress(loss, step, deadline)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - start
+        trained = engine.module.float()
+    finally:
+        engine.destroy()
+        del engine, optimizer
+    tokens = fidelity.steps * fidelity.batch_size * seq_len
+    return TrainOutcome(fidelity.steps, tokens, seconds, last), trained

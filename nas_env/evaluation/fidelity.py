@@ -1,0 +1,167 @@
+"""Fidelity: how much training one candidate evaluation gets.
+
+Levels are data (``config/fidelities.yaml``: ``tiny``, ``fast``, ``medium``,
+``full``); a custom level is a mapping with the same fields, or a named level with
+some fields overridden (``Fidelity.resolve("fast", steps=50)``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from config import CONFIG_DIR
+from nas_env._validate import (
+    check_keys,
+    describe,
+    expect_int,
+    expect_mapping,
+    expect_number,
+    load_data_file,
+    suggest,
+)
+from nas_env.errors import ConfigError
+
+_FIELDS = (
+    "steps",
+    "tokens",
+    "batch_size",
+    "seq_len",
+    "lr",
+    "warmup_steps",
+    "min_lr_ratio",
+    "weight_decay",
+    "grad_clip",
+    "eval_tokens",
+    "max_seconds",
+)
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """A training budget and recipe for one candidate.
+
+    Attributes:
+        name: Level name (``fast``...) or ``custom``.
+        steps: Optimizer steps.
+        batch_size: Sequences per step.
+        seq_len: Tokens per sequence, or None for the task's default.
+        lr: Peak learning rate of AdamW.
+        warmup_steps: Linear warm-up steps from 0 to ``lr``.
+        min_lr_ratio: Cosine decay ends at ``lr * min_lr_ratio``.
+        weight_decay: AdamW weight decay on matrices (not on norms, biases, embeddings' rows).
+        grad_clip: Max global gradient norm (0 disables clipping).
+        eval_tokens: Held-out tokens scored for validation (LM), or their equivalent in
+            examples of ``seq_len`` tokens (classification).
+        max_seconds: Wall-clock cap for training plus validation; beyond it the result
+            has status ``timeout``.
+    """
+
+    name: str
+    steps: int
+    batch_size: int
+    seq_len: int | None
+    lr: float
+    warmup_steps: int
+    min_lr_ratio: float
+    weight_decay: float
+    grad_clip: float
+    eval_tokens: int
+    max_seconds: float
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate for optimizer step ``step`` (0-based): warm-up, then cosine."""
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        span = max(1, self.steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / span)
+        floor = self.lr * self.min_lr_ratio
+        return floor + 0.5 * (self.lr - floor) * (1.0 + math.cos(math.pi * progress))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, as stored with every result."""
+        return asdict(self)
+
+    def cache_token(self) -> str:
+        """A canonical string of every field that changes the result (for cache keys)."""
+        return ",".join(f"{k}={v}" for k, v in sorted(self.to_dict().items()) if k != "name")
+
+    @classmethod
+    def from_dict(cls, raw: Any, name: str = "custom", where: str = "fidelity") -> Fidelity:
+        """Parse a fidelity mapping; exactly one of ``steps`` and ``tokens`` is required."""
+        data = expect_mapping(raw, where)
+        check_keys(data, where, ["batch_size", "lr"], [f for f in _FIELDS if f != "batch_size"])
+        if ("steps" in data) == ("tokens" in data):
+            raise ConfigError(f"{where}: give exactly one of 'steps' and 'tokens'")
+        batch = expect_int(data["batch_size"], f"{where}.batch_size", minimum=1)
+        seq_len = expect_int(data.get("seq_len"), f"{where}.seq_len", minimum=2, allow_none=True)
+        if "steps" in data:
+            steps = expect_int(data["steps"], f"{where}.steps", minimum=1)
+        else:
+            tokens = expect_int(data["tokens"], f"{where}.tokens", minimum=1)
+            if seq_len is None:
+                raise ConfigError(f"{where}: 'tokens' needs an explicit 'seq_len'")
+            steps = max(1, tokens // (batch * seq_len))
+        warmup = expect_int(data.get("warmup_steps", 0), f"{where}.warmup_steps", minimum=0)
+        ratio = expect_number(data.get("min_lr_ratio", 0.1), f"{where}.min_lr_ratio", minimum=0)
+        if ratio > 1:
+            raise ConfigError(f"{where}.min_lr_ratio: must be in [0, 1], got {ratio}")
+        return cls(
+            name=name,
+            steps=steps,
+            batch_size=batch,
+            seq_len=seq_len,
+            lr=expect_number(data["lr"], f"{where}.lr", minimum=0),
+            warmup_steps=warmup,
+            min_lr_ratio=ratio,
+            weight_decay=expect_number(
+                data.get("weight_decay", 0.0), f"{where}.weight_decay", minimum=0
+            ),
+            grad_clip=expect_number(data.get("grad_clip", 1.0), f"{where}.grad_clip", minimum=0),
+            eval_tokens=expect_int(data.get("eval_tokens", 8192), f"{where}.eval_tokens", 1),
+            max_seconds=expect_number(
+                data.get("max_seconds", 600), f"{where}.max_seconds", minimum=0
+            ),
+        )
+
+    @classmethod
+    def resolve(cls, spec: str | Mapping[str, Any] | Fidelity, **overrides: Any) -> Fidelity:
+        """A named level, a mapping, or a `Fidelity`, with optional field overrides.
+
+        Raises:
+            ConfigError: Unknown level (lists the levels) or a bad field.
+        """
+        if isinstance(spec, Fidelity):
+            base = spec
+        elif isinstance(spec, str):
+            levels = fidelity_levels()
+            if spec not in levels:
+                raise ConfigError(
+                    f"unknown fidelity {spec!r}{suggest(spec, levels)}; "
+                    f"levels: {', '.join(levels)}, or a mapping of fields"
+                )
+            base = cls.from_dict(levels[spec], name=spec, where=f"fidelities.yaml: {spec}")
+        else:
+            base = cls.from_dict(spec)
+        if not overrides:
+            return base
+        unknown = [k for k in overrides if k not in _FIELDS]
+        if unknown:
+            raise ConfigError(
+                f"fidelity override {unknown[0]!r} is not a field{suggest(unknown[0], _FIELDS)}; "
+                f"fields: {', '.join(_FIELDS)}"
+            )
+        data = {k: v for k, v in base.to_dict().items() if k != "name"}
+        data.update(overrides)
+        if "tokens" in overrides:
+            data.pop("steps")
+        custom = cls.from_dict(data, where=f"fidelity {base.name} with {describe(overrides)}")
+        return replace(custom, name=f"{base.name}+custom")
+
+
+def fidelity_levels() -> dict[str, Any]:
+    """The named levels of ``config/fidelities.yaml`` as raw mappings."""
+    raw = load_data_file(CONFIG_DIR / "fidelities.yaml")
+    return dict(expect_mapping(raw, "fidelities.yaml"))

@@ -1,0 +1,119 @@
+"""EvalResult: everything measured about one candidate, as plain data.
+
+A failed candidate is a result too: its ``status`` says how it failed and its
+``message`` why, so that a search never crashes on a bad architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+Status = Literal["ok", "diverged", "oom", "timeout", "invalid", "error"]
+STATUSES: tuple[str, ...] = ("ok", "diverged", "oom", "timeout", "invalid", "error")
+FAILURES: tuple[str, ...] = ("diverged", "oom", "timeout", "invalid", "error")
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Measured metrics of one trained candidate.
+
+    Attributes:
+        status: ``ok``, ``diverged`` (NaN/inf loss), ``oom``, ``timeout``, ``invalid``
+            (genome breaks its space's rules) or ``error`` (any other exception).
+        message: Why a failed candidate failed (empty when ok).
+        genome_key: `Genome.key` of the candidate.
+        task: Task id; ``metric`` is its quality metric (``perplexity`` or ``accuracy``).
+        val_loss: Mean cross-entropy on held-out data (nats per token / per example).
+        perplexity: ``exp(val_loss)`` for language models, else None.
+        accuracy: Held-out accuracy for classifiers, else None.
+        params: Parameter count (analytic, equal to the built model's).
+        size_mb: Model size in MiB at float32.
+        flops_per_token: Analytic forward FLOPs per token.
+        latency_ms: Median inference latency, batch 1 at the trained sequence length.
+        train_seconds: Wall-clock time of the training loop.
+        train_tokens: Tokens (LM) or token slots (classification) trained on.
+        tokens_per_second: ``train_tokens / train_seconds``.
+        peak_memory_mb: Peak memory during the evaluation (CUDA allocator peak, or the
+            process' peak resident set on CPU).
+        eval_seconds: Wall-clock time of the whole evaluation.
+        fidelity: Fidelity level name; ``fidelity_config`` its resolved fields.
+        backend: ``torch``, ``deepspeed`` or ``table`` (served from a benchmark table).
+        device: Device trained on; ``precision`` the arithmetic (fp32, bf16, fp16).
+        seed: Training seed.
+        steps: Optimizer steps actually made.
+        final_train_loss: Training loss at the last step.
+        evaluator_version: Version of the evaluation code (part of cache keys).
+        source: ``train`` (measured now or cached from a real run) or ``table``.
+        cache_hit: True when served from the cache (not stored; set on retrieval).
+    """
+
+    status: Status
+    message: str = ""
+    genome_key: str = ""
+    task: str = ""
+    metric: str = ""
+    val_loss: float | None = None
+    perplexity: float | None = None
+    accuracy: float | None = None
+    params: int | None = None
+    size_mb: float | None = None
+    flops_per_token: int | None = None
+    latency_ms: float | None = None
+    train_seconds: float | None = None
+    train_tokens: int | None = None
+    tokens_per_second: float | None = None
+    peak_memory_mb: float | None = None
+    eval_seconds: float | None = None
+    fidelity: str = ""
+    fidelity_config: dict[str, Any] = field(default_factory=dict)
+    backend: str = ""
+    device: str = ""
+    precision: str = ""
+    seed: int | None = None
+    steps: int | None = None
+    final_train_loss: float | None = None
+    evaluator_version: str = ""
+    source: str = "train"
+    cache_hit: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the candidate trained and was scored."""
+        return self.status == "ok"
+
+    @property
+    def quality(self) -> float | None:
+        """The task's quality metric: perplexity (lower is better) or accuracy."""
+        return self.perplexity if self.metric == "perplexity" else self.accuracy
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data; non-finite floats become None so that the JSON is strict."""
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                data[key] = None
+        return data
+
+    def to_json(self) -> str:
+        """Compact JSON of `to_dict` (without the transient ``cache_hit``)."""
+        data = self.to_dict()
+        data.pop("cache_hit")
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalResult:
+        """Inverse of `to_dict`; unknown keys (from newer versions) are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def from_json(cls, text: str) -> EvalResult:
+        """Inverse of `to_json`."""
+        return cls.from_dict(json.loads(text))
+
+    def with_cache_hit(self) -> EvalResult:
+        """A copy marked as served from the cache."""
+        return replace(self, cache_hit=True)

@@ -1,0 +1,188 @@
+"""The evaluator end to end: real training on real tasks, every status, cache, determinism."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nas_env import SearchSpace
+from nas_env.evaluation import Evaluator, Fidelity, TrainSettings
+
+TINY = Fidelity.resolve("tiny")
+VOCAB = 256
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tokenizer / token cache shared by the module's tests."""
+    return tmp_path_factory.mktemp("nas_cache")
+
+
+def make(
+    cache_root: Path, space: str = "tiny", task: str = "lm/stdlib", **kwargs: object
+) -> Evaluator:
+    fidelity = kwargs.pop("fidelity", TINY)
+    settings = kwargs.pop("settings", TrainSettings(device="cpu", latency_repeats=3))
+    return Evaluator(
+        space,
+        task=task,
+        fidelity=fidelity,  # type: ignore[arg-type]
+        settings=settings,  # type: ignore[arg-type]
+        cache=kwargs.pop("cache", False),  # type: ignore[arg-type]
+        cache_root=cache_root,
+        vocab_size=kwargs.pop("vocab_size", VOCAB),  # type: ignore[arg-type]
+    )
+
+
+def test_lm_stdlib_learns_and_measures(cache_root: Path) -> None:
+    fidelity = Fidelity.resolve("tiny", steps=100)
+    evaluator = make(cache_root, cache=cache_root / "results.sqlite", fidelity=fidelity)
+    genome = evaluator.space.default_genome()
+    result = evaluator.evaluate(genome)
+    assert result.status == "ok", result.message
+    assert result.perplexity is not None and result.perplexity < VOCAB / 3  # it learned
+    assert result.metric == "perplexity" and result.accuracy is None
+    assert result.params == sum(p.numel() for p in _built(evaluator, genome).parameters())
+    assert result.latency_ms > 0 and result.flops_per_token > 0 and result.size_mb > 0
+    assert result.tokens_per_second > 0 and result.train_tokens == 100 * 8 * 32
+    assert result.steps == 100 and result.backend == "torch" and result.device == "cpu"
+    assert result.peak_memory_mb is None or result.peak_memory_mb > 0
+    assert not result.cache_hit
+    again = evaluator.evaluate(genome)
+    assert again.cache_hit and again.val_loss == result.val_loss
+
+
+def _built(evaluator: Evaluator, genome: object) -> object:
+    from models import build_model
+
+    return build_model({**genome, "family": "transformer"}, evaluator.spec)  # type: ignore[dict-item]
+
+
+def test_deterministic_under_a_seed(cache_root: Path) -> None:
+    genome = SearchSpace.load("tiny").default_genome().replace(norm="rmsnorm")
+    a = make(cache_root).evaluate(genome)
+    b = make(cache_root).evaluate(genome)
+    assert a.status == b.status == "ok"
+    assert a.val_loss == b.val_loss and a.final_train_loss == b.final_train_loss
+    other_seed = make(cache_root, settings=TrainSettings(device="cpu", seed=1, latency_repeats=3))
+    assert other_seed.evaluate(genome).val_loss != a.val_loss
+
+
+def test_lm_text_task(cache_root: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    words = [
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "the",
+        "lazy",
+        "dog",
+        "while",
+        "the",
+        "cat",
+        "sleeps",
+    ]
+    for i in range(12):
+        lines = [
+            " ".join(words[(i + j) % len(words) :] + words[: (i + j) % len(words)])
+            for j in range(300)
+        ]
+        (corpus / f"doc{i:02d}.txt").write_text("\n".join(lines), encoding="utf-8")
+    result = make(cache_root, task=f"lm/text:{corpus}", vocab_size=64).evaluate(
+        SearchSpace.load("tiny").default_genome()
+    )
+    assert result.status == "ok", result.message
+    assert result.task == f"lm/text:{corpus}"
+    assert result.perplexity < 20  # a highly repetitive text is easy
+
+
+def test_cls_stdlib_modules(cache_root: Path) -> None:
+    evaluator = make(cache_root, space="cls", task="cls/stdlib-modules")
+    result = evaluator.evaluate(evaluator.space.default_genome())
+    assert result.status == "ok", result.message
+    assert result.metric == "accuracy" and result.perplexity is None
+    assert 0.0 <= result.accuracy <= 1.0
+
+
+def test_cls_jsonl_with_rnn(cache_root: Path, tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    rows = [
+        {"text": ("good great fine " if i % 2 else "bad awful poor ") * 5, "label": i % 2}
+        for i in range(400)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    evaluator = make(cache_root, space="rnn", task=f"cls/jsonl:{path}", vocab_size=48)
+    result = evaluator.evaluate(evaluator.space.default_genome())
+    assert result.status == "ok", result.message
+    assert result.accuracy > 0.9  # separable by vocabulary
+
+
+def test_invalid_genome_is_a_result(cache_root: Path) -> None:
+    evaluator = make(cache_root)
+    genome = evaluator.space.default_genome().replace(d_model=48)
+    result = evaluator.evaluate(genome)
+    assert result.status == "invalid" and "d_model=48" in result.message
+
+
+def test_absurd_learning_rate_diverges(cache_root: Path) -> None:
+    fidelity = Fidelity.resolve("tiny", lr=1e6, grad_clip=0.0, warmup_steps=0)
+    evaluator = make(cache_root, fidelity=fidelity)
+    result = evaluator.evaluate(evaluator.space.default_genome())
+    assert result.status == "diverged", result.message
+    assert "loss became" in result.message
+
+
+def test_wall_clock_cap_times_out(cache_root: Path) -> None:
+    evaluator = make(cache_root, fidelity=Fidelity.resolve("tiny", max_seconds=0.0))
+    result = evaluator.evaluate(evaluator.space.default_genome())
+    assert result.status == "timeout", result.message
+
+
+def test_memory_limit_gives_oom_and_the_next_candidate_runs(cache_root: Path) -> None:
+    limited = make(
+        cache_root,
+        space="gpt2",
+        settings=TrainSettings(device="cpu", max_memory_mb=64, latency_repeats=3),
+    )
+    big = limited.space.default_genome()  # GPT-2 small: ~340 MB of fp32 weights alone
+    result = limited.evaluate(big)
+    assert result.status == "oom", result.message
+    assert "allocate" in result.message
+    fine = make(cache_root).evaluate(SearchSpace.load("tiny").default_genome())
+    assert fine.status == "ok"
+
+
+def test_other_exceptions_are_errors_not_crashes(
+    cache_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluator = make(cache_root)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("corrupt batch")
+
+    monkeypatch.setattr(evaluator.task, "sample_batch", broken)
+    result = evaluator.evaluate(evaluator.space.default_genome())
+    assert result.status == "error" and "corrupt batch" in result.message
+    assert evaluator.cache.get(evaluator.key(evaluator.space.default_genome())) is None
+
+
+@pytest.mark.deepspeed
+def test_deepspeed_backend_on_cpu(cache_root: Path) -> None:
+    pytest.importorskip("deepspeed")
+    settings = TrainSettings(backend="deepspeed", device="cpu", latency_repeats=3)
+    ds = make(cache_root, settings=settings)
+    genome = ds.space.default_genome()
+    result = ds.evaluate(genome)
+    assert result.status == "ok", result.message
+    assert result.backend == "deepspeed"
+    reference = make(cache_root).evaluate(genome)  # the same recipe through plain torch
+    assert result.val_loss == pytest.approx(reference.val_loss, rel=1e-3)
+    assert result.perplexity < VOCAB / 2  # it learned
+    second = ds.evaluate(genome.replace(norm="rmsnorm"))  # a second engine in one process
+    assert second.status == "ok", second.message
