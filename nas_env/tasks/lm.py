@@ -1,0 +1,197 @@
+"""Causal language modelling on a corpus that is tokenised once and kept in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models import TaskSpec
+from nas_env.errors import ConfigError
+from nas_env.tasks._checks import optional_positive_int, positive_int, split_name
+from nas_env.tasks.batch import Batch, iter_batches
+from nas_env.tasks.cache import load_array, save_array
+from nas_env.tasks.corpus import content_hash
+from nas_env.tasks.tokenizer import Tokenizer
+
+TOKEN_CACHE_VERSION = "lm-tokens-v1"
+ENCODE_CHUNK = 256  # texts per batch-encoding call
+
+
+def _shuffled(texts: Sequence[str]) -> list[str]:
+    """``texts`` in a fixed pseudo-random order (by content hash, then position)."""
+    keys = [(hashlib.sha256(t.encode("utf-8")).digest(), i) for i, t in enumerate(texts)]
+    return [texts[i] for _, i in sorted(keys)]
+
+
+def _token_dtype(vocab_size: int) -> type[np.integer]:
+    return np.uint16 if vocab_size < 2**16 else np.int32
+
+
+class LMTask:
+    """Next-token prediction over train and validation texts.
+
+    Every text is tokenised once into one long ``int64`` tensor per split, texts joined
+    by (and ended with) the tokenizer's end-of-document token. Training texts are put in
+    a fixed pseudo-random order first, so that ``max_train_tokens`` keeps a
+    representative prefix. With a ``cache`` folder the token arrays are stored there as
+    ``.npy`` files keyed by the corpus and tokenizer, and later loaded instead of
+    tokenising again.
+
+    Args:
+        train_texts: Training documents.
+        val_texts: Held-out documents (scored in the given order).
+        tokenizer: Tokenizer trained on ``train_texts``.
+        cache: Folder for token arrays (None: keep them in memory only).
+        max_train_tokens: Keep only this many training tokens (None: all).
+        split_rule: How train and val were separated; part of `fingerprint`.
+
+    Raises:
+        ConfigError: A split has no non-blank text.
+    """
+
+    kind = "lm"
+    metric = "perplexity"
+
+    def __init__(
+        self,
+        train_texts: Sequence[str],
+        val_texts: Sequence[str],
+        tokenizer: Tokenizer,
+        *,
+        cache: Path | None = None,
+        max_train_tokens: int | None = None,
+        split_rule: str = "",
+    ) -> None:
+        self.max_train_tokens = optional_positive_int(max_train_tokens, "max_train_tokens")
+        for split, texts in (("train", train_texts), ("val", val_texts)):
+            if not any(text.strip() for text in texts):
+                raise ConfigError(f"empty corpus: the {split} split has no non-blank text")
+        self.tokenizer = tokenizer
+        self.split_rule = split_rule
+        self.num_files = {"train": len(train_texts), "val": len(val_texts)}
+        self.corpus_hash = content_hash(
+            [(f"train/{i}", t) for i, t in enumerate(train_texts)]
+            + [(f"val/{i}", t) for i, t in enumerate(val_texts)]
+        )
+        parts = [self.corpus_hash, tokenizer.fingerprint, split_rule, str(self.max_train_tokens)]
+        self.fingerprint: str = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+        """Identifies corpus, split, token cap and tokenizer (for result caches)."""
+        key = hashlib.sha256(
+            json.dumps([TOKEN_CACHE_VERSION, self.corpus_hash, tokenizer.fingerprint,
+                        self.max_train_tokens]).encode()
+        ).hexdigest()[:24]  # fmt: skip
+        self.train_tokens = self._load_or_tokenize(
+            _shuffled(train_texts), self.max_train_tokens, cache, f"{key}-train"
+        )
+        self.val_tokens = self._load_or_tokenize(list(val_texts), None, cache, f"{key}-val")
+
+    def _tokenize(self, texts: Sequence[str], limit: int | None) -> np.ndarray:
+        eos = self.tokenizer.eos_id
+        pieces: list[np.ndarray] = []
+        total = 0
+        for start in range(0, len(texts), ENCODE_CHUNK):
+            for ids in self.tokenizer.encode_many(texts[start : start + ENCODE_CHUNK]):
+                ids.append(eos)
+                pieces.append(np.asarray(ids, dtype=np.int64))
+                total += len(ids)
+            if limit is not None and total >= limit:
+                break
+        tokens = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+        return tokens[:limit].astype(_token_dtype(self.tokenizer.vocab_size))
+
+    def _load_or_tokenize(
+        self, texts: Sequence[str], limit: int | None, cache: Path | None, name: str
+    ) -> torch.Tensor:
+        path = None if cache is None else Path(cache) / "tokens" / f"{name}.npy"
+        array = None if path is None else load_array(path)
+        if array is None or array.ndim != 1:
+            array = self._tokenize(texts, limit)
+            if path is not None:
+                save_array(path, array)
+        return torch.from_numpy(np.asarray(array, dtype=np.int64))
+
+    def tokens(self, split: str = "train") -> torch.Tensor:
+        """The 1-D ``int64`` token tensor of ``"train"`` or ``"val"``."""
+        return self.train_tokens if split_name(split) == "train" else self.val_tokens
+
+    def _checked(self, split: str, seq_len: int) -> torch.Tensor:
+        tokens = self.tokens(split)
+        if tokens.numel() < seq_len + 1:
+            raise ConfigError(
+                f"corpus too small for seq_len={seq_len} ({split} split has {tokens.numel()} "
+                f"tokens; needs at least {seq_len + 1}); use a shorter seq_len or more text"
+            )
+        return tokens
+
+    def spec(self, seq_len: int) -> TaskSpec:
+        """The model-facing description of this task at ``seq_len``.
+
+        Raises:
+            ConfigError: A split has fewer than ``seq_len + 1`` tokens.
+        """
+        seq_len = positive_int(seq_len, "seq_len")
+        for split in ("train", "val"):
+            self._checked(split, seq_len)
+        return TaskSpec(kind="lm", vocab_size=self.tokenizer.vocab_size, seq_len=seq_len)
+
+    def sample_batch(
+        self, batch_size: int, seq_len: int, generator: torch.Generator, split: str = "train"
+    ) -> Batch:
+        """Random windows of ``split``: targets are the inputs shifted by one token.
+
+        The offsets come from ``torch.randint`` with ``generator``, so a generator with the
+        same seed gives the same batches.
+        """
+        batch_size = positive_int(batch_size, "batch_size")
+        seq_len = positive_int(seq_len, "seq_len")
+        tokens = self._checked(split, seq_len)
+        high = tokens.numel() - seq_len
+        offsets = torch.randint(0, high, (batch_size,), generator=generator)
+        index = offsets[:, None] + torch.arange(seq_len)
+        return Batch(tokens[index], tokens[index + 1])
+
+    def eval_batches(
+        self, batch_size: int, seq_len: int, max_tokens: int | None = None, split: str = "val"
+    ) -> Iterator[Batch]:
+        """Consecutive non-overlapping windows of ``split``, from its first token on.
+
+        Window ``i`` predicts tokens ``i * seq_len + 1 ... (i + 1) * seq_len``. With
+        ``max_tokens``, only the first ``max(1, max_tokens // seq_len)`` windows are used.
+        The last batch may hold fewer than ``batch_size`` windows.
+        """
+        batch_size = positive_int(batch_size, "batch_size")
+        seq_len = positive_int(seq_len, "seq_len")
+        max_tokens = optional_positive_int(max_tokens, "max_tokens")
+        tokens = self._checked(split, seq_len)
+        windows = (tokens.numel() - 1) // seq_len
+        if max_tokens is not None:
+            windows = min(windows, max(1, max_tokens // seq_len))
+        inputs = tokens[: windows * seq_len].view(windows, seq_len)
+        targets = tokens[1 : windows * seq_len + 1].view(windows, seq_len)
+        return iter_batches(inputs, targets, batch_size)
+
+    def stats(self) -> dict[str, Any]:
+        """Sizes of the task: documents and tokens per split, vocabulary size."""
+        return {
+            "kind": self.kind,
+            "train_files": self.num_files["train"],
+            "val_files": self.num_files["val"],
+            "train_tokens": int(self.train_tokens.numel()),
+            "val_tokens": int(self.val_tokens.numel()),
+            "vocab_size": self.tokenizer.vocab_size,
+            "max_train_tokens": self.max_train_tokens,
+            "split_rule": self.split_rule,
+        }
+
+    def __repr__(self) -> str:
+        stats = self.stats()
+        return (
+            f"LMTask(train_tokens={stats['train_tokens']}, val_tokens={stats['val_tokens']}, "
+            f"vocab_size={stats['vocab_size']}, fingerprint={self.fingerprint!r})"
+        )

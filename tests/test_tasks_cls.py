@@ -1,0 +1,205 @@
+"""Classification tasks: padded tensors, labels, JSON-lines input and stdlib modules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from nas_env.errors import ConfigError
+from nas_env.tasks import ClsTask, Tokenizer, make_task
+from nas_env.tasks.corpus import stdlib_files, stdlib_root
+from nas_env.tasks.jsonl import parse_source, read_jsonl
+from nas_env.tasks.stdlib_modules import chunk_text, module_examples
+from nas_env.tasks.tokenizer import train_tokenizer
+
+WORDS = ("good", "great", "fine", "bad", "awful", "poor", "okay", "meh")
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Tokenizer:
+    """A tokenizer for the short review-like texts below."""
+    lines = [f"{a} and {b} {i}" for i in range(30) for a in WORDS for b in WORDS]
+    return Tokenizer(train_tokenizer(lines, 64))
+
+
+def _examples(count: int, offset: int = 0) -> list[tuple[str, str | int]]:
+    return [
+        (" ".join(WORDS[(i + j) % len(WORDS)] for j in range(1 + i % 7)), ("neg", "pos")[i % 2])
+        for i in range(offset, offset + count)
+    ]
+
+
+@pytest.fixture
+def task(tokenizer: Tokenizer) -> ClsTask:
+    """A two-class task with 40 training and 10 validation examples."""
+    return ClsTask(_examples(40), _examples(10, offset=40), tokenizer, split_rule="test")
+
+
+def test_tensors_shapes_masks_and_labels(task: ClsTask, tokenizer: Tokenizer) -> None:
+    assert task.labels == ("neg", "pos") and task.num_classes == 2
+    x, mask, y = task.tensors(6, "train")
+    assert x.shape == mask.shape == (40, 6) and y.shape == (40,)
+    assert x.dtype == torch.int64 and mask.dtype == torch.bool and y.dtype == torch.int64
+    assert torch.all(x[~mask] == tokenizer.pad_id)
+    assert y.tolist() == [i % 2 for i in range(40)]
+    for row, (text, _) in enumerate(_examples(40)):
+        ids = tokenizer.encode(text)[:6]
+        assert x[row, : len(ids)].tolist() == ids
+        assert int(mask[row].sum()) == len(ids)
+    assert task.tensors(6, "train")[0] is x
+
+
+def test_sample_and_eval_batches(task: ClsTask) -> None:
+    batch = task.sample_batch(16, 12, torch.Generator().manual_seed(1))
+    assert batch.inputs.shape == (16, 12) and batch.targets.shape == (16,)
+    assert batch.mask is not None and batch.mask.shape == (16, 12)
+    again = task.sample_batch(16, 12, torch.Generator().manual_seed(1))
+    assert torch.equal(batch.inputs, again.inputs) and torch.equal(batch.targets, again.targets)
+    x, _, y = task.tensors(12, "val")
+    batches = list(task.eval_batches(4, 12))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert torch.equal(torch.cat([b.inputs for b in batches]), x)
+    assert torch.equal(torch.cat([b.targets for b in batches]), y)
+    assert sum(len(b) for b in task.eval_batches(4, 12, max_tokens=12 * 5)) == 5
+    assert sum(len(b) for b in task.eval_batches(4, 12, max_tokens=1)) == 1
+
+
+def test_spec_stats_and_fingerprint(task: ClsTask, tokenizer: Tokenizer) -> None:
+    spec = task.spec(32)
+    assert (spec.kind, spec.num_classes, spec.pad_id, spec.seq_len) == ("cls", 2, 0, 32)
+    assert spec.vocab_size == tokenizer.vocab_size
+    assert task.metric == "accuracy"
+    stats = task.stats()
+    assert stats["class_counts"] == {"train": {"neg": 20, "pos": 20}, "val": {"neg": 5, "pos": 5}}
+    other = ClsTask(_examples(40), _examples(10, offset=41), tokenizer, split_rule="test")
+    assert other.fingerprint != task.fingerprint
+
+
+def test_integer_labels_sort_numerically(tokenizer: Tokenizer) -> None:
+    train = [("good", 10), ("bad", 2), ("okay", 1)]
+    task = ClsTask(train, [("fine", 2)], tokenizer)
+    assert task.labels == ("1", "2", "10")
+    assert task.tensors(4)[2].tolist() == [2, 1, 0]
+
+
+def test_fewer_than_two_classes(tokenizer: Tokenizer) -> None:
+    with pytest.raises(ConfigError, match="at least 2 classes, found 1"):
+        ClsTask([("good", "x")], [("bad", "x")], tokenizer)
+
+
+def test_empty_split(tokenizer: Tokenizer) -> None:
+    with pytest.raises(ConfigError, match="the val split has no examples"):
+        ClsTask([("good", "x"), ("bad", "y")], [], tokenizer)
+
+
+def _jsonl(path: Path, rows: list[object]) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_jsonl_task(tmp_path: Path) -> None:
+    rows = [{"text": text, "label": label} for text, label in _examples(200)]
+    path = _jsonl(tmp_path / "data.jsonl", rows)
+    task = make_task(f"cls/jsonl:{path}", cache=tmp_path / "cache", vocab_size=64)
+    assert isinstance(task, ClsTask)
+    stats = task.stats()
+    assert stats["rows"] == 200
+    assert 5 < stats["val_examples"] < 40
+    assert stats["train_examples"] + stats["val_examples"] == 200
+    assert task.labels == ("neg", "pos")
+
+
+def test_jsonl_field_names(tmp_path: Path) -> None:
+    rows = [{"review": text, "stars": i % 3 + 1} for i, (text, _) in enumerate(_examples(60))]
+    path = _jsonl(tmp_path / "reviews.jsonl", rows)
+    task = make_task(f"cls/jsonl:{path}?text=review&label=stars", cache=tmp_path, vocab_size=64)
+    assert isinstance(task, ClsTask)
+    assert task.labels == ("1", "2", "3")
+    assert parse_source("a.jsonl?label=y") == (Path("a.jsonl"), "text", "y")
+    with pytest.raises(ConfigError, match="unknown option 'labl' \\(did you mean 'label'"):
+        parse_source("a.jsonl?labl=y")
+
+
+@pytest.mark.parametrize(
+    ("lines", "match"),
+    [
+        (['{"text": "a", "label": 1}', "{not json"], r":2: not valid JSON"),
+        (['{"text": "a", "label": 1}', "", "[1, 2]"], r":3: expected a JSON object"),
+        (['{"text": "a", "lable": 1}'], r":1: missing field 'label' \(did you mean 'lable'"),
+        (['{"txt": "a", "label": 1}'], r":1: missing field 'text'"),
+        (['{"text": 5, "label": 1}'], r":1: field 'text' is 5; allowed: a non-empty string"),
+        (['{"text": "a", "label": 1.5}'], r":1: field 'label' is 1.5"),
+        (['{"text": "a", "label": true}'], r":1: field 'label' is true"),
+    ],
+)
+def test_jsonl_errors_name_file_and_line(tmp_path: Path, lines: list[str], match: str) -> None:
+    path = _jsonl(tmp_path / "bad.jsonl", lines)
+    with pytest.raises(ConfigError, match=match) as info:
+        read_jsonl(path)
+    assert str(path) in str(info.value)
+
+
+def test_jsonl_missing_empty_and_too_few(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such JSON-lines file") as info:
+        make_task(f"cls/jsonl:{tmp_path / 'missing.jsonl'}", cache=tmp_path)
+    assert "missing.jsonl" in str(info.value)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    with pytest.raises(ConfigError, match="empty corpus"):
+        read_jsonl(empty)
+    one = _jsonl(tmp_path / "one.jsonl", [{"text": "good", "label": "x"}])
+    with pytest.raises(ConfigError, match="needs at least 2 rows"):
+        make_task(f"cls/jsonl:{one}", cache=tmp_path, vocab_size=16)
+    same = _jsonl(tmp_path / "same.jsonl", [{"text": w, "label": "x"} for w in WORDS * 5])
+    with pytest.raises(ConfigError, match="at least 2 classes"):
+        make_task(f"cls/jsonl:{same}", cache=tmp_path, vocab_size=32)
+
+
+def test_chunk_text() -> None:
+    text = "\n".join(f"line {i}" if i % 3 else "" for i in range(40))
+    chunks = chunk_text(text, lines=8, min_lines=3)
+    kept = [line for line in text.split("\n") if line.strip()]
+    assert chunks[0].split("\n") == kept[:8]
+    assert all(len(c.split("\n")) == 8 for c in chunks[:-1])
+    assert "\n".join(chunks).split("\n") == kept[: len("\n".join(chunks).split("\n"))]
+    assert chunk_text("a\nb\n", lines=8, min_lines=3) == []
+
+
+@pytest.fixture(scope="module")
+def modules_task(tmp_path_factory: pytest.TempPathFactory) -> ClsTask:
+    """The real ``cls/stdlib-modules`` task with a small vocabulary."""
+    task = make_task("cls/stdlib-modules", cache=tmp_path_factory.mktemp("cache"), vocab_size=256)
+    assert isinstance(task, ClsTask)
+    return task
+
+
+def test_stdlib_modules_classes_and_split(modules_task: ClsTask) -> None:
+    stats = modules_task.stats()
+    assert modules_task.num_classes == 8
+    assert list(modules_task.labels) == sorted(modules_task.labels)
+    assert "encodings" not in modules_task.labels and "pydoc_data" not in modules_task.labels
+    for split in ("train", "val"):
+        assert all(count > 0 for count in stats["class_counts"][split].values())
+    share = stats["val_examples"] / (stats["train_examples"] + stats["val_examples"])
+    assert 0.05 < share < 0.15
+    spec = modules_task.spec(128)
+    assert spec.num_classes == 8 and spec.pad_id == 0 and spec.vocab_size == 256
+
+
+def test_stdlib_modules_no_file_in_both_splits() -> None:
+    root = stdlib_root()
+    train, val, files = module_examples(stdlib_files(), root, 0.1)
+    assert files["val"] and not set(files["train"]) & set(files["val"])
+    val_packages = {name.split("/")[0] for name in files["val"]}
+    assert val_packages == {label for _, label in train}
+    expected_val = [
+        (chunk, name.split("/")[0])
+        for name in files["val"]
+        for chunk in chunk_text((root / name).read_text(encoding="utf-8"))
+    ]
+    assert sorted(val) == sorted(expected_val)
+    again = module_examples(stdlib_files(), root, 0.1)
+    assert again == (train, val, files)
