@@ -13,11 +13,15 @@ from nas_env.constraints import Budget
 from nas_env.errors import ConfigError, InvalidActionError, InvalidGenomeError, NASEnvError
 from nas_env.genes import Gene
 from nas_env.genome import Genome
+from nas_env.registration import ENV_IDS, register_envs
 from nas_env.space import SearchSpace, load_space
+
+register_envs()
 
 __all__ = [
     "STOP",
     "Action",
+    "ENV_IDS",
     "Budget",
     "ConfigError",
     "EditActions",
@@ -29,4 +33,5 @@ __all__ = [
     "SearchSpace",
     "__version__",
     "load_space",
+    "register_envs",
 ]

@@ -92,6 +92,14 @@ class Evaluator:
             path = cache if isinstance(cache, str | Path) else cache_dir(cache_root)
             path = Path(path)
             self.cache = ResultCache(path / "results.sqlite" if path.is_dir() else path)
+        if self.settings.backend == "deepspeed":
+            from nas_env.evaluation import deepspeed_backend as ds
+
+            base_config = ds.load_config(self.settings.deepspeed_config)
+            ds.prepare(
+                ds.resolve_config(base_config, self.fidelity, self.precision, self.device),
+                self.device,
+            )
         self._task_token = f"{task}#{self.task.fingerprint}@{self.seq_len}"
         self._fidelity_token = self.fidelity.cache_token()
 

@@ -1,0 +1,314 @@
+"""NASEnv: neural architecture search as a Gymnasium environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from nas_env._validate import expect_choice
+from nas_env.actions import STOP
+from nas_env.env.design import DesignState
+from nas_env.env.factory import EvaluatorLike, make_evaluator, vocab_size_of
+from nas_env.env.observation import ObservationEncoder
+from nas_env.env.render import render_ansi, render_rgb
+from nas_env.evaluation import EvalResult
+from nas_env.genome import Genome
+from nas_env.rewards import (
+    Reward,
+    log_score,
+    make_reward,
+    quality_score,
+    reward_class,
+    step_reward,
+)
+from nas_env.space import SearchSpace
+
+MODES: tuple[str, ...] = ("edit", "design")
+STARTS: tuple[str, ...] = ("default", "random")
+OBSERVATIONS: tuple[str, ...] = ("flat", "dict")
+
+
+class NASEnv(gym.Env):
+    """Neural architecture search: edit or design an architecture, rewarded by real training.
+
+    ## Description
+    Each state is a genome of a search space (``config/spaces/*.yaml``): layers, width,
+    per-layer heads and FFN ratios, norm, activation, position encoding, RNN cell... A
+    genome is scored by an evaluator that trains the model it describes for a fidelity's
+    budget on a task (e.g. causal LM on the Python standard library's source) and
+    measures held-out quality, size and latency; results are cached on disk, so revisiting
+    a genome costs well under a millisecond. A ``table`` evaluator serves a pre-built
+    benchmark table instead (every record is labelled ``source="table"``).
+
+    ## Action Space
+    ``Discrete(n)``. Mode ``edit``: the space's named edits, ``action_names[i]`` (e.g.
+    ``layers+1``, ``heads[2]-1``, ``norm=rmsnorm``) and ``stop`` (the last action).
+    Mode ``design``: index of the choice for the current gene (``choice[0]``...).
+    ``action_masks()`` returns the valid actions (sb3-contrib MaskablePPO protocol). An
+    action a mask would hide (no-op, out of range, breaks a constraint) is a no-op step
+    with reward ``-invalid_action_penalty`` (default 0.1): the genome stays, no
+    evaluation runs, ``info["invalid_action"]`` says why.
+
+    ## Observation Space
+    ``Box(0, 1, (n,), float32)`` (``observation="flat"``), slot by slot in
+    ``observation_names``: ordinal genes as ``index / (n_choices - 1)``, categorical
+    genes one-hot, per-layer genes per layer with a ``layer[i].active`` flag (inactive
+    layers all zero), then ``metric.quality``, ``metric.size``, ``metric.latency``,
+    ``metric.ok``, ``metric.score`` of the current genome and ``episode.progress``.
+    ``observation="dict"`` gives ``Dict(genome, metrics, progress)`` for
+    ``MultiInputPolicy``.
+
+    ## Rewards
+    A named reward (``weighted`` default, ``mnasnet``, ``budget``, or a registered one)
+    turns an `EvalResult` into a score. ``edit``: each evaluated step earns
+    ``score(new) - score(previous)``, so an episode's return telescopes to final minus
+    initial score; a failed evaluation (``diverged``, ``oom``, ``timeout``, ``invalid``,
+    ``error``) earns ``-reward.failure_penalty`` and the genome is not adopted. ``design``:
+    0 per decision, then the final genome's score (or ``-failure_penalty``).
+
+    ## Starting State
+    ``edit``: the space's default genome (``start="default"``) or a valid random one drawn
+    from ``self.np_random`` (``start="random"``), already evaluated. ``design``: nothing
+    decided. ``reset(seed=...)`` makes the whole episode repeatable.
+
+    ## Episode End
+    Terminated by ``stop`` (edit) or after the last decision (design). Truncated by
+    Gymnasium's ``TimeLimit`` (``max_episode_steps``, 20 for the registered edit ids).
+
+    ## Arguments
+    ``space`` (preset or YAML path), ``task`` (task id), ``fidelity`` (level or mapping),
+    ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator`` (``train``, ``table``
+    or an object), ``table`` (table path), ``missing`` (``error`` or ``train`` for genomes
+    absent from a table), ``backend`` (``torch``/``deepspeed``), ``device``, ``precision``,
+    ``training_seed``, ``cache`` (result database path, or False), ``cache_root``,
+    ``vocab_size``, ``start``, ``horizon`` (steps for ``episode.progress``; defaults to the
+    spec's ``max_episode_steps``), ``invalid_action_penalty``, ``observation``,
+    ``render_mode`` (``ansi`` or ``rgb_array``).
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        space: str | Path | SearchSpace = "tiny",
+        task: str = "lm/stdlib",
+        fidelity: Any = "fast",
+        reward: str | dict[str, Any] | Reward = "weighted",
+        mode: str = "edit",
+        evaluator: str | EvaluatorLike = "train",
+        *,
+        start: str = "default",
+        horizon: int | None = None,
+        invalid_action_penalty: float = 0.1,
+        observation: str = "flat",
+        render_mode: str | None = None,
+        **evaluator_kwargs: Any,
+    ) -> None:
+        self.mode = expect_choice(mode, "mode", MODES)
+        self.start = expect_choice(start, "start", STARTS)
+        self.observation_mode = expect_choice(observation, "observation", OBSERVATIONS)
+        if render_mode is not None:
+            expect_choice(render_mode, "render_mode", self.metadata["render_modes"])
+        self.render_mode = render_mode
+        self.evaluator = make_evaluator(evaluator, space, task, fidelity, **evaluator_kwargs)
+        self.space: SearchSpace = self.evaluator.space
+        self.vocab_size = vocab_size_of(self.evaluator)
+        self.reward_fn = self._make_reward(reward)
+        self.invalid_action_penalty = float(invalid_action_penalty)
+        self._horizon = horizon
+        self.encoder = ObservationEncoder(self.space)
+        self._design = DesignState(self.space)
+        if self.mode == "edit":
+            self.action_names: tuple[str, ...] = self.space.action_names
+        else:
+            self.action_names = tuple(f"choice[{i}]" for i in range(self._design.width))
+        self.action_space = spaces.Discrete(len(self.action_names))
+        flat = spaces.Box(0.0, 1.0, (self.encoder.size,), np.float32)
+        if self.observation_mode == "flat":
+            self.observation_space: spaces.Space[Any] = flat
+        else:
+            g, m = self.encoder.genome_size, len(self.encoder.slot_names) - 1
+            self.observation_space = spaces.Dict(
+                {
+                    "genome": spaces.Box(0.0, 1.0, (g,), np.float32),
+                    "metrics": spaces.Box(0.0, 1.0, (m - g,), np.float32),
+                    "progress": spaces.Box(0.0, 1.0, (1,), np.float32),
+                }
+            )
+        self.observation_names = self.encoder.slot_names
+        self.genome: Genome | None = None
+        self.result: EvalResult | None = None
+        self.score = 0.0
+        self.steps = 0
+
+    # -- helpers ----------------------------------------------------------------
+    def _make_reward(self, reward: str | dict[str, Any] | Reward) -> Reward:
+        """The reward, measuring perplexity against the task's vocabulary unless told."""
+        if isinstance(reward, Reward):
+            return reward
+        spec = {"name": reward} if isinstance(reward, str) else dict(reward)
+        if "vocab_size" in reward_class(str(spec.get("name"))).parameter_names():
+            spec.setdefault("vocab_size", self.vocab_size)
+        return make_reward(spec)
+
+    @property
+    def horizon(self) -> int:
+        """Steps (edit) or decisions (design) that ``episode.progress`` is measured against."""
+        if self.mode == "design":
+            return self._design.max_decisions
+        if self._horizon:
+            return self._horizon
+        limit = self.spec.max_episode_steps if self.spec is not None else None
+        return int(limit or 20)
+
+    def _metrics(self) -> np.ndarray:
+        r = self.result
+        if r is None or not r.ok:
+            return np.zeros(5, dtype=np.float32)
+        return np.array(
+            [
+                quality_score(r, self.vocab_size),
+                log_score(r.size_mb, 0.05, 50.0),
+                log_score(r.latency_ms, 0.1, 100.0),
+                1.0,
+                min(max(self.score, 0.0), 1.0),
+            ],
+            dtype=np.float32,
+        )
+
+    def _observation(self) -> Any:
+        genes = self._design.genes if self.mode == "design" else dict(self.genome or {})
+        progress = (self._design.position if self.mode == "design" else self.steps) / max(
+            1, self.horizon
+        )
+        flat = self.encoder.encode(genes, self._metrics(), progress)
+        return flat if self.observation_mode == "flat" else self.encoder.split(flat)
+
+    def _info(self, action: str = "", invalid: str = "") -> dict[str, Any]:
+        r = self.result
+        info: dict[str, Any] = {
+            "action": action,
+            "invalid_action": invalid,
+            "score": self.score,
+            "step": self.steps,
+            "mode": self.mode,
+        }
+        if self.genome is not None:
+            info["genome"] = self.genome.to_dict()["genes"]
+            info["genome_key"] = self.genome.key()
+        if r is not None:
+            info["status"] = r.status
+            info["cache_hit"] = r.cache_hit
+            info["result"] = r.to_dict()
+        return info
+
+    def _evaluate(self, genome: Genome) -> tuple[float, EvalResult]:
+        result = self.evaluator.evaluate(genome)
+        previous = self.score if self.result is not None and self.result.ok else None
+        reward, score = step_reward(self.reward_fn, previous, result)
+        self.score = score if score is not None else self.score
+        return reward, result
+
+    # -- Gymnasium API ----------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Start an episode (see Starting State); ``options["genome"]`` sets the seed genome."""
+        super().reset(seed=seed)
+        self.steps = 0
+        self.score = 0.0
+        self.result = None
+        self.genome = None
+        self._design = DesignState(self.space)
+        if self.mode == "edit":
+            chosen = (options or {}).get("genome")
+            if chosen is not None:
+                genome = chosen if isinstance(chosen, Genome) else self.space.genome(chosen)
+                self.space.validate(genome)
+            elif self.start == "random":
+                genome = self.space.random_genome(self.np_random)
+            else:
+                genome = self.space.default_genome()
+            self.genome = genome
+            result = self.evaluator.evaluate(genome)
+            self.result = result
+            self.score = self.reward_fn.score(result) if result.ok else 0.0
+        return self._observation(), self._info("reset")
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Apply one action (see Action Space and Rewards)."""
+        if self.mode == "edit" and self.genome is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        index = int(action)
+        if not 0 <= index < len(self.action_names):
+            raise ValueError(f"action {action!r} is outside Discrete({len(self.action_names)})")
+        self.steps += 1
+        if self.mode == "design":
+            return self._design_step(index)
+        name = self.action_names[index]
+        if name == STOP:
+            return self._observation(), 0.0, True, False, self._info(name)
+        new, reason = self.space.actions.try_apply(self.genome, index)  # type: ignore[arg-type]
+        if new is None:
+            return (
+                self._observation(),
+                -self.invalid_action_penalty,
+                False,
+                False,
+                self._info(name, reason),
+            )
+        reward, result = self._evaluate(new)
+        self.result = result if result.ok else self.result
+        if result.ok:
+            self.genome = new
+        info = self._info(name)
+        info.update(status=result.status, cache_hit=result.cache_hit, candidate=result.to_dict())
+        return self._observation(), float(reward), False, False, info
+
+    def _design_step(self, index: int) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        state = self._design
+        label = state.current.label
+        if not state.mask()[index]:
+            reason = f"choice {index} is not allowed for {label}"
+            return (
+                self._observation(),
+                -self.invalid_action_penalty,
+                False,
+                False,
+                self._info(f"{label}=#{index}", reason),
+            )
+        state.decide(index)
+        if not state.done:
+            return self._observation(), 0.0, False, False, self._info(label)
+        genome = state.genome()
+        self.genome = genome
+        result = self.evaluator.evaluate(genome)
+        self.result = result
+        reward, score = step_reward(self.reward_fn, None, result)
+        self.score = score if score is not None else 0.0
+        return self._observation(), float(reward), True, False, self._info(label)
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions now (True = allowed); ``stop`` is always allowed in edit mode."""
+        if self.mode == "design":
+            if self._design.done:
+                return np.ones(self.action_space.n, dtype=bool)
+            return self._design.mask()
+        if self.genome is None:
+            return np.ones(self.action_space.n, dtype=bool)
+        return self.space.action_mask(self.genome)
+
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: the architecture and its metrics as text; ``rgb_array``: that text drawn."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without render_mode; pass render_mode='ansi'")
+            return None
+        text = render_ansi(self)
+        return text if self.render_mode == "ansi" else render_rgb(text)

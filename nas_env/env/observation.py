@@ -1,0 +1,123 @@
+"""Observation encoding: a genome plus its normalised metrics as a flat float32 vector.
+
+Slots, in order (`ObservationEncoder.slot_names` lists them by name):
+
+- every global ordinal gene: one slot, ``index / (n_choices - 1)`` in [0, 1]
+  (0 for a gene with one choice);
+- every global categorical gene: one-hot over its choices (``norm=rmsnorm``...);
+- per layer ``i`` up to the space's maximum depth: ``layer[i].active`` (1 or 0),
+  then that layer's per-layer genes encoded as above; all zero when inactive;
+- metrics of the current genome, each in [0, 1]: ``metric.quality`` (accuracy, or the
+  perplexity score of the reward), ``metric.size`` and ``metric.latency`` (1 = smallest /
+  fastest, log scale between the reward's bounds), ``metric.ok`` (1 when the genome
+  trained and scored) and ``metric.score`` (the reward's score, clipped to [0, 1]);
+- ``episode.progress``: steps (edit mode) or decisions (design mode) used, as a fraction.
+
+In design mode genes not decided yet are all zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from nas_env.genes import Gene
+from nas_env.space import SearchSpace
+
+METRIC_SLOTS: tuple[str, ...] = (
+    "metric.quality",
+    "metric.size",
+    "metric.latency",
+    "metric.ok",
+    "metric.score",
+)
+
+
+def _gene_slots(gene: Gene, prefix: str) -> list[str]:
+    if gene.kind == "ordinal":
+        return [prefix]
+    return [f"{prefix}={v}" for v in gene.choices]
+
+
+class ObservationEncoder:
+    """Encodes (partial) genomes and metrics of one space into fixed-size vectors.
+
+    Args:
+        space: The search space.
+    """
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self.global_genes = [g for g in space.genes if not g.per_layer]
+        self.layer_genes = [g for g in space.genes if g.per_layer]
+        names: list[str] = []
+        for gene in self.global_genes:
+            names += _gene_slots(gene, gene.name)
+        if self.layer_genes:
+            for i in range(space.max_layers):
+                names.append(f"layer[{i}].active")
+                for gene in self.layer_genes:
+                    names += _gene_slots(gene, f"{gene.name}[{i}]")
+        self.genome_size = len(names)
+        names += list(METRIC_SLOTS)
+        names.append("episode.progress")
+        self.slot_names: tuple[str, ...] = tuple(names)
+
+    @property
+    def size(self) -> int:
+        """Length of the flat observation."""
+        return len(self.slot_names)
+
+    @staticmethod
+    def _encode_gene(gene: Gene, value: Any, out: list[float]) -> None:
+        if gene.kind == "ordinal":
+            n = len(gene.choices)
+            out.append(gene.index(value) / (n - 1) if n > 1 else 0.0)
+        else:
+            hot = gene.index(value)
+            out.extend(1.0 if i == hot else 0.0 for i in range(len(gene.choices)))
+
+    @staticmethod
+    def _zeros(gene: Gene, out: list[float]) -> None:
+        out.extend([0.0] * (1 if gene.kind == "ordinal" else len(gene.choices)))
+
+    def encode_genome(self, genes: Mapping[str, Any]) -> np.ndarray:
+        """Genome slots; genes absent from ``genes`` (undecided) are zero."""
+        out: list[float] = []
+        for gene in self.global_genes:
+            if gene.name in genes:
+                self._encode_gene(gene, genes[gene.name], out)
+            else:
+                self._zeros(gene, out)
+        if self.layer_genes:
+            layers = int(genes.get("layers", 0))
+            for i in range(self.space.max_layers):
+                out.append(1.0 if i < layers else 0.0)
+                for gene in self.layer_genes:
+                    values = genes.get(gene.name, ())
+                    if i < layers and i < len(values):
+                        self._encode_gene(gene, values[i], out)
+                    else:
+                        self._zeros(gene, out)
+        return np.asarray(out, dtype=np.float32)
+
+    def encode(self, genes: Mapping[str, Any], metrics: np.ndarray, progress: float) -> np.ndarray:
+        """The full flat observation."""
+        return np.concatenate(
+            [
+                self.encode_genome(genes),
+                np.asarray(metrics, dtype=np.float32),
+                np.asarray([min(max(progress, 0.0), 1.0)], dtype=np.float32),
+            ]
+        )
+
+    def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """The `Dict` form of a flat observation: ``genome``, ``metrics``, ``progress``."""
+        g, m = self.genome_size, self.genome_size + len(METRIC_SLOTS)
+        return {
+            "genome": flat[:g].copy(),
+            "metrics": flat[g:m].copy(),
+            "progress": flat[m:].copy(),
+        }

@@ -1,0 +1,66 @@
+"""Registered environment ids (namespaced and versioned, Gymnasium style).
+
+Importing `nas_env` registers them, so both ``gymnasium.make("nas_env:nas_env/
+TransformerLM-v0")`` and ``import nas_env; gymnasium.make("nas_env/TransformerLM-v0")``
+work, as does rl-baselines3-zoo's ``--gym-packages nas_env``. Every keyword argument of
+`NASEnv` can be overridden through ``gymnasium.make(id, **kwargs)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+ENTRY_POINT = "nas_env.env:NASEnv"
+EDIT_STEPS = 20
+
+ENV_IDS: dict[str, dict[str, Any]] = {
+    "nas_env/TransformerLM-v0": {
+        "kwargs": {"space": "tiny", "task": "lm/stdlib", "fidelity": "fast", "mode": "edit"},
+        "max_episode_steps": EDIT_STEPS,
+    },
+    "nas_env/TransformerLMDesign-v0": {
+        "kwargs": {"space": "tiny", "task": "lm/stdlib", "fidelity": "fast", "mode": "design"},
+        "max_episode_steps": None,
+    },
+    "nas_env/TransformerCls-v0": {
+        "kwargs": {
+            "space": "cls",
+            "task": "cls/stdlib-modules",
+            "fidelity": "fast",
+            "mode": "edit",
+        },
+        "max_episode_steps": EDIT_STEPS,
+    },
+    "nas_env/RNNCls-v0": {
+        "kwargs": {
+            "space": "rnn",
+            "task": "cls/stdlib-modules",
+            "fidelity": "fast",
+            "mode": "edit",
+        },
+        "max_episode_steps": EDIT_STEPS,
+    },
+    "nas_env/BenchLM-v0": {
+        "kwargs": {"space": "bench", "evaluator": "table", "mode": "edit"},
+        "max_episode_steps": EDIT_STEPS,
+    },
+    "nas_env/BenchLMDesign-v0": {
+        "kwargs": {"space": "bench", "evaluator": "table", "mode": "design"},
+        "max_episode_steps": None,
+    },
+}
+
+
+def register_envs() -> None:
+    """Register every id of `ENV_IDS` that is not registered yet."""
+    for env_id, spec in ENV_IDS.items():
+        if env_id in gym.registry:
+            continue
+        gym.register(
+            id=env_id,
+            entry_point=ENTRY_POINT,
+            kwargs=dict(spec["kwargs"]),
+            max_episode_steps=spec["max_episode_steps"],
+        )

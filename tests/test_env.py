@@ -1,0 +1,208 @@
+"""NASEnv: spaces, masks, penalties, rewards, seeding, design mode, rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from nas_env import Genome, SearchSpace
+from nas_env.env import NASEnv
+from nas_env.evaluation import EvalResult
+
+
+class FormulaEvaluator:
+    """A deterministic stand-in for training: metrics are a formula of the genes.
+
+    It lets the env's own logic be tested exhaustively in milliseconds; the real
+    evaluators are exercised in tests/test_env_registration.py.
+    """
+
+    def __init__(self, space: str = "tiny", fail_when: dict[str, Any] | None = None) -> None:
+        self.space = SearchSpace.load(space)
+        self.fail_when = fail_when or {}
+        self.calls = 0
+
+    def evaluate(self, genome: Genome) -> EvalResult:
+        self.calls += 1
+        if any(genome[k] == v for k, v in self.fail_when.items()):
+            return EvalResult(status="diverged", message="loss became nan", metric="perplexity")
+        layers = genome["layers"]
+        width = genome.get("d_model", genome.get("hidden_size", 64))
+        ppl = 400.0 / (layers * width / 32) ** 0.5
+        params = layers * width * width * 12
+        return EvalResult(
+            status="ok",
+            genome_key=genome.key(),
+            metric="perplexity",
+            perplexity=ppl,
+            params=params,
+            size_mb=params * 4 / 2**20,
+            latency_ms=0.2 * layers * width / 32,
+        )
+
+
+def make_env(**kwargs: Any) -> NASEnv:
+    kwargs.setdefault("evaluator", FormulaEvaluator(kwargs.pop("space", "tiny")))
+    return NASEnv(**kwargs)
+
+
+def test_spaces_and_names() -> None:
+    env = make_env()
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    assert obs.dtype == np.float32 and obs.shape == (len(env.observation_names),)
+    assert env.action_space.n == len(env.action_names) == len(env.space.action_names)
+    assert env.action_names[-1] == "stop"
+    assert info["genome_key"] == env.space.default_genome().key()
+    assert info["status"] == "ok" and "result" in info
+
+
+def test_observation_slots_follow_the_documented_layout() -> None:
+    env = make_env()
+    obs, _ = env.reset(seed=0)
+    slot = dict(zip(env.observation_names, obs.tolist(), strict=True))
+    assert slot["layers"] == pytest.approx(1 / 3)  # default 2 of [1, 2, 3, 4]
+    assert slot["norm=layernorm"] == 1.0 and slot["norm=rmsnorm"] == 0.0
+    assert slot["layer[0].active"] == 1.0 and slot["layer[2].active"] == 0.0
+    assert slot["heads[2]"] == 0.0 and slot["heads[1]"] == pytest.approx(0.5)
+    assert slot["metric.ok"] == 1.0 and 0 < slot["metric.quality"] < 1
+    assert slot["episode.progress"] == 0.0
+    obs, *_ = env.step(env.action_names.index("layers+1"))
+    slot = dict(zip(env.observation_names, obs.tolist(), strict=True))
+    assert slot["layer[2].active"] == 1.0 and slot["heads[2]"] == pytest.approx(0.5)
+    assert slot["episode.progress"] == pytest.approx(1 / 20)
+
+
+def test_edit_return_telescopes_to_final_minus_initial_score() -> None:
+    env = make_env()
+    env.reset(seed=0)
+    initial = env.score
+    total = 0.0
+    for name in ["d_model+1", "layers+1", "heads[0]-1", "d_model+1", "layers-1"]:
+        _, reward, terminated, truncated, info = env.step(env.action_names.index(name))
+        assert isinstance(reward, float) and not terminated and not truncated
+        assert info["action"] == name and info["invalid_action"] == ""
+        total += reward
+    assert total == pytest.approx(env.score - initial)
+    _, reward, terminated, _, _ = env.step(env.action_names.index("stop"))
+    assert terminated and reward == 0.0
+
+
+def test_masked_action_is_a_penalised_no_op() -> None:
+    evaluator = FormulaEvaluator()
+    env = make_env(evaluator=evaluator)
+    env.reset(seed=0)
+    mask = env.action_masks()
+    hidden = env.action_names.index("norm=layernorm")  # already layernorm
+    assert not mask[hidden] and mask[-1]
+    before, calls = env.genome, evaluator.calls
+    _, reward, terminated, _, info = env.step(hidden)
+    assert reward == -0.1 and not terminated
+    assert env.genome == before and evaluator.calls == calls
+    assert "no-op" in info["invalid_action"]
+    _, reward, *_ = env.step(env.action_names.index("heads[3]+1"))  # inactive layer
+    assert reward == -0.1
+
+
+def test_failed_candidate_is_penalised_and_not_adopted() -> None:
+    env = make_env(evaluator=FormulaEvaluator(fail_when={"norm": "rmsnorm"}))
+    env.reset(seed=0)
+    score, genome = env.score, env.genome
+    _, reward, _, _, info = env.step(env.action_names.index("norm=rmsnorm"))
+    assert reward == -env.reward_fn.failure_penalty
+    assert info["status"] == "diverged" and env.genome == genome and env.score == score
+
+
+def test_seeded_random_start_is_repeatable() -> None:
+    a, b = make_env(start="random"), make_env(start="random")
+    assert a.reset(seed=5)[1]["genome_key"] == b.reset(seed=5)[1]["genome_key"]
+    keys = {a.reset(seed=s)[1]["genome_key"] for s in range(8)}
+    assert len(keys) > 1
+
+
+def test_same_seed_same_actions_same_episode() -> None:
+    def episode(seed: int) -> list[Any]:
+        env = make_env(start="random")
+        obs, _ = env.reset(seed=seed)
+        trace = [obs.tolist()]
+        rng = np.random.default_rng(seed)
+        for _ in range(10):
+            allowed = np.flatnonzero(env.action_masks())
+            obs, reward, terminated, _, _ = env.step(int(rng.choice(allowed)))
+            trace += [obs.tolist(), reward]
+            if terminated:
+                break
+        return trace
+
+    assert episode(3) == episode(3)
+
+
+def test_time_limit_truncates() -> None:
+    env = gym.wrappers.TimeLimit(make_env(), max_episode_steps=3)
+    env.reset(seed=0)
+    hidden = env.unwrapped.action_names.index("norm=layernorm")
+    flags = [env.step(hidden)[3] for _ in range(3)]
+    assert flags == [False, False, True]
+
+
+def test_design_mode_builds_a_valid_genome() -> None:
+    evaluator = FormulaEvaluator()
+    env = make_env(evaluator=evaluator, mode="design")
+    obs, _ = env.reset(seed=0)
+    assert evaluator.calls == 0 and env.action_space.n == 5  # widest gene: activation
+    rng = np.random.default_rng(0)
+    rewards, terminated, steps = [], False, 0
+    while not terminated:
+        mask = env.action_masks()
+        assert mask.any()
+        obs, reward, terminated, _, info = env.step(int(rng.choice(np.flatnonzero(mask))))
+        rewards.append(reward)
+        steps += 1
+        assert env.observation_space.contains(obs)
+    assert all(r == 0.0 for r in rewards[:-1]) and rewards[-1] != 0.0
+    assert evaluator.calls == 1 and env.space.is_valid(env.genome)
+    assert steps == 8 + 2 * env.genome["layers"]
+    assert info["genome_key"] == env.genome.key()
+
+
+def test_design_mode_penalises_out_of_range_choices() -> None:
+    env = make_env(mode="design")
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step(3)  # `layers` has 4 choices: 0..3
+    assert reward == 0.0 and env._design.genes["layers"] == 4
+    _, reward, terminated, _, info = env.step(4)  # `d_model` has 4 choices too
+    assert reward == -0.1 and not terminated and "not allowed" in info["invalid_action"]
+
+
+def test_dict_observation() -> None:
+    env = make_env(observation="dict")
+    obs, _ = env.reset(seed=0)
+    assert isinstance(env.observation_space, gym.spaces.Dict)
+    assert env.observation_space.contains(obs)
+    assert set(obs) == {"genome", "metrics", "progress"}
+
+
+@pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
+def test_render(mode: str) -> None:
+    env = make_env(render_mode=mode)
+    env.reset(seed=0)
+    out = env.render()
+    if mode == "ansi":
+        assert "d_model" in out and "ppl" in out and "score" in out
+    else:
+        assert out.dtype == np.uint8 and out.ndim == 3 and out.shape[2] == 3
+        assert (out < 255).any()  # something was drawn
+
+
+def test_bad_arguments() -> None:
+    from nas_env import ConfigError
+
+    with pytest.raises(ConfigError, match="mode"):
+        make_env(mode="sculpt")
+    with pytest.raises(ConfigError, match="render_mode"):
+        make_env(render_mode="human")
+    with pytest.raises(ConfigError, match="evaluator"):
+        NASEnv(evaluator="oracle")
