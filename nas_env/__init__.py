@@ -19,9 +19,9 @@ from nas_env.space import SearchSpace, load_space
 register_envs()
 
 __all__ = [
+    "ENV_IDS",
     "STOP",
     "Action",
-    "ENV_IDS",
     "Budget",
     "ConfigError",
     "EditActions",
