@@ -4,6 +4,12 @@ Importing `nas_env` registers them, so both ``gymnasium.make("nas_env:nas_env/
 TransformerLM-v0")`` and ``import nas_env; gymnasium.make("nas_env/TransformerLM-v0")``
 work, as does rl-baselines3-zoo's ``--gym-packages nas_env``. Every keyword argument of
 `NASEnv` can be overridden through ``gymnasium.make(id, **kwargs)``.
+
+Ids that train candidates are registered ``nondeterministic=True``: the genome reached
+from a seed and actions is fully determined, but a fresh evaluation measures latency
+(wall-clock) and reports ``info["cache_hit"]``, both of which depend on what ran
+before; given the same result cache, episodes repeat exactly. Ids served by a
+benchmark table are deterministic and pass Gymnasium's step-determinism check.
 """
 
 from __future__ import annotations
@@ -63,4 +69,5 @@ def register_envs() -> None:
             entry_point=ENTRY_POINT,
             kwargs=dict(spec["kwargs"]),
             max_episode_steps=spec["max_episode_steps"],
+            nondeterministic=spec["kwargs"].get("evaluator") != "table",
         )

@@ -1,0 +1,122 @@
+"""Registered ids with real evaluators: both env checkers, make by id, vector envs."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import nas_env
+from nas_env.env.factory import default_table
+
+TRAINED_IDS = [i for i, s in nas_env.ENV_IDS.items() if s["kwargs"].get("evaluator") != "table"]
+TABLE_IDS = [i for i, s in nas_env.ENV_IDS.items() if s["kwargs"].get("evaluator") == "table"]
+HAS_TABLE = default_table("bench").is_file()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tokenizer/token cache shared by the module (one tokenizer training per task)."""
+    return tmp_path_factory.mktemp("env_cache")
+
+
+def fast_kwargs(root: Path, cache: Path | bool = False) -> dict[str, Any]:
+    """The cheapest real training: 2 optimizer steps, a small vocabulary, CPU."""
+    return {
+        "fidelity": {"steps": 2, "batch_size": 4, "lr": 1e-3, "eval_tokens": 256, "seq_len": 32},
+        "vocab_size": 256,
+        "device": "cpu",
+        "cache": cache,
+        "cache_root": root,
+    }
+
+
+def kwargs_for(env_id: str, root: Path) -> dict[str, Any]:
+    return {} if env_id in TABLE_IDS else fast_kwargs(root)
+
+
+def test_ids_are_namespaced_and_versioned() -> None:
+    for env_id in nas_env.ENV_IDS:
+        assert env_id.startswith("nas_env/") and env_id.endswith("-v0")
+        assert env_id in gym.registry
+
+
+@pytest.mark.parametrize("env_id", TRAINED_IDS + TABLE_IDS)
+def test_both_checkers_pass(env_id: str, shared: Path) -> None:
+    if env_id in TABLE_IDS and not HAS_TABLE:
+        pytest.skip("config/tables/bench.sqlite is not built")
+    env = gym.make(env_id, disable_env_checker=True, **kwargs_for(env_id, shared))
+    gym_check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped, warn=True)
+    env.close()
+
+
+@pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
+def test_render_modes_through_make(mode: str, shared: Path) -> None:
+    env = gym.make("nas_env/TransformerLM-v0", render_mode=mode, **fast_kwargs(shared))
+    env.reset(seed=0)
+    assert env.render() is not None
+
+
+def test_module_colon_id_and_overrides(shared: Path) -> None:
+    env = gym.make("nas_env:nas_env/TransformerLM-v0", reward="mnasnet", **fast_kwargs(shared))
+    assert env.unwrapped.reward_fn.name == "mnasnet"
+    assert env.spec.max_episode_steps == 20
+    obs, info = env.reset(seed=1)
+    assert info["result"]["fidelity_config"]["steps"] == 2
+    assert info["result"]["device"] == "cpu"
+
+
+def test_unknown_id_suggests_close_names() -> None:
+    with pytest.raises(gym.error.Error, match="TransformerLM"):
+        gym.make("nas_env/TransformerLm-v0")
+
+
+def _rows(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+
+def test_gymnasium_async_vector_env_shares_the_cache(shared: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "results.sqlite"
+    envs = gym.make_vec(
+        "nas_env:nas_env/TransformerLM-v0",
+        num_envs=2,
+        vectorization_mode="async",
+        **fast_kwargs(shared, cache),
+    )
+    obs, infos = envs.reset(seed=[0, 1])
+    assert obs.shape[0] == 2
+    names = envs.unwrapped.get_attr("action_names")[0]
+    actions = np.array([names.index("d_model+1"), names.index("layers+1")])
+    obs, rewards, terminated, truncated, infos = envs.step(actions)
+    assert rewards.shape == (2,) and not terminated.any()
+    envs.close()
+    assert _rows(cache) == 3  # default genome (both) + two different children
+
+
+def test_sb3_subproc_vec_env_shares_the_cache(shared: Path, tmp_path: Path) -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    cache = tmp_path / "results.sqlite"
+    venv = make_vec_env(
+        "nas_env:nas_env/TransformerLM-v0",
+        n_envs=2,
+        seed=0,
+        vec_env_cls=SubprocVecEnv,
+        env_kwargs=fast_kwargs(shared, cache),
+    )
+    venv.reset()
+    names = venv.get_attr("action_names")[0]
+    venv.step(np.array([names.index("norm=rmsnorm"), names.index("norm=rmsnorm")]))
+    masks = venv.env_method("action_masks")
+    assert len(masks) == 2 and all(m.dtype == bool for m in masks)
+    venv.close()
+    assert _rows(cache) == 2  # the default genome and its rmsnorm child, each trained once
