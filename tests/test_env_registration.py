@@ -68,7 +68,7 @@ def test_module_colon_id_and_overrides(shared: Path) -> None:
     env = gym.make("nas_env:nas_env/TransformerLM-v0", reward="mnasnet", **fast_kwargs(shared))
     assert env.unwrapped.reward_fn.name == "mnasnet"
     assert env.spec.max_episode_steps == 20
-    obs, info = env.reset(seed=1)
+    _obs, info = env.reset(seed=1)
     assert info["result"]["fidelity_config"]["steps"] == 2
     assert info["result"]["device"] == "cpu"
 
@@ -95,7 +95,7 @@ def test_gymnasium_async_vector_env_shares_the_cache(shared: Path, tmp_path: Pat
     assert obs.shape[0] == 2
     names = envs.unwrapped.get_attr("action_names")[0]
     actions = np.array([names.index("d_model+1"), names.index("layers+1")])
-    obs, rewards, terminated, truncated, infos = envs.step(actions)
+    obs, rewards, terminated, _truncated, _infos = envs.step(actions)
     assert rewards.shape == (2,) and not terminated.any()
     envs.close()
     assert _rows(cache) == 3  # default genome (both) + two different children
