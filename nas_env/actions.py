@@ -87,6 +87,7 @@ class EditActions:
         self.names: tuple[str, ...] = tuple(a.name for a in actions)
         self._index = {name: i for i, name in enumerate(self.names)}
         self._mask_cache: dict[Genome, np.ndarray] = {}
+        self._apply_cache: dict[tuple[Genome, str], tuple[Genome | None, str]] = {}
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -172,8 +173,21 @@ class EditActions:
     def try_apply(
         self, genome: Genome, action: int | str | Action | np.integer
     ) -> tuple[Genome | None, str]:
-        """Apply an action; return ``(new_genome, "")`` or ``(None, reason)``."""
+        """Apply an action; return ``(new_genome, "")`` or ``(None, reason)``.
+
+        Outcomes are memoised per (genome, action index): genomes are immutable, and a
+        search revisits the same neighbourhoods again and again.
+        """
         act = self.resolve(action)
+        memo_key = (genome, act.name)
+        found = self._apply_cache.get(memo_key)
+        if found is None:
+            if len(self._apply_cache) >= 500_000:
+                self._apply_cache.clear()
+            found = self._apply_cache[memo_key] = self._try_apply(genome, act)
+        return found
+
+    def _try_apply(self, genome: Genome, act: Action) -> tuple[Genome | None, str]:
         if act.op == "stop":
             return genome, ""
         try:

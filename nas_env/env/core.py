@@ -147,6 +147,7 @@ class NASEnv(gym.Env):
         self.result: EvalResult | None = None
         self.score = 0.0
         self.steps = 0
+        self._metrics_memo: tuple[Any, float, np.ndarray] = (None, 0.0, np.zeros(5, np.float32))
 
     # -- helpers ----------------------------------------------------------------
     def _make_reward(self, reward: str | dict[str, Any] | Reward) -> Reward:
@@ -172,7 +173,9 @@ class NASEnv(gym.Env):
         r = self.result
         if r is None or not r.ok:
             return np.zeros(5, dtype=np.float32)
-        return np.array(
+        if self._metrics_memo[0] is r and self._metrics_memo[1] == self.score:
+            return self._metrics_memo[2]
+        metrics = np.array(
             [
                 quality_score(r, self.vocab_size),
                 log_score(r.size_mb, 0.05, 50.0),
@@ -182,9 +185,11 @@ class NASEnv(gym.Env):
             ],
             dtype=np.float32,
         )
+        self._metrics_memo = (r, self.score, metrics)
+        return metrics
 
     def _observation(self) -> Any:
-        genes = self._design.genes if self.mode == "design" else dict(self.genome or {})
+        genes = self._design.genes if self.mode == "design" else (self.genome or {})
         progress = (self._design.position if self.mode == "design" else self.steps) / max(
             1, self.horizon
         )
@@ -269,7 +274,8 @@ class NASEnv(gym.Env):
         if result.ok:
             self.genome = new
         info = self._info(name)
-        info.update(status=result.status, cache_hit=result.cache_hit, candidate=result.to_dict())
+        candidate = info["result"] if result is self.result else result.to_dict()
+        info.update(status=result.status, cache_hit=result.cache_hit, candidate=candidate)
         return self._observation(), float(reward), False, False, info
 
     def _design_step(self, index: int) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from nas_env.genes import Gene
+from nas_env.genome import Genome
 from nas_env.space import SearchSpace
 
 METRIC_SLOTS: tuple[str, ...] = (
@@ -64,6 +65,7 @@ class ObservationEncoder:
         names += list(METRIC_SLOTS)
         names.append("episode.progress")
         self.slot_names: tuple[str, ...] = tuple(names)
+        self._memo: dict[Any, np.ndarray] = {}
 
     @property
     def size(self) -> int:
@@ -103,11 +105,22 @@ class ObservationEncoder:
                         self._zeros(gene, out)
         return np.asarray(out, dtype=np.float32)
 
+    def _genome_slots(self, genes: Mapping[str, Any]) -> np.ndarray:
+        """`encode_genome`, memoised for complete (hashable) genomes."""
+        if not isinstance(genes, Genome):
+            return self.encode_genome(genes)
+        slots = self._memo.get(genes)
+        if slots is None:
+            if len(self._memo) >= 100_000:
+                self._memo.clear()
+            slots = self._memo[genes] = self.encode_genome(genes)
+        return slots
+
     def encode(self, genes: Mapping[str, Any], metrics: np.ndarray, progress: float) -> np.ndarray:
-        """The full flat observation."""
+        """The full flat observation (a new array on every call)."""
         return np.concatenate(
             [
-                self.encode_genome(genes),
+                self._genome_slots(genes),
                 np.asarray(metrics, dtype=np.float32),
                 np.asarray([min(max(progress, 0.0), 1.0)], dtype=np.float32),
             ]

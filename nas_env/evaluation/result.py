@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 Status = Literal["ok", "diverged", "oom", "timeout", "invalid", "error"]
@@ -91,11 +91,14 @@ class EvalResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data; non-finite floats become None so that the JSON is strict."""
-        data = asdict(self)
-        for key, value in data.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                data[key] = None
-        return data
+        cached = self.__dict__.get("_plain")
+        if cached is None:  # results are immutable: build the plain form once
+            cached = {name: getattr(self, name) for name in _FIELD_NAMES}
+            for key, value in cached.items():
+                if value.__class__ is float and not math.isfinite(value):
+                    cached[key] = None
+            object.__setattr__(self, "_plain", cached)
+        return {**cached, "fidelity_config": dict(self.fidelity_config)}
 
     def to_json(self) -> str:
         """Compact JSON of `to_dict` (without the transient ``cache_hit``)."""
@@ -106,8 +109,7 @@ class EvalResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalResult:
         """Inverse of `to_dict`; unknown keys (from newer versions) are ignored."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        return cls(**{k: v for k, v in data.items() if k in _FIELD_NAMES})
 
     @classmethod
     def from_json(cls, text: str) -> EvalResult:
@@ -117,3 +119,6 @@ class EvalResult:
     def with_cache_hit(self) -> EvalResult:
         """A copy marked as served from the cache."""
         return replace(self, cache_hit=True)
+
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(EvalResult))
