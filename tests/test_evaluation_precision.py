@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -30,8 +32,23 @@ def test_cpu_auto(
 
 
 def test_probe_measures_a_real_step() -> None:
-    speedup = prec.cpu_bf16_speedup()
+    speedup = prec.measure_cpu_bf16_speedup(repeats=2)
     assert 0.01 < speedup < 100
+
+
+def test_probe_is_stored_per_machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NAS_ENV_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(prec, "measure_cpu_bf16_speedup", lambda: calls.append(1) or 0.5)
+    prec.cpu_bf16_speedup.cache_clear()
+    try:
+        assert prec.cpu_bf16_speedup() == 0.5
+        prec.cpu_bf16_speedup.cache_clear()
+        assert prec.cpu_bf16_speedup() == 0.5  # read back from disk, not measured again
+        assert calls == [1]
+        assert list((tmp_path / "probes").glob("cpu-bf16-*.json"))
+    finally:
+        prec.cpu_bf16_speedup.cache_clear()
 
 
 def test_explicit_and_errors() -> None:

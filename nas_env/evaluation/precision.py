@@ -14,6 +14,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,13 +78,22 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-@functools.cache
-def cpu_bf16_speedup(repeats: int = 5) -> float:
+def _cpu_model() -> str:
+    path = Path("/proc/cpuinfo")
+    if path.exists():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def measure_cpu_bf16_speedup(repeats: int = 9) -> float:
     """Measured fp32-time / bf16-time of a small Transformer training step on the CPU.
 
     The probe is the real workload (embedding, attention, FFN, cross-entropy, backward)
     rather than a bare matmul: bf16 matmul kernels can win while autocast's casts and
-    the non-matmul ops make a whole step slower. Values > 1 mean bf16 autocast wins.
+    the non-matmul ops make a whole step slower. fp32 and bf16 steps alternate and the
+    best of each is kept, so that load from other processes hits both alike.
     """
     from models import TaskSpec, build_model
 
@@ -94,18 +106,44 @@ def cpu_bf16_speedup(repeats: int = 5) -> float:
     finally:
         torch.random.set_rng_state(state)
 
-    def step_time(enabled: bool) -> float:
-        times = []
-        for _ in range(repeats + 1):
-            start = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
-                _, loss = model(x, x)
-            loss.backward()
-            model.zero_grad(set_to_none=True)
-            times.append(time.perf_counter() - start)
-        return sorted(times[1:])[repeats // 2]
+    def step(enabled: bool) -> float:
+        start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            _, loss = model(x, x)
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+        return time.perf_counter() - start
 
-    return step_time(False) / step_time(True)
+    step(False), step(True)  # warm-up
+    fp32, bf16 = [], []
+    for _ in range(repeats):
+        fp32.append(step(False))
+        bf16.append(step(True))
+    return min(fp32) / min(bf16)
+
+
+@functools.cache
+def cpu_bf16_speedup() -> float:
+    """`measure_cpu_bf16_speedup`, measured once per machine and torch version.
+
+    The answer is stored in the cache folder (``probes/``), so that the precision
+    chosen by ``auto`` (which is part of every result's cache key) does not flip between
+    runs with the load on the machine.
+    """
+    from nas_env.tasks.cache import atomic_write_bytes, cache_dir
+
+    ident = f"{_cpu_model()}|{torch.__version__}|{torch.get_num_threads()}"
+    digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
+    path = cache_dir() / "probes" / f"cpu-bf16-{digest}.json"
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["speedup"])
+    except (OSError, ValueError, KeyError):
+        pass
+    speedup = measure_cpu_bf16_speedup()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"speedup": speedup, "cpu": ident}
+    atomic_write_bytes(path, json.dumps(record).encode("utf-8"))
+    return speedup
 
 
 def resolve_precision(requested: str, device: torch.device) -> Precision:
