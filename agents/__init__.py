@@ -1,0 +1,45 @@
+"""Agents for nas_env: thin Stable-Baselines3 wiring and search baselines.
+
+* `agents.algos`: ``ALGOS = {"dqn": DQN, "ppo": PPO, "a2c": A2C, "maskable_ppo": MaskablePPO}``
+  and the baselines ``random`` and ``evolution``.
+* `agents.hyperparams`: ``config/agents/<algo>.yaml`` (rl-baselines3-zoo style) + overrides.
+* `agents.budget`: makes sure an agent makes gradient updates within its step budget.
+* `agents.records` / `agents.runlog` / `agents.tracking`: the episode-record format
+  (``episodes.jsonl``), scalars, ``best.json`` and ``pareto.json``.
+* `agents.callbacks`: SB3 callbacks (records, budgets, checkpoints).
+* `agents.baselines`: random search and regularized evolution on the same env.
+* `agents.runs` / `agents.session`: run folders and running a job (used by ``train_rl.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.baselines import RandomSearch, RegularizedEvolution
+from agents.records import RECORD_FIELDS, RecordWriter, read_records
+from agents.runlog import RunLog
+
+_LAZY = ("ALGOS", "ALL_ALGOS", "BASELINES")
+
+
+def __getattr__(name: str) -> Any:
+    """``ALGOS`` and friends import SB3; load them only when asked (readers of the
+    episode records, like ``analyze``, do not need it)."""
+    if name in _LAZY:
+        from agents import algos
+
+        return getattr(algos, name)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")
+
+
+__all__ = [
+    "ALGOS",
+    "ALL_ALGOS",
+    "BASELINES",
+    "RECORD_FIELDS",
+    "RandomSearch",
+    "RecordWriter",
+    "RegularizedEvolution",
+    "RunLog",
+    "read_records",
+]

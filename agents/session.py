@@ -1,0 +1,281 @@
+"""Run a resolved job: build envs, the run folder, the agent or baseline, and train.
+
+Used by ``train_rl.py``; the order matters for the user: everything that can be wrong
+with the command line (env arguments included, since building the env checks them) fails
+before a run folder is created.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+from agents.algos import ALGOS
+from agents.baselines import BASELINE_CLASSES, SearchBaseline
+from agents.callbacks import (
+    MODEL_FILE,
+    REPLAY_FILE,
+    STATE_FILE,
+    CheckpointCallback,
+    NASRecordCallback,
+    save_checkpoint,
+)
+from agents.hyperparams import model_kwargs
+from agents.records import RecordWriter
+from agents.runlog import RunLog
+from agents.runs import (
+    CHECKPOINTS,
+    EPISODES_FILE,
+    TB_FOLDER,
+    describe_run,
+    run_dir_for,
+    summary,
+    write_config,
+)
+from agents.tracking import atomic_write_json
+
+INTERRUPTED = 130
+
+
+def _logger(run_dir: Path, tensorboard: bool, verbose: int) -> Logger:
+    formats = (["tensorboard"] if tensorboard else []) + (["stdout"] if verbose else [])
+    return configure(str(run_dir / TB_FOLDER), formats)
+
+
+def _open_run(job: Any, args: Any, argv: list[str]) -> tuple[Path, RunLog, Logger]:
+    if job.run_dir is None:
+        job.run_dir = run_dir_for(args.log_folder, job.algo, job.env_id, job.seed)
+        job.config["run_dir"] = str(job.run_dir)
+        job.config["created"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    write_config(job.run_dir, job.config)
+    describe_run(job.run_dir, argv)
+    logger = _logger(job.run_dir, job.config.get("tensorboard", True), args.verbose)
+    writer = RecordWriter(
+        job.run_dir / EPISODES_FILE, job.run_dir.name, job.algo, job.env_id, job.seed
+    )
+    run_log = RunLog(writer, job.run_dir, logger=logger)
+    if job.resumed:
+        lines = run_log.resume_from(job.run_dir / EPISODES_FILE)
+        print(f"resuming {job.run_dir}: {lines} records, {run_log.unique_evaluations} genomes")
+    return job.run_dir, run_log, logger
+
+
+def run_job(job: Any, args: Any, argv: list[str]) -> int:
+    """Run ``job`` (a `train_rl.Job`); returns the exit code.
+
+    SIGTERM is handled like Ctrl-C (checkpoint, then exit code 130), so that a job
+    scheduler's preemption loses nothing.
+    """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if job.algo in BASELINE_CLASSES:
+            return _run_baseline(job, args, argv)
+        return _run_agent(job, args, argv)
+    except KeyboardInterrupt:  # before training started: nothing to save
+        print("\ninterrupted before training started")
+        return INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _save_anyway(save: Any) -> None:
+    """On a crash, keep what was computed (checkpoint); never mask the original error."""
+    try:
+        save()
+        print("crashed; a checkpoint was saved (continue with --resume once fixed)")
+    except Exception as exc:  # the original exception matters more
+        print(f"crashed, and the checkpoint could not be saved either: {exc}")
+
+
+# -- SB3 agents ------------------------------------------------------------------------
+def _make_venv(job: Any) -> Any:
+    if job.config.get("vec_env") == "subproc" and job.n_envs > 1:
+        gym.make(job.env_id, **job.env_kwargs).close()  # clear errors from this process
+        vec_cls: Any = SubprocVecEnv
+    else:
+        vec_cls = DummyVecEnv
+    return make_vec_env(
+        f"nas_env:{job.env_id}",
+        n_envs=job.n_envs,
+        seed=job.seed,
+        env_kwargs=job.env_kwargs,
+        vec_env_cls=vec_cls,
+    )
+
+
+def _load_or_create(job: Any, venv: Any, device: str, verbose: int) -> Any:
+    cls = ALGOS[job.algo]
+    folder = job.run_dir / CHECKPOINTS
+    if job.resumed:
+        model = cls.load(folder / MODEL_FILE, env=venv, device=device, print_system_info=False)
+        if (folder / REPLAY_FILE).is_file() and hasattr(model, "load_replay_buffer"):
+            model.load_replay_buffer(folder / REPLAY_FILE)
+        venv.seed(job.seed + model.num_timesteps)
+        return model
+    kwargs = model_kwargs(job.hyperparams)
+    policy = job.hyperparams.get("policy", "MlpPolicy")
+    return cls(policy, venv, seed=job.seed, device=device, verbose=verbose, **kwargs)
+
+
+def _run_agent(job: Any, args: Any, argv: list[str]) -> int:
+    venv = _make_venv(job)
+    try:
+        run_dir, run_log, logger = _open_run(job, args, argv)
+        model = _load_or_create(job, venv, job.config.get("device", "cpu"), args.verbose)
+        model.set_logger(logger)
+        total = job.n_timesteps
+        remaining = total - model.num_timesteps
+        if remaining <= 0:
+            print(
+                f"nothing to do: {run_dir} is at {model.num_timesteps}/{total} steps "
+                "(pass -n with a larger total to continue)"
+            )
+            return 0
+        record = NASRecordCallback(run_log, total, job.config.get("max_evaluations"))
+        checkpoint = CheckpointCallback(run_dir / CHECKPOINTS, job.config["save_freq"], run_log)
+        started = time.monotonic()
+        try:
+            model.learn(
+                total_timesteps=remaining,
+                callback=[record, checkpoint],
+                progress_bar=bool(args.progress),
+                reset_num_timesteps=not job.resumed,
+                tb_log_name=job.algo,
+            )
+        except KeyboardInterrupt:
+            save_checkpoint(model, run_dir / CHECKPOINTS, checkpoint.state_extra())
+            print(
+                f"\ninterrupted at {model.num_timesteps} steps; checkpoint saved. "
+                f"Continue with: python train_rl.py --resume {run_dir}"
+            )
+            _finish(run_log, run_dir, model.num_timesteps, started, "interrupted")
+            return INTERRUPTED
+        except Exception:
+            _save_anyway(lambda: save_checkpoint(model, run_dir / CHECKPOINTS))
+            raise
+        save_checkpoint(model, run_dir / CHECKPOINTS, checkpoint.state_extra())
+        print(f"gradient updates (SB3 n_updates): {getattr(model, '_n_updates', 0)}")
+        _finish(run_log, run_dir, model.num_timesteps, started, record.stop_reason)
+        if getattr(args, "eval_episodes", 0) > 0:
+            _evaluate(model, job, run_dir, args.eval_episodes)
+        return 0
+    finally:
+        venv.close()
+
+
+def _evaluate(model: Any, job: Any, run_dir: Path, episodes: int) -> None:
+    from agents.evaluate import greedy_episodes
+
+    results = greedy_episodes(model, job.env_id, job.env_kwargs, episodes, seed=job.seed + 10_000)
+    atomic_write_json(run_dir / "eval.json", {"episodes": results})
+    for r in results:
+        print(
+            f"greedy episode {r['episode']}: return {r['return']:+.4f}, final score "
+            f"{r['score']:.4f} after {len(r['actions'])} actions ({', '.join(r['actions'])})"
+        )
+    print(f"  -> {run_dir / 'eval.json'}")
+
+
+def _finish(run_log: RunLog, run_dir: Path, steps: int, started: float, reason: str) -> None:
+    run_log.tracker.save()
+    run_log.writer.close()
+    if run_log.logger is not None:
+        run_log.logger.dump(step=steps)
+        run_log.logger.close()
+    rate = run_log.cache_hits / max(1, run_log.evaluations)
+    print(
+        summary(
+            run_dir,
+            run_log.best,
+            steps,
+            run_log.unique_evaluations,
+            rate,
+            time.monotonic() - started,
+            reason,
+        )
+    )
+
+
+# -- baselines -------------------------------------------------------------------------
+def _baseline_state(searcher: SearchBaseline, run_log: RunLog) -> dict[str, Any]:
+    return {
+        "num_timesteps": searcher.num_timesteps,
+        "unique_evaluations": run_log.unique_evaluations,
+        "episodes": run_log.episodes_done,
+        "wall_time": round(run_log.wall_time(), 3),
+        "best_score": run_log.tracker.best_score,
+        "searcher": searcher.state_dict(),
+    }
+
+
+def _run_baseline(job: Any, args: Any, argv: list[str]) -> int:
+    env = gym.make(job.env_id, **job.env_kwargs)
+    try:
+        run_dir, run_log, _ = _open_run(job, args, argv)
+        params = {k: v for k, v in job.hyperparams.items() if k != "n_timesteps"}
+        searcher = BASELINE_CLASSES[job.algo](env, run_log, seed=job.seed, **params)
+        state_path = run_dir / CHECKPOINTS / STATE_FILE
+        if job.resumed:
+            searcher.load_state_dict(json.loads(state_path.read_text())["searcher"])
+        total, save_freq = job.n_timesteps, int(job.config["save_freq"])
+        bar = _progress(args.progress, total, searcher.num_timesteps)
+        last = [searcher.num_timesteps]
+
+        def after_step(s: SearchBaseline) -> bool:
+            if bar is not None:
+                bar.update(s.num_timesteps - bar.n)
+            if save_freq > 0 and s.num_timesteps - last[0] >= save_freq:
+                atomic_write_json(state_path, _baseline_state(s, run_log))
+                last[0] = s.num_timesteps
+            return True
+
+        started = time.monotonic()
+        max_evals = job.config.get("max_evaluations")
+        try:
+            searcher.learn(total, max_evals, after_step)
+        except KeyboardInterrupt:
+            atomic_write_json(state_path, _baseline_state(searcher, run_log))
+            print(
+                f"\ninterrupted at {searcher.num_timesteps} steps; state saved. "
+                f"Continue with: python train_rl.py --resume {run_dir}"
+            )
+            _finish(run_log, run_dir, searcher.num_timesteps, started, "interrupted")
+            return INTERRUPTED
+        except Exception:
+            _save_anyway(lambda: atomic_write_json(state_path, _baseline_state(searcher, run_log)))
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        atomic_write_json(state_path, _baseline_state(searcher, run_log))
+        reason = ""
+        if max_evals is not None and run_log.unique_evaluations >= max_evals:
+            reason = f"evaluation budget reached ({run_log.unique_evaluations} genomes)"
+        _finish(run_log, run_dir, searcher.num_timesteps, started, reason)
+        return 0
+    finally:
+        env.close()
+
+
+def _progress(enabled: bool, total: int, initial: int) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", desc="search")

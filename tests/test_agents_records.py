@@ -1,0 +1,98 @@
+"""Episode records, best genome and Pareto front bookkeeping."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from agents.records import RECORD_FIELDS, RecordWriter, metrics_of, read_records
+from agents.runlog import RunLog
+from agents.tracking import ParetoFront, atomic_write_json, dominates
+
+
+def entry(key: str, ppl: float, params: int, latency: float, score: float = 0.5) -> dict[str, Any]:
+    metrics = {"metric": "perplexity", "quality": ppl, "params": params, "latency_ms": latency}
+    return {"genome_key": key, "genome": {"k": key}, "score": score, "metrics": metrics}
+
+
+def test_dominance() -> None:
+    assert dominates((1, 1, 1), (1, 2, 1))
+    assert not dominates((1, 1, 1), (1, 1, 1))
+    assert not dominates((0, 2, 1), (1, 1, 1))
+
+
+def test_pareto_front_keeps_only_non_dominated_genomes() -> None:
+    front = ParetoFront()
+    assert front.add(entry("a", 100, 1000, 1.0))
+    assert front.add(entry("b", 50, 5000, 2.0))  # better quality, bigger: both stay
+    assert not front.add(entry("c", 120, 2000, 1.5))  # dominated by a
+    assert not front.add(entry("a", 10, 10, 0.1))  # same genome again: ignored
+    assert front.add(entry("d", 90, 900, 0.9))  # dominates a
+    assert {e["genome_key"] for e in front.entries} == {"b", "d"}
+
+
+def test_accuracy_is_maximised() -> None:
+    front = ParetoFront()
+    low = entry("low", 0.5, 1000, 1.0)
+    high = entry("high", 0.9, 1000, 1.0)
+    for e in (low, high):
+        e["metrics"]["metric"] = "accuracy"
+        front.add(e)
+    assert [e["genome_key"] for e in front.entries] == ["high"]
+
+
+def test_atomic_write_json_leaves_no_temporary_files(tmp_path: Path) -> None:
+    atomic_write_json(tmp_path / "x.json", {"a": 1})
+    atomic_write_json(tmp_path / "x.json", {"a": 2})
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_writer_appends_strict_json_lines_and_reader_skips_a_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "episodes.jsonl"
+    with RecordWriter(path, "run", "dqn", "nas_env/X-v0", 3) as writer:
+        record = writer.write({"step": 1, "reward": math.nan, "genome": {"layers": 2}})
+    assert set(record) == set(RECORD_FIELDS) and record["seed"] == 3
+    with RecordWriter(path, "run", "dqn", "nas_env/X-v0", 3) as writer:  # a resume appends
+        writer.write({"step": 2})
+    with path.open("a") as handle:
+        handle.write('{"step": 3, "rew')  # a crash in the middle of a line
+    records = list(read_records(path))
+    assert [r["step"] for r in records] == [1, 2] and records[0]["reward"] is None
+
+
+def test_metrics_of_picks_the_task_metric() -> None:
+    lm = metrics_of({"status": "ok", "metric": "perplexity", "perplexity": 9.0, "params": 3})
+    assert lm["quality"] == 9.0 and lm["params"] == 3 and lm["cache_hit"] is False
+    cls = metrics_of({"status": "ok", "metric": "accuracy", "accuracy": 0.7})
+    assert cls["quality"] == 0.7
+    assert metrics_of(None)["status"] is None
+
+
+def _info(key: str, score: float, ppl: float) -> dict[str, Any]:
+    result = {"status": "ok", "metric": "perplexity", "perplexity": ppl, "genome_key": key}
+    result.update(params=100, latency_ms=1.0, size_mb=0.1, source="train", cache_hit=False)
+    return {"genome": {"g": key}, "genome_key": key, "score": score, "result": result}
+
+
+def test_runlog_counts_unique_evaluations_and_resumes(tmp_path: Path) -> None:
+    writer = RecordWriter(tmp_path / "episodes.jsonl", "run", "ppo", "nas_env/X-v0", 0)
+    log = RunLog(writer, tmp_path)
+    log.on_reset(_info("a", 0.3, 90.0), 0, 0)
+    step = {**_info("b", 0.4, 80.0), "candidate": _info("b", 0.4, 80.0)["result"]}
+    step["action"] = "layers+1"
+    record = log.on_step(step, 0.1, 0, False, 0, 1)
+    assert record["evaluated"] and record["new_evaluation"] and record["unique_evaluations"] == 2
+    again = {**step, "candidate": {**step["candidate"], "cache_hit": True}}
+    record = log.on_step(again, 0.0, 0, True, 0, 2)
+    assert not record["new_evaluation"] and record["cache_hit"] and record["done"]
+    writer.close()
+    assert json.loads((tmp_path / "best.json").read_text())["genome_key"] == "b"
+
+    resumed = RunLog(RecordWriter(tmp_path / "episodes.jsonl", "run", "ppo", "X", 0), tmp_path)
+    assert resumed.resume_from(tmp_path / "episodes.jsonl") == 3
+    assert resumed.unique_keys == {"a", "b"} and resumed.evaluations == 3
+    assert resumed.cache_hits == 1 and resumed.episodes_done == 1 and resumed.next_episode == 1
+    assert resumed.tracker.best_score == 0.4

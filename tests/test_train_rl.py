@@ -1,0 +1,197 @@
+"""The CLI in-process: every algorithm, run folder contents, resume, errors, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import train_rl
+from agents.algos import ALGOS
+from agents.records import RECORD_FIELDS, read_records
+
+FIDELITY = "fidelity:{steps:2,batch_size:4,lr:0.001,eval_tokens:256,seq_len:32}"
+TINY_HP: dict[str, list[str]] = {
+    "dqn": ["learning_starts:2", "target_update_interval:4", "batch_size:4"],
+    "ppo": ["n_steps:4", "batch_size:4", "n_epochs:2"],
+    "a2c": ["n_steps:4"],
+    "maskable_ppo": ["n_steps:4", "batch_size:4", "n_epochs:2"],
+    "random": [],
+    "evolution": ["population_size:3", "sample_size:2"],
+}
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tokenizer, token arrays and result cache shared by the module."""
+    return tmp_path_factory.mktemp("train_rl_cache")
+
+
+def cli(algo: str, log: Path, cache_root: Path, n: int = 8, *extra: str) -> list[str]:
+    args = ["--algo", algo, "-n", str(n), "--env", "nas_env/TransformerLM-v0"]
+    args += ["--env-kwargs", FIDELITY, "vocab_size:256", "device:cpu", f"cache_root:{cache_root}"]
+    if TINY_HP[algo]:
+        args += ["--hyperparams", *TINY_HP[algo]]
+    return [*args, "--log-folder", str(log), "--no-progress", "--save-freq", "4", *extra]
+
+
+def only_run(log: Path, algo: str) -> Path:
+    runs = list((log / algo).iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def state(run: Path) -> dict[str, Any]:
+    return json.loads((run / "checkpoints" / "state.json").read_text())
+
+
+@pytest.mark.parametrize("algo", list(TINY_HP))
+def test_every_algorithm_writes_a_complete_run_folder(
+    algo: str, tmp_path: Path, cache_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train_rl.main(cli(algo, tmp_path, cache_root)) == 0
+    out = capsys.readouterr().out
+    assert "best architecture" in out and "python -m analyze" in out
+    run = only_run(tmp_path, algo)
+    assert run.name.startswith("TransformerLM-v0__0__")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["algo"] == algo and config["n_timesteps"] == 8
+    assert config["env_kwargs"]["cache"] == str(cache_root / "results.sqlite")
+    assert "--algo" in (run / "command.txt").read_text()
+    versions = json.loads((run / "versions.json").read_text())
+    assert {"python", "torch", "gymnasium", "stable-baselines3", "sb3-contrib"} <= set(versions)
+    records = list(read_records(run / "episodes.jsonl"))
+    assert records and all(set(RECORD_FIELDS) <= set(r) for r in records)
+    assert len((run / "episodes.jsonl").read_text().splitlines()) == len(records)
+    assert max(r["global_step"] for r in records) == 8
+    best = json.loads((run / "best.json").read_text())
+    assert best["score"] == max(
+        r["score"] for r in records if r["evaluated"] and r["status"] == "ok"
+    )
+    assert json.loads((run / "pareto.json").read_text())["front"]
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    scalars = EventAccumulator(str(run / "tb"))
+    scalars.Reload()
+    tags = set(scalars.Tags()["scalars"])
+    assert {"nas/best_score", "nas/unique_evaluations", "nas/cache_hit_rate"} <= tags
+    assert {"nas/score", "nas/params", "nas/latency_ms"} <= tags
+    assert ("nas/episode_return" in tags) == any(r["done"] for r in records)
+    assert state(run)["num_timesteps"] == 8
+    if algo in ALGOS:
+        assert (run / "checkpoints" / "model.zip").is_file()
+        assert state(run)["n_updates"] > 0  # the agent made gradient updates
+        assert (run / "checkpoints" / "replay_buffer.pkl").is_file() == (algo == "dqn")
+
+
+@pytest.mark.filterwarnings("ignore::tqdm.TqdmExperimentalWarning")
+@pytest.mark.parametrize("algo", ["dqn", "maskable_ppo", "evolution"])
+def test_resume_continues_the_count_and_appends(
+    algo: str, tmp_path: Path, cache_root: Path
+) -> None:
+    assert train_rl.main(cli(algo, tmp_path, cache_root)) == 0
+    run = only_run(tmp_path, algo)
+    before = list(read_records(run / "episodes.jsonl"))
+    seen = {r["genome_key"] for r in before if r["evaluated"]}
+    updates = state(run).get("n_updates", 0)
+    resume = ["--resume", str(run), "-n", "14", "--save-freq", "4"]
+    assert train_rl.main([*resume, "--progress" if algo == "dqn" else "--no-progress"]) == 0
+    after = list(read_records(run / "episodes.jsonl"))
+    assert after[: len(before)] == before and len(after) > len(before)
+    assert state(run)["num_timesteps"] == 14
+    assert max(r["global_step"] for r in after) == 14
+    new = after[len(before) :]
+    assert all(r["cache_hit"] for r in new if r["evaluated"] and r["genome_key"] in seen)
+    assert len((run / "command.txt").read_text().splitlines()) == 2
+    if algo in ALGOS:
+        model = ALGOS[algo].load(run / "checkpoints" / "model.zip", device="cpu")
+        assert model.num_timesteps == 14 and model._n_updates > updates
+
+
+def test_resume_refuses_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_rl.main(["--resume", str(tmp_path), "--algo", "dqn"]) == 2
+    assert "--algo" in capsys.readouterr().err
+    assert train_rl.main(["--resume", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_saves_a_checkpoint(
+    tmp_path: Path, cache_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents.callbacks import NASRecordCallback
+
+    original = NASRecordCallback._on_step
+
+    def interrupt(self: NASRecordCallback) -> bool:
+        if self.num_timesteps >= 3:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(NASRecordCallback, "_on_step", interrupt)
+    assert train_rl.main(cli("ppo", tmp_path, cache_root, 8, "--save-freq", "0")) == 130
+    run = only_run(tmp_path, "ppo")
+    assert state(run)["num_timesteps"] == 3 and (run / "checkpoints" / "model.zip").is_file()
+
+
+def test_evaluation_budget_stops_an_agent(tmp_path: Path, cache_root: Path) -> None:
+    args = cli("dqn", tmp_path, cache_root, 40, "--max-evaluations", "3")
+    assert train_rl.main(args) == 0
+    records = list(read_records(only_run(tmp_path, "dqn") / "episodes.jsonl"))
+    assert max(r["unique_evaluations"] for r in records) == 3
+    assert max(r["global_step"] for r in records) < 40
+
+
+def test_budget_adaptation_is_printed(
+    tmp_path: Path, cache_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = cli("ppo", tmp_path, cache_root, 6)
+    args[args.index("n_steps:4")] = "n_steps:64"
+    assert train_rl.main(args) == 0
+    assert "budget: n_steps 64 -> 6" in capsys.readouterr().out
+    config = yaml.safe_load((only_run(tmp_path, "ppo") / "config.yaml").read_text())
+    assert config["hyperparams"]["n_steps"] == 6 and config["budget_changes"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--env", "nas_env/TransformerLm-v0"], "did you mean nas_env/TransformerLM-v0"),
+        (["--env", "CartPole-v1"], "registered nas_env ids"),
+        (["--algo", "ppo2"], "did you mean 'ppo'"),
+        (["--algo", "sac"], "allowed: dqn, ppo, a2c, maskable_ppo, random, evolution"),
+        (["--hyperparams", "learning_rate"], "key:value"),
+        (["--hyperparams", "learning_rat:1"], "valid: "),
+        (["--env-kwargs", "spaec:tiny"], "did you mean 'space'"),
+        (["--env-kwargs", "space:nosuch", "cache:false"], "presets: "),
+        (["--env-kwargs", "reward:nosuch", "cache:false"], "registered rewards"),
+        (["--env-kwargs", "task:lm/nosuch", "cache:false"], "allowed: lm/stdlib"),
+        (["--algo", "ppo", "-n", "1"], "at least 2 steps"),
+        (["--algo", "random", "--n-envs", "2"], "single env"),
+        (["--algo", "evolution", "--env", "nas_env/TransformerLMDesign-v0"], "edit-mode env"),
+        (["--algo", "dqn", "-n", "0"], "must be >= 1"),
+    ],
+)
+def test_bad_command_lines_exit_2_without_a_traceback(
+    argv: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train_rl.main([*argv, "--log-folder", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # no run folder for a rejected command
+
+
+def test_argparse_errors_return_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_rl.main(["--n-timesteps", "many"]) == 2
+    assert "invalid int value" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("algo", ["maskable_ppo", "dqn"])
+def test_greedy_evaluation_episodes(algo: str, tmp_path: Path, cache_root: Path) -> None:
+    assert train_rl.main(cli(algo, tmp_path, cache_root, 8, "--eval-episodes", "1")) == 0
+    episodes = json.loads((only_run(tmp_path, algo) / "eval.json").read_text())["episodes"]
+    assert len(episodes) == 1 and episodes[0]["genome"] and episodes[0]["actions"]
+    if algo == "maskable_ppo":  # masked predictions never pick a refused action
+        assert episodes[0]["invalid_actions"] == 0

@@ -1,0 +1,309 @@
+"""Train an RL agent (or run a search baseline) on a nas_env environment.
+
+``python train_rl.py`` with no arguments runs the default job: MaskablePPO on
+``nas_env/TransformerLM-v0`` with real training at the ``tiny`` fidelity, 512 env steps
+(~330 unique candidates, 8 policy updates), on CPU with one torch thread and a progress
+bar: about 2-3 minutes on 2 CPU cores. It ends by printing the best architecture found.
+``--env nas_env/BenchLM-v0`` serves results from the benchmark table instead (20000
+steps in well under a minute, enough for the agent to learn visibly).
+
+See ``--help`` for the flags and examples. Every run writes
+``runs/<algo>/<env-name>__<seed>__<time>/`` (see `agents.runs`).
+Exit codes: 0 done, 2 bad command line or configuration, 130 interrupted (Ctrl-C or
+SIGTERM; a checkpoint is saved first, continue with ``--resume RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ALGO = "maskable_ppo"
+DEFAULT_ENV = "nas_env/TransformerLM-v0"
+DEFAULT_ENV_KWARGS: dict[str, Any] = {"fidelity": "tiny"}
+"""Env kwargs of the default job (only when ``--env`` is not given). The registered
+``fast`` fidelity costs ~10 s per new candidate on 2 busy CPU cores (measured), so a
+default run would make a few dozen evaluations; ``tiny`` costs ~0.3-0.9 s, which
+leaves the agent hundreds of real evaluations and several policy updates."""
+RESUME_FLAGS = (
+    "n_timesteps",
+    "max_evaluations",
+    "save_freq",
+    "device",
+    "progress",
+    "verbose",
+    "threads",
+    "tensorboard",
+    "eval_episodes",
+)
+
+
+EXAMPLES = """examples:
+  python train_rl.py                                   # the default job
+  python train_rl.py --algo dqn -n 500
+  python train_rl.py --algo ppo --env nas_env/BenchLM-v0          # table-served, seconds
+  python train_rl.py --algo evolution --max-evaluations 100
+  python train_rl.py --hyperparams learning_rate:1e-3 n_steps:32 \\
+      --env-kwargs fidelity:fast reward:mnasnet device:cuda
+  python train_rl.py --env-kwargs 'fidelity:{steps:100,batch_size:16,lr:3e-3}'
+  python train_rl.py --resume runs/maskable_ppo/TransformerLM-v0__0__20250101-120000 -n 1000
+"""
+
+
+class UsageError(ValueError):
+    """A bad command line (exit code 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from agents.algos import ALL_ALGOS
+
+    parser = argparse.ArgumentParser(
+        prog="nas-train",
+        description="Neural architecture search with SB3 agents or search baselines on nas_env. "
+        "With no arguments: the default job (MaskablePPO, real training at the tiny fidelity).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--algo", default=None, help=f"{', '.join(ALL_ALGOS)} (default: {DEFAULT_ALGO})")
+    add("--env", default=None, help=f"registered nas_env id (default: {DEFAULT_ENV})")
+    add("-n", "--n-timesteps", type=int, default=None, help="env steps (default: from the YAML)")
+    add("--n-envs", type=int, default=None, help="parallel envs (default: from the YAML, 1)")
+    add("--vec-env", choices=("dummy", "subproc"), default="dummy", help="default: dummy")
+    add("--seed", type=int, default=None, help="random seed (default: 0)")
+    add("--log-folder", default="runs", help="where run folders go (default: runs)")
+    add("--hyperparams", nargs="+", default=None, metavar="KEY:VALUE", help="YAML overrides")
+    add("--env-kwargs", nargs="+", default=None, metavar="KEY:VALUE", help="env arguments")
+    add("--backend", choices=("torch", "deepspeed"), default=None, help="= --env-kwargs backend:")
+    add("--max-evaluations", type=int, default=None, help="also stop after N unique genomes")
+    add(
+        "-tb",
+        "--tensorboard",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="TensorBoard events in RUN_DIR/tb (default: on)",
+    )
+    add("--save-freq", type=int, default=None, help="checkpoint every N steps (default: n/10)")
+    add("--resume", default=None, metavar="RUN_DIR", help="continue a run from its checkpoint")
+    add("--device", default="cpu", help="the agent's torch device (default: cpu)")
+    add(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="progress bar (default: on)",
+    )
+    add(
+        "--eval-episodes",
+        type=int,
+        default=0,
+        help="after training, play N greedy episodes of the policy (masked for "
+        "maskable_ppo) and write RUN_DIR/eval.json (default: 0)",
+    )
+    add("--verbose", type=int, default=0, help="1 prints SB3's log tables (default: 0)")
+    add(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads for agent and candidate training, 0 = torch's default "
+        "(default: 1: tiny models train fastest on one, and more collapse on a busy machine)",
+    )
+    return parser
+
+
+@dataclass
+class Job:
+    """Everything resolved before a run starts."""
+
+    algo: str
+    env_id: str
+    seed: int
+    n_timesteps: int
+    n_envs: int
+    hyperparams: dict[str, Any]
+    env_kwargs: dict[str, Any]
+    config: dict[str, Any]
+    run_dir: Path | None = None
+    resumed: bool = False
+    changes: list[str] = field(default_factory=list)
+
+
+def _check_algo(name: str) -> str:
+    from agents.algos import ALL_ALGOS
+
+    if name not in ALL_ALGOS:
+        close = difflib.get_close_matches(name, ALL_ALGOS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"unknown algorithm {name!r}{hint}; allowed: {', '.join(ALL_ALGOS)}")
+    return name
+
+
+def prepare(args: argparse.Namespace, argv: list[str]) -> Job:
+    """Resolve and check the job (raises UsageError/ConfigError/HyperparamError)."""
+    from agents.algos import ALGOS
+    from agents.budget import fit_budget
+    from agents.envs import (
+        max_episode_steps,
+        precheck_env_kwargs,
+        registered_kwargs,
+        resolve_cache,
+        resolve_env_id,
+    )
+    from agents.hyperparams import load_hyperparams, parse_overrides
+
+    for flag in ("n_timesteps", "n_envs", "max_evaluations"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
+    if args.resume:
+        return _prepare_resume(args)
+    algo = _check_algo(args.algo or DEFAULT_ALGO)
+    env_id = resolve_env_id(args.env or DEFAULT_ENV)
+    env_kwargs = {} if args.env else dict(DEFAULT_ENV_KWARGS)
+    env_kwargs.update(parse_overrides(args.env_kwargs, "--env-kwargs"))
+    if args.backend:
+        env_kwargs["backend"] = args.backend
+    precheck_env_kwargs(env_id, env_kwargs)
+    cache = resolve_cache(env_kwargs)
+    env_kwargs["cache"] = cache
+    hp = load_hyperparams(algo, env_id, parse_overrides(args.hyperparams))
+    n_timesteps = int(args.n_timesteps or hp.pop("n_timesteps", 500))
+    hp.pop("n_timesteps", None)
+    n_envs = int(args.n_envs or hp.pop("n_envs", 1))
+    hp.pop("n_envs", None)
+    changes: list[str] = []
+    if algo in ALGOS:
+        hp, changes = fit_budget(algo, hp, n_timesteps, n_envs, max_episode_steps(env_id))
+    else:
+        if n_envs != 1:
+            raise UsageError(f"{algo} runs a single env; drop --n-envs {n_envs}")
+        mode = env_kwargs.get("mode", registered_kwargs(env_id).get("mode", "edit"))
+        if mode != "edit":
+            raise UsageError(
+                f"{algo} edits genomes: it needs an edit-mode env, but {env_id} runs in "
+                f"mode {mode!r}; use e.g. nas_env/TransformerLM-v0 or nas_env/BenchLM-v0"
+            )
+    seed = 0 if args.seed is None else int(args.seed)
+    save_freq = args.save_freq if args.save_freq is not None else max(1, n_timesteps // 10)
+    config = {
+        "algo": algo,
+        "env_id": env_id,
+        "seed": seed,
+        "n_timesteps": n_timesteps,
+        "n_envs": n_envs,
+        "max_evaluations": args.max_evaluations,
+        "hyperparams": hp,
+        "budget_changes": changes,
+        "env_kwargs": env_kwargs,
+        "cache": cache,
+        "vec_env": args.vec_env,
+        "device": args.device,
+        "tensorboard": bool(args.tensorboard),
+        "save_freq": save_freq,
+        "command": argv,
+    }
+    return Job(algo, env_id, seed, n_timesteps, n_envs, hp, env_kwargs, config, changes=changes)
+
+
+def _prepare_resume(args: argparse.Namespace) -> Job:
+    given = [
+        f"--{k.replace('_', '-')}"
+        for k in ("algo", "env", "n_envs", "seed", "hyperparams", "env_kwargs", "backend")
+        if getattr(args, k) is not None
+    ]
+    if given:
+        allowed = ", ".join("--" + f.replace("_", "-") for f in RESUME_FLAGS)
+        raise UsageError(
+            f"--resume continues a run with its own config; {', '.join(given)} cannot be "
+            f"changed (allowed with --resume: {allowed})"
+        )
+    run_dir = Path(args.resume)
+    try:
+        config = _read_resume_config(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.n_timesteps:
+        config["n_timesteps"] = int(args.n_timesteps)
+    if args.max_evaluations:
+        config["max_evaluations"] = int(args.max_evaluations)
+    if args.save_freq is not None:
+        config["save_freq"] = int(args.save_freq)
+    config["device"] = args.device
+    config["tensorboard"] = bool(args.tensorboard)
+    return Job(
+        config["algo"],
+        config["env_id"],
+        int(config["seed"]),
+        int(config["n_timesteps"]),
+        int(config["n_envs"]),
+        dict(config["hyperparams"]),
+        dict(config["env_kwargs"]),
+        config,
+        run_dir=run_dir,
+        resumed=True,
+    )
+
+
+def _read_resume_config(run_dir: Path) -> dict[str, Any]:
+    from agents.callbacks import STATE_FILE
+    from agents.runs import CHECKPOINTS, read_config
+
+    config = read_config(run_dir)
+    if not (run_dir / CHECKPOINTS / STATE_FILE).is_file():
+        raise FileNotFoundError(f"{run_dir} has no checkpoint ({CHECKPOINTS}/{STATE_FILE})")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage and the error
+        return int(exc.code or 0)
+    from agents.hyperparams import HyperparamError
+    from nas_env.errors import NASEnvError
+
+    try:
+        job = prepare(args, argv)
+        for change in job.changes:
+            print(f"budget: {change}")
+        from agents.session import run_job
+
+        with torch_threads(args.threads):
+            return run_job(job, args, argv)
+    except (UsageError, HyperparamError, NASEnvError) as exc:
+        print(f"nas-train: error: {exc}", file=sys.stderr)
+        return 2
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Use ``threads`` torch CPU threads here and in env subprocesses (0: leave as is)."""
+    import torch
+
+    if threads <= 0:
+        yield
+        return
+    before, env_before = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by SubprocVecEnv workers
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        if env_before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_before
+
+
+if __name__ == "__main__":
+    sys.exit(main())
