@@ -22,7 +22,7 @@ from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
 from nas_env.tasks import cache_dir, make_task
 
-EVALUATOR_VERSION = "1"
+EVALUATOR_VERSION = "2"
 BACKENDS: tuple[str, ...] = ("torch", "deepspeed")
 
 
