@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from analyze.load import Run
 from analyze.pareto import OBJECTIVES, candidates, front_of
@@ -21,6 +22,8 @@ def _log_if_wide(ax, which: str, data: np.ndarray) -> None:  # type: ignore[no-u
     data = data[np.isfinite(data)]
     if len(data) and np.min(data) > 0 and np.max(data) / np.min(data) > LOG_SPAN:
         (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+        axis = ax.xaxis if which == "x" else ax.yaxis
+        axis.set_minor_formatter(NullFormatter())  # minor labels overlap on short spans
 
 
 def _panel(ax, entries, x_name: str, x_label: str, metric: str, colors) -> None:  # type: ignore[no-untyped-def]
