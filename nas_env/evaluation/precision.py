@@ -4,20 +4,17 @@
 
 - CUDA with bf16 support (Ampere and newer): bf16 autocast, no loss scaling;
 - older CUDA: fp16 autocast with a `torch.amp.GradScaler`;
-- CPU: bf16 autocast only when the processor has native bf16 matrix units. AMX
-  (``amx_bf16``) qualifies outright; ``avx512_bf16`` alone is confirmed by a short
-  timing probe, because on some processors that advertise it (and where
-  ``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` says True) bf16 matmuls are
-  slower than fp32. Everything else trains in fp32.
+- CPU: bf16 autocast only when the processor has native bf16 matrix units (AMX,
+  ``amx_bf16`` in the CPU flags). ``avx512_bf16`` alone is not enough: on such a
+  processor (where ``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` also says True),
+  autocast's casts and non-matmul ops made the project's small Transformers train no
+  faster, and often several times slower, than fp32, and a timing probe flipped with the
+  machine's load. The choice is part of every result's cache key, so it is made from
+  the flags alone, the same on every run. Everything else trains in fp32.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-import platform
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,74 +75,6 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def _cpu_model() -> str:
-    path = Path("/proc/cpuinfo")
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def measure_cpu_bf16_speedup(repeats: int = 9) -> float:
-    """Measured fp32-time / bf16-time of a small Transformer training step on the CPU.
-
-    The probe is the real workload (embedding, attention, FFN, cross-entropy, backward)
-    rather than a bare matmul: bf16 matmul kernels can win while autocast's casts and
-    the non-matmul ops make a whole step slower. fp32 and bf16 steps alternate and the
-    best of each is kept, so that load from other processes hits both alike.
-    """
-    from models import TaskSpec, build_model
-
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(0)
-        spec = TaskSpec(kind="lm", vocab_size=512, seq_len=64)
-        model = build_model({"layers": 2, "d_model": 128, "heads": 2, "ffn_ratio": 2}, spec)
-        x = torch.randint(0, spec.vocab_size, (16, spec.seq_len))
-    finally:
-        torch.random.set_rng_state(state)
-
-    def step(enabled: bool) -> float:
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
-            _, loss = model(x, x)
-        loss.backward()
-        model.zero_grad(set_to_none=True)
-        return time.perf_counter() - start
-
-    step(False), step(True)  # warm-up
-    fp32, bf16 = [], []
-    for _ in range(repeats):
-        fp32.append(step(False))
-        bf16.append(step(True))
-    return min(fp32) / min(bf16)
-
-
-@functools.cache
-def cpu_bf16_speedup() -> float:
-    """`measure_cpu_bf16_speedup`, measured once per machine and torch version.
-
-    The answer is stored in the cache folder (``probes/``), so that the precision
-    chosen by ``auto`` (which is part of every result's cache key) does not flip between
-    runs with the load on the machine.
-    """
-    from nas_env.tasks.cache import atomic_write_bytes, cache_dir
-
-    ident = f"{_cpu_model()}|{torch.__version__}|{torch.get_num_threads()}"
-    digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
-    path = cache_dir() / "probes" / f"cpu-bf16-{digest}.json"
-    try:
-        return float(json.loads(path.read_text(encoding="utf-8"))["speedup"])
-    except (OSError, ValueError, KeyError):
-        pass
-    speedup = measure_cpu_bf16_speedup()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"speedup": speedup, "cpu": ident}
-    atomic_write_bytes(path, json.dumps(record).encode("utf-8"))
-    return speedup
-
-
 def resolve_precision(requested: str, device: torch.device) -> Precision:
     """Turn ``auto``/``fp32``/``bf16``/``fp16`` into a `Precision` for ``device``.
 
@@ -164,9 +93,6 @@ def resolve_precision(requested: str, device: torch.device) -> Precision:
     if "amx_bf16" in flags:
         return Precision("bf16", torch.bfloat16, False, "CPU has AMX bf16 matrix units")
     if "avx512_bf16" in flags:
-        speedup = cpu_bf16_speedup()
-        if speedup >= 1.2:
-            return Precision("bf16", torch.bfloat16, False, f"avx512_bf16, {speedup:.1f}x probe")
-        reason = f"avx512_bf16, but a bf16 training step runs at {speedup:.2f}x fp32 speed"
+        reason = "avx512_bf16 gives bf16 dot products, not bf16 matrix units: fp32 is faster"
         return Precision("fp32", torch.float32, False, reason)
     return Precision("fp32", torch.float32, False, "CPU without native bf16 matrix units")
