@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -55,15 +54,6 @@ def cls_result(accuracy: float = 0.8, size_mb: float = 1.0, latency_ms: float = 
 
 def failed(status: str = "oom") -> EvalResult:
     return EvalResult(status=status, message="boom", metric="perplexity")  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def clean_registry() -> Iterator[None]:
-    """Restore the registry after a test that registers rewards."""
-    before = dict(REWARDS)
-    yield
-    REWARDS.clear()
-    REWARDS.update(before)
 
 
 # --- quality_score and log_score ----------------------------------------------------------

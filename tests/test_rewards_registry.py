@@ -40,17 +40,6 @@ def lm(
     )
 
 
-def cls_result(accuracy: float = 0.8, size_mb: float = 1.0, latency_ms: float = 5.0) -> EvalResult:
-    return EvalResult(
-        status="ok",
-        metric="accuracy",
-        accuracy=accuracy,
-        params=10,
-        size_mb=size_mb,
-        latency_ms=latency_ms,
-    )
-
-
 def failed(status: str = "oom") -> EvalResult:
     return EvalResult(status=status, message="boom", metric="perplexity")  # type: ignore[arg-type]
 
