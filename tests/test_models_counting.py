@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -32,15 +30,6 @@ CLS = TaskSpec("cls", VOCAB, SEQ, num_classes=CLASSES)
 TASKS = {"lm": LM, "cls": CLS}
 TINY_TRANSFORMER = {"layers": 1, "d_model": 8, "heads": 2, "ffn_ratio": 1.5}
 TINY_RNN = {"cell": "lstm", "layers": 2, "embed_dim": 6, "hidden_size": 5}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread; extra threads only contend on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _built_count(model: nn.Module) -> int:

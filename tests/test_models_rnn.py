@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -18,15 +17,6 @@ BASE = {"layers": 2, "embed_dim": 12, "hidden_size": 10}
 
 CELLS = ("lstm", "gru", "vanilla")
 POOLINGS = ("last", "mean", "attention")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread; extra threads only contend on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _tokens(batch: int = 2, length: int = SEQ, seed: int = 0) -> torch.Tensor:

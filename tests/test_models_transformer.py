@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -24,15 +23,6 @@ NORM_POSITIONS = ("pre", "post")
 ACTIVATIONS = ("relu", "gelu", "silu", "swiglu", "geglu")
 POSITIONS = ("learned", "sinusoidal", "rope", "alibi")
 POOLINGS = ("mean", "first", "attention")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread; extra threads only contend on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _tokens(batch: int = 2, length: int = SEQ, seed: int = 0) -> torch.Tensor:
