@@ -27,7 +27,7 @@ from config import CONFIG_DIR
 from nas_env._validate import describe
 from nas_env.errors import ConfigError
 from nas_env.evaluation.fidelity import Fidelity
-from nas_env.evaluation.loop import TrainOutcome, check_progress, forward_loss
+from nas_env.evaluation.loop import TrainOutcome, check_progress, forward_loss, set_lr
 from nas_env.evaluation.precision import Precision
 
 DEFAULT_CONFIG = CONFIG_DIR / "deepspeed.json"
@@ -159,9 +159,7 @@ def train_deepspeed(
         last = float("nan")
         check_every = 1 if device.type == "cpu" else 16
         for step in range(fidelity.steps):
-            lr = fidelity.lr_at(step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            set_lr(optimizer, fidelity.lr_at(step))
             batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(engine.device)
             loss = forward_loss(engine, batch, is_lm)
             engine.backward(loss)
