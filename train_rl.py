@@ -179,7 +179,9 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> Job:
     hp.pop("n_envs", None)
     changes: list[str] = []
     if algo in ALGOS:
-        hp, changes = fit_budget(algo, hp, n_timesteps, n_envs, max_episode_steps(env_id))
+        hp, changes = fit_budget(
+            algo, hp, n_timesteps, n_envs, max_episode_steps(env_id), args.max_evaluations
+        )
     else:
         if n_envs != 1:
             raise UsageError(f"{algo} runs a single env; drop --n-envs {n_envs}")

@@ -12,6 +12,12 @@ what it changed and why:
 * PPO, MaskablePPO and A2C train after each rollout of ``n_steps * n_envs`` steps:
   ``n_steps`` shrinks to fit the budget (and PPO's ``batch_size`` with it).
 
+With an evaluation budget (``--max-evaluations``) the run may stop long before
+``n_timesteps``. Each env step and each reset evaluates at most one new genome, and an
+episode has at least one step, so a run stopped at ``max_evaluations`` genomes has made at
+least ``ceil(max_evaluations / 2)`` steps: the checks above then use that many steps
+instead of ``n_timesteps`` when it is smaller.
+
 What cannot be fixed (a budget smaller than one step per env, ``gradient_steps: 0``, a
 rollout of a single step for PPO) raises `BudgetError`.
 """
@@ -43,7 +49,12 @@ def _get(algo: str, hp: Mapping[str, Any], key: str) -> Any:
 
 
 def fit_budget(
-    algo: str, hyperparams: Mapping[str, Any], n_timesteps: int, n_envs: int, horizon: int = 20
+    algo: str,
+    hyperparams: Mapping[str, Any],
+    n_timesteps: int,
+    n_envs: int,
+    horizon: int = 20,
+    max_evaluations: int | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Hyperparameters that make at least one gradient update within ``n_timesteps``.
 
@@ -53,6 +64,7 @@ def fit_budget(
         n_timesteps: Env steps of the run (all envs together).
         n_envs: Parallel environments.
         horizon: Longest episode, in steps (for ``train_freq`` counted in episodes).
+        max_evaluations: The run's budget in unique genomes (None: none).
 
     Returns:
         The adapted hyperparameters and one human-readable line per change or note.
@@ -66,13 +78,30 @@ def fit_budget(
             f"n_timesteps {n_timesteps} is smaller than n_envs {n_envs}: not even one step "
             "per environment; raise -n/--n-timesteps or lower --n-envs"
         )
+    fit = n_timesteps
+    if max_evaluations is not None:
+        fit = min(n_timesteps, max(n_envs, guaranteed_steps(max_evaluations)))
     if is_on_policy(algo):
-        return _fit_on_policy(algo, hp, n_timesteps, n_envs)
-    return _fit_dqn(algo, hp, n_timesteps, n_envs, horizon)
+        hp, changes = _fit_on_policy(algo, hp, fit, n_envs, n_timesteps)
+    else:
+        hp, changes = _fit_dqn(algo, hp, fit, n_envs, horizon)
+    if changes and fit < n_timesteps:
+        changes.insert(
+            0,
+            f"note: fitted to {fit} steps rather than n_timesteps {n_timesteps}: "
+            f"--max-evaluations {max_evaluations} can stop the run after that many (each "
+            "step and each reset evaluates at most one new genome)",
+        )
+    return hp, changes
+
+
+def guaranteed_steps(max_evaluations: int) -> int:
+    """The fewest env steps a run can make before evaluating ``max_evaluations`` genomes."""
+    return -(-max_evaluations // 2)
 
 
 def _fit_on_policy(
-    algo: str, hp: dict[str, Any], n_timesteps: int, n_envs: int
+    algo: str, hp: dict[str, Any], n_timesteps: int, n_envs: int, total: int
 ) -> tuple[dict[str, Any], list[str]]:
     changes: list[str] = []
     n_steps = int(_get(algo, hp, "n_steps"))
@@ -101,10 +130,10 @@ def _fit_on_policy(
                 f"rollout of {rollout} steps"
             )
             hp["batch_size"] = fitted
-    tail = n_timesteps % rollout
+    tail = total % rollout
     if tail:
         changes.append(
-            f"note: the last {tail} of {n_timesteps} steps do not fill a rollout of {rollout} "
+            f"note: the last {tail} of {total} steps do not fill a rollout of {rollout} "
             "steps and are not trained on"
         )
     return hp, changes

@@ -22,6 +22,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
+from agents.progress import save_exclusions
 from agents.runlog import RunLog
 from agents.tracking import atomic_write_json
 
@@ -119,7 +120,7 @@ def save_checkpoint(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tmp_model = folder / f".{MODEL_FILE}.tmp.zip"
-    model.save(tmp_model)
+    model.save(tmp_model, exclude=save_exclusions(model))
     os.replace(tmp_model, folder / MODEL_FILE)
     replay = None
     if isinstance(model, OffPolicyAlgorithm) and model.replay_buffer is not None:

@@ -30,6 +30,7 @@ from agents.callbacks import (
     save_checkpoint,
 )
 from agents.hyperparams import model_kwargs
+from agents.progress import follow_evaluation_budget
 from agents.records import RecordWriter
 from agents.runlog import RunLog
 from agents.runs import (
@@ -139,6 +140,9 @@ def _run_agent(job: Any, args: Any, argv: list[str]) -> int:
         run_dir, run_log, logger = _open_run(job, args, argv)
         model = _load_or_create(job, venv, job.config.get("device", "cpu"), args.verbose)
         model.set_logger(logger)
+        max_evals = job.config.get("max_evaluations")
+        if max_evals:
+            follow_evaluation_budget(model, lambda: run_log.unique_evaluations, int(max_evals))
         total = job.n_timesteps
         remaining = total - model.num_timesteps
         if remaining <= 0:
@@ -147,7 +151,7 @@ def _run_agent(job: Any, args: Any, argv: list[str]) -> int:
                 "(pass -n with a larger total to continue)"
             )
             return 0
-        record = NASRecordCallback(run_log, total, job.config.get("max_evaluations"))
+        record = NASRecordCallback(run_log, total, max_evals)
         checkpoint = CheckpointCallback(run_dir / CHECKPOINTS, job.config["save_freq"], run_log)
         started = time.monotonic()
         try:

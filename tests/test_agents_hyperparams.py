@@ -11,7 +11,7 @@ import yaml
 from sb3_contrib.common.wrappers import ActionMasker
 
 from agents.algos import ALGOS, ALL_ALGOS
-from agents.budget import BudgetError, fit_budget
+from agents.budget import BudgetError, fit_budget, guaranteed_steps
 from agents.hyperparams import (
     HyperparamError,
     agents_config_dir,
@@ -195,3 +195,26 @@ def test_fitted_hyperparameters_really_train(algo: str, n_timesteps: int) -> Non
     model = ALGOS[algo]("MlpPolicy", env, seed=0, device="cpu", **kwargs)
     model.learn(n_timesteps)
     assert model._n_updates > 0
+
+
+# -- evaluation budgets ----------------------------------------------------------------
+def test_evaluation_budget_fits_the_steps_it_guarantees() -> None:
+    hp = {"learning_starts": 1000, "train_freq": 4, "target_update_interval": 500}
+    fitted, changes = fit_budget("dqn", hp, 20_000, n_envs=1, max_evaluations=100)
+    assert guaranteed_steps(100) == 50 and guaranteed_steps(7) == 4
+    assert fitted["learning_starts"] < 50 and fitted["target_update_interval"] <= 50
+    assert changes[0].startswith("note: fitted to 50 steps rather than n_timesteps 20000")
+    assert "--max-evaluations 100" in changes[0]
+
+
+def test_evaluation_budget_shrinks_rollouts_but_notes_the_real_tail() -> None:
+    fitted, changes = fit_budget("ppo", {"n_steps": 256, "batch_size": 64}, 1000, 1, 20, 60)
+    assert fitted["n_steps"] == 30 and 30 % fitted["batch_size"] == 0
+    assert changes[-1] == (
+        "note: the last 10 of 1000 steps do not fill a rollout of 30 steps and are not trained on"
+    )
+
+
+def test_a_large_evaluation_budget_changes_nothing() -> None:
+    hp = {"learning_starts": 50, "train_freq": 1, "target_update_interval": 50}
+    assert fit_budget("dqn", hp, 500, 1, max_evaluations=10_000) == (hp, [])

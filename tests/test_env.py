@@ -107,6 +107,36 @@ def test_masked_action_is_a_penalised_no_op() -> None:
     assert reward == -0.1
 
 
+@pytest.mark.parametrize("mode", ["edit", "design"])
+def test_reward_scale_multiplies_rewards_not_scores(mode: str) -> None:
+    plain, scaled = make_env(mode=mode), make_env(mode=mode, reward_scale=20)
+    plain.reset(seed=3)
+    scaled.reset(seed=3)
+    names = ["d_model+1", "norm=layernorm", "layers+1"]  # edit, masked no-op, edit
+    rewards = []
+    for step in range(40):
+        if mode == "edit":
+            action = plain.action_names.index(names[step])
+        else:
+            action = int(np.flatnonzero(plain.action_masks())[-1])
+        _, r1, done, _, i1 = plain.step(action)
+        _, r2, _, _, i2 = scaled.step(action)
+        assert r2 == pytest.approx(20 * r1)
+        assert i2["score"] == pytest.approx(i1["score"])
+        rewards.append(r1)
+        if done or (mode == "edit" and step == len(names) - 1):
+            break
+    assert sum(r != 0 for r in rewards) == (3 if mode == "edit" else 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "10", True])
+def test_reward_scale_must_be_a_positive_number(bad: Any) -> None:
+    from nas_env import ConfigError
+
+    with pytest.raises(ConfigError, match="reward_scale"):
+        make_env(reward_scale=bad)
+
+
 def test_failed_candidate_is_penalised_and_not_adopted() -> None:
     env = make_env(evaluator=FormulaEvaluator(fail_when={"norm": "rmsnorm"}))
     env.reset(seed=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
@@ -9,12 +10,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from nas_env._validate import expect_choice
+from nas_env._validate import expect_choice, expect_number
 from nas_env.actions import STOP
 from nas_env.env.design import DesignState
 from nas_env.env.factory import EvaluatorLike, make_evaluator, vocab_size_of
 from nas_env.env.observation import ObservationEncoder
 from nas_env.env.render import render_ansi, render_rgb
+from nas_env.errors import ConfigError
 from nas_env.evaluation import EvalResult
 from nas_env.genome import Genome
 from nas_env.rewards import (
@@ -30,6 +32,13 @@ from nas_env.space import SearchSpace
 MODES: tuple[str, ...] = ("edit", "design")
 STARTS: tuple[str, ...] = ("default", "random")
 OBSERVATIONS: tuple[str, ...] = ("flat", "dict")
+
+
+def _positive(value: Any, where: str) -> float:
+    number = float(expect_number(value, where))  # type: ignore[arg-type]
+    if not (math.isfinite(number) and number > 0):
+        raise ConfigError(f"{where}: must be a finite number > 0, got {value!r}")
+    return number
 
 
 class NASEnv(gym.Env):
@@ -68,7 +77,11 @@ class NASEnv(gym.Env):
     ``score(new) - score(previous)``, so an episode's return telescopes to final minus
     initial score; a failed evaluation (``diverged``, ``oom``, ``timeout``, ``invalid``,
     ``error``) earns ``-reward.failure_penalty`` and the genome is not adopted. ``design``:
-    0 per decision, then the final genome's score (or ``-failure_penalty``).
+    0 per decision, then the final genome's score (or ``-failure_penalty``). Every reward
+    (penalties included) is multiplied by ``reward_scale`` (default 1; the benchmark-table
+    ids use 20, because neighbouring genomes there differ by 0.001-0.03 in score and
+    value-based agents learn poorly from such small numbers); ``info["score"]`` is never
+    scaled.
 
     ## Starting State
     ``edit``: the space's default genome (``start="default"``) or a valid random one drawn
@@ -85,8 +98,9 @@ class NASEnv(gym.Env):
     or an object), ``table`` (table path), ``missing`` (``error`` or ``train`` for genomes
     absent from a table), ``backend`` (``torch``/``deepspeed``), ``device``, ``precision``,
     ``training_seed``, ``cache`` (result database path, or False), ``cache_root``,
-    ``vocab_size``, ``start``, ``horizon`` (steps for ``episode.progress``; defaults to the
-    spec's ``max_episode_steps``), ``invalid_action_penalty``, ``observation``,
+    ``vocab_size``, ``start``, ``reward_scale``, ``horizon`` (steps for
+    ``episode.progress``; defaults to the spec's ``max_episode_steps``),
+    ``invalid_action_penalty``, ``observation``,
     ``render_mode`` (``ansi`` or ``rgb_array``).
 
     ## Version History
@@ -105,6 +119,7 @@ class NASEnv(gym.Env):
         evaluator: str | EvaluatorLike = "train",
         *,
         start: str = "default",
+        reward_scale: float = 1.0,
         horizon: int | None = None,
         invalid_action_penalty: float = 0.1,
         observation: str = "flat",
@@ -122,6 +137,7 @@ class NASEnv(gym.Env):
         self.vocab_size = vocab_size_of(self.evaluator)
         self.reward_fn = self._make_reward(reward)
         self.invalid_action_penalty = float(invalid_action_penalty)
+        self.reward_scale = _positive(reward_scale, "reward_scale")
         self._horizon = horizon
         self.encoder = ObservationEncoder(self.space)
         self._design = DesignState(self.space)
@@ -264,7 +280,7 @@ class NASEnv(gym.Env):
         if new is None:
             return (
                 self._observation(),
-                -self.invalid_action_penalty,
+                -self.invalid_action_penalty * self.reward_scale,
                 False,
                 False,
                 self._info(name, reason),
@@ -276,7 +292,7 @@ class NASEnv(gym.Env):
         info = self._info(name)
         candidate = info["result"] if result is self.result else result.to_dict()
         info.update(status=result.status, cache_hit=result.cache_hit, candidate=candidate)
-        return self._observation(), float(reward), False, False, info
+        return self._observation(), float(reward) * self.reward_scale, False, False, info
 
     def _design_step(self, index: int) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         state = self._design
@@ -285,7 +301,7 @@ class NASEnv(gym.Env):
             reason = f"choice {index} is not allowed for {label}"
             return (
                 self._observation(),
-                -self.invalid_action_penalty,
+                -self.invalid_action_penalty * self.reward_scale,
                 False,
                 False,
                 self._info(f"{label}=#{index}", reason),
@@ -299,7 +315,13 @@ class NASEnv(gym.Env):
         self.result = result
         reward, score = step_reward(self.reward_fn, None, result)
         self.score = score if score is not None else 0.0
-        return self._observation(), float(reward), True, False, self._info(label)
+        return (
+            self._observation(),
+            float(reward) * self.reward_scale,
+            True,
+            False,
+            self._info(label),
+        )
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now (True = allowed); ``stop`` is always allowed in edit mode."""
