@@ -2,12 +2,16 @@
 
 Every genome of the 384-genome ``bench`` space is scored with the env's own reward, which
 gives the table's best score and the top-1% threshold (the score of the 4th best genome).
-Each method (random search, regularized evolution, DQN, PPO, MaskablePPO) then runs
-through the project's CLI in-process (``train_rl.main``) for several seeds at an equal
-budget of unique evaluations, and its ``episodes.jsonl`` says after how many unique
-evaluations the run first reached the best genome and the top 1%, and the best score it
-had at 25, 50 and 100 unique evaluations. Runs go to a temporary folder, one worker
-process each (``spawn`` context, one torch thread).
+Each method then runs through the project's CLI in-process (``train_rl.main``) for
+several seeds at an equal budget of unique evaluations (``--max-evaluations``), with its
+shipped defaults (``config/agents/*.yaml``, steps included), and its ``episodes.jsonl``
+says after how many unique evaluations the run first reached the best genome and the top
+1%, and the best score it had at 25, 50 and 100 unique evaluations. Random search and
+regularized evolution edit genomes on ``nas_env/BenchLM-v0``; DQN, PPO and MaskablePPO run
+on it too (edit episodes from a random genome) and on ``nas_env/BenchLMDesign-v0`` (one
+decision per gene; methods ``*-design``). Both ids serve the same table with the same
+reward. Runs go to a temporary folder, one worker process each (``spawn`` context, one
+torch thread).
 
 Usage::
 
@@ -37,10 +41,20 @@ if str(ROOT) not in sys.path:  # train_rl.py lives at the repository root
     sys.path.insert(0, str(ROOT))
 
 ENV_ID = "nas_env/BenchLM-v0"
-METHODS: tuple[str, ...] = ("random", "evolution", "dqn", "ppo", "maskable_ppo")
+DESIGN_ENV_ID = "nas_env/BenchLMDesign-v0"
+METHODS: dict[str, tuple[str, str]] = {
+    "random": ("random", ENV_ID),
+    "evolution": ("evolution", ENV_ID),
+    "dqn": ("dqn", ENV_ID),
+    "ppo": ("ppo", ENV_ID),
+    "maskable_ppo": ("maskable_ppo", ENV_ID),
+    "dqn-design": ("dqn", DESIGN_ENV_ID),
+    "ppo-design": ("ppo", DESIGN_ENV_ID),
+    "maskable_ppo-design": ("maskable_ppo", DESIGN_ENV_ID),
+}
+"""Method label -> (``--algo``, ``--env``)."""
 CHECKPOINTS: tuple[int, ...] = (25, 50, 100)
 TOP_RANK = 4  # top 1% of 384 genomes: the 4th best score is the threshold
-STEPS_PER_EVALUATION = 200  # -n = budget * this; the evaluation budget stops runs first
 
 
 def table_scores() -> tuple[dict[str, float], int]:
@@ -74,7 +88,7 @@ def run_one(method: str, seed: int, budget: int) -> dict[str, Any]:
     """Run one search through ``train_rl.main`` and read its new evaluations back.
 
     Args:
-        method: ``--algo`` of the CLI.
+        method: A label of `METHODS`.
         seed: ``--seed``.
         budget: ``--max-evaluations`` (unique genomes).
 
@@ -88,18 +102,17 @@ def run_one(method: str, seed: int, budget: int) -> dict[str, Any]:
     torch.set_num_threads(1)
     from train_rl import main
 
+    algo, env_id = METHODS[method]
     with tempfile.TemporaryDirectory(prefix=f"se_{method}_{seed}_") as folder:
         argv = [
             "--algo",
-            method,
+            algo,
             "--env",
-            ENV_ID,
+            env_id,
             "--seed",
             str(seed),
             "--max-evaluations",
             str(budget),
-            "-n",
-            str(budget * STEPS_PER_EVALUATION),
             "--log-folder",
             folder,
             "--threads",
@@ -272,9 +285,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10, help="seeds per method (default 10)")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds are first..first+seeds-1 (default 0; the shipped defaults were tuned on "
+        "seeds 100-119)",
+    )
     parser.add_argument("--budget", type=int, default=100, help="unique evaluations per run")
     parser.add_argument(
-        "--methods", default=",".join(METHODS), help="comma-separated --algo values"
+        "--methods", default=",".join(METHODS), help=f"comma-separated: {','.join(METHODS)}"
     )
     parser.add_argument("--quick", action="store_true", help="2 seeds, budget 25 (CI smoke run)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -288,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.seeds, args.budget = 2, 25
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise SystemExit(f"--methods: unknown {', '.join(unknown)}; allowed: {', '.join(METHODS)}")
     scores, rows = table_scores()
     ranked = sorted(scores.values(), reverse=True)
     best, threshold = ranked[0], ranked[TOP_RANK - 1]
@@ -304,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         f"table: {rows} rows, {len(scores)} ok; best score {best:.4f} ({n_best} genome(s)), "
         f"top-1% threshold {threshold:.4f} ({n_top} genomes)"
     )
-    jobs = [(m, s, args.budget) for m in methods for s in range(args.seeds)]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(m, s, args.budget) for m in methods for s in seeds]
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     results: dict[tuple[str, int], dict[str, Any]] = {}
@@ -320,9 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     wall = time.perf_counter() - start
     summary = {
-        m: summarize(
-            [results[(m, s)] for s in range(args.seeds)], scores, args.budget, best, threshold
-        )
+        m: summarize([results[(m, s)] for s in seeds], scores, args.budget, best, threshold)
         for m in methods
     }
     print(f"\n{len(jobs)} runs in {wall:.0f}s wall ({args.jobs} worker processes)\n")
@@ -330,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         payload = {
             "env_id": ENV_ID,
-            "seeds": args.seeds,
+            "seeds": list(seeds),
             "budget": args.budget,
             "table_rows": rows,
             "table_ok": len(scores),
