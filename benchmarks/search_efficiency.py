@@ -42,17 +42,22 @@ if str(ROOT) not in sys.path:  # train_rl.py lives at the repository root
 
 ENV_ID = "nas_env/BenchLM-v0"
 DESIGN_ENV_ID = "nas_env/BenchLMDesign-v0"
-METHODS: dict[str, tuple[str, str]] = {
-    "random": ("random", ENV_ID),
-    "evolution": ("evolution", ENV_ID),
-    "dqn": ("dqn", ENV_ID),
-    "ppo": ("ppo", ENV_ID),
-    "maskable_ppo": ("maskable_ppo", ENV_ID),
-    "dqn-design": ("dqn", DESIGN_ENV_ID),
-    "ppo-design": ("ppo", DESIGN_ENV_ID),
-    "maskable_ppo-design": ("maskable_ppo", DESIGN_ENV_ID),
+FROZEN = ("--hyperparams", "learning_rate:0")
+METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "random": ("random", ENV_ID, ()),
+    "evolution": ("evolution", ENV_ID, ()),
+    "dqn": ("dqn", ENV_ID, ()),
+    "ppo": ("ppo", ENV_ID, ()),
+    "maskable_ppo": ("maskable_ppo", ENV_ID, ()),
+    "dqn-design": ("dqn", DESIGN_ENV_ID, ()),
+    "ppo-design": ("ppo", DESIGN_ENV_ID, ()),
+    "maskable_ppo-design": ("maskable_ppo", DESIGN_ENV_ID, ()),
+    "dqn-design-lr0": ("dqn", DESIGN_ENV_ID, FROZEN),
+    "ppo-design-lr0": ("ppo", DESIGN_ENV_ID, FROZEN),
 }
-"""Method label -> (``--algo``, ``--env``)."""
+"""Method label -> (``--algo``, ``--env``, extra CLI arguments). The ``-lr0`` controls are
+the same agents with learning rate 0: same exploration, same network at initialisation,
+no learning. What an agent gains over its control is what it learned."""
 CHECKPOINTS: tuple[int, ...] = (25, 50, 100)
 TOP_RANK = 4  # top 1% of 384 genomes: the 4th best score is the threshold
 
@@ -102,7 +107,7 @@ def run_one(method: str, seed: int, budget: int) -> dict[str, Any]:
     torch.set_num_threads(1)
     from train_rl import main
 
-    algo, env_id = METHODS[method]
+    algo, env_id, extra = METHODS[method]
     with tempfile.TemporaryDirectory(prefix=f"se_{method}_{seed}_") as folder:
         argv = [
             "--algo",
@@ -119,6 +124,7 @@ def run_one(method: str, seed: int, budget: int) -> dict[str, Any]:
             "1",
             "--no-progress",
             "--no-tensorboard",
+            *extra,
         ]
         out = io.StringIO()
         start = time.perf_counter()

@@ -54,7 +54,7 @@ def test_every_method_names_an_algorithm_and_a_registered_env() -> None:
     import nas_env  # noqa: F401
     from agents.algos import ALL_ALGOS
 
-    for algo, env_id in se.METHODS.values():
+    for algo, env_id, _extra in se.METHODS.values():
         assert algo in ALL_ALGOS and env_id in gym.registry
 
 
