@@ -53,7 +53,8 @@ def test_shipped_env_entries_override_defaults() -> None:
     default = load_hyperparams("dqn", "nas_env/TransformerLM-v0")
     bench = load_hyperparams("dqn", "nas_env/BenchLM-v0")
     assert bench["n_timesteps"] > default["n_timesteps"]
-    assert bench["learning_rate"] == default["learning_rate"]
+    assert bench["learning_rate"] == 3e-3 != default["learning_rate"]  # the entry's own
+    assert bench["policy_kwargs"] == default["policy_kwargs"]  # not in the entry: default
 
 
 @pytest.mark.parametrize(
