@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,14 @@ def expect_number(
     if minimum is not None and value < minimum:
         raise ConfigError(f"{where}: must be >= {minimum}, got {value}")
     return float(value)
+
+
+def expect_positive(value: Any, where: str) -> float:
+    """Return ``value`` as a finite float > 0 (ints accepted, bools rejected)."""
+    number = expect_number(value, where)
+    if number is None or not (math.isfinite(number) and number > 0):
+        raise ConfigError(f"{where}: must be a finite number > 0, got {describe(value)}")
+    return number
 
 
 def expect_choice(value: Any, where: str, allowed: Iterable[Any]) -> Any:

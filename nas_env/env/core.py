@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
@@ -10,13 +9,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from nas_env._validate import expect_choice, expect_number
+from nas_env._validate import expect_choice, expect_positive
 from nas_env.actions import STOP
 from nas_env.env.design import DesignState
 from nas_env.env.factory import EvaluatorLike, make_evaluator, vocab_size_of
 from nas_env.env.observation import ObservationEncoder
 from nas_env.env.render import render_ansi, render_rgb
-from nas_env.errors import ConfigError
 from nas_env.evaluation import EvalResult
 from nas_env.genome import Genome
 from nas_env.rewards import (
@@ -32,13 +30,6 @@ from nas_env.space import SearchSpace
 MODES: tuple[str, ...] = ("edit", "design")
 STARTS: tuple[str, ...] = ("default", "random")
 OBSERVATIONS: tuple[str, ...] = ("flat", "dict")
-
-
-def _positive(value: Any, where: str) -> float:
-    number = float(expect_number(value, where))  # type: ignore[arg-type]
-    if not (math.isfinite(number) and number > 0):
-        raise ConfigError(f"{where}: must be a finite number > 0, got {value!r}")
-    return number
 
 
 class NASEnv(gym.Env):
@@ -137,7 +128,7 @@ class NASEnv(gym.Env):
         self.vocab_size = vocab_size_of(self.evaluator)
         self.reward_fn = self._make_reward(reward)
         self.invalid_action_penalty = float(invalid_action_penalty)
-        self.reward_scale = _positive(reward_scale, "reward_scale")
+        self.reward_scale = expect_positive(reward_scale, "reward_scale")
         self._horizon = horizon
         self.encoder = ObservationEncoder(self.space)
         self._design = DesignState(self.space)
