@@ -17,6 +17,7 @@ their own file with the same fields::
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -312,13 +313,13 @@ class SearchSpace:
 
     def cardinality(self) -> int:
         """Number of genomes ignoring constraints (per-layer genes counted per layer count)."""
-        fixed = 1
-        for gene in self.genes:
-            if not gene.per_layer and gene.name != LAYERS:
-                fixed *= len(gene.choices)
-        per_layer = [len(g.choices) for g in self.genes if g.per_layer]
-        layer_counts = self.layer_gene().choices if self.layer_gene() else (1,)
-        return fixed * sum(int(np.prod(per_layer) ** n) for n in layer_counts)
+        fixed = math.prod(
+            len(g.choices) for g in self.genes if not g.per_layer and g.name != LAYERS
+        )
+        per_layer = math.prod(len(g.choices) for g in self.genes if g.per_layer)
+        gene = self.layer_gene()
+        layer_counts = gene.choices if gene is not None else (1,)
+        return fixed * sum(per_layer ** int(n) for n in layer_counts)
 
     def enumerate(self) -> Iterator[Genome]:
         """Yield every valid genome in a deterministic order (use on small spaces only)."""

@@ -195,3 +195,25 @@ def test_rnn_space_rejects_bidirectional_lm() -> None:
     assert space.is_valid(genome)
     lm = space.with_task(TaskSpec(kind="lm", vocab_size=1024, seq_len=128))
     assert any("bidirectional" in r for r in lm.check(genome))
+
+
+def test_cardinality_is_exact_beyond_int64() -> None:
+    import math
+
+    data = {
+        **TINY_FILE,
+        "genes": {
+            "layers": {"choices": [1, 24, 48], "default": 1},
+            "d_model": [16, 32],
+            "heads": {"choices": [1, 2, 4], "per_layer": True},
+            "ffn_ratio": {"choices": [1, 2, 3, 4], "per_layer": True},
+            "norm": ["layernorm", "rmsnorm"],
+        },
+        "constraints": {},
+    }
+    space = SearchSpace.from_dict(data)
+    expected = 2 * 2 * sum(math.prod([3, 4]) ** n for n in (1, 24, 48))
+    assert expected > 2**63
+    count = space.cardinality()
+    assert type(count) is int
+    assert count == expected
