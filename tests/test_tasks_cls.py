@@ -10,7 +10,7 @@ import torch
 
 from nas_env.errors import ConfigError
 from nas_env.tasks import ClsTask, Tokenizer, make_task
-from nas_env.tasks.corpus import stdlib_files, stdlib_root
+from nas_env.tasks.snapshot import stdlib_documents
 from nas_env.tasks.jsonl import parse_source, read_jsonl
 from nas_env.tasks.stdlib_modules import chunk_text, module_examples
 from nas_env.tasks.tokenizer import train_tokenizer
@@ -190,16 +190,17 @@ def test_stdlib_modules_classes_and_split(modules_task: ClsTask) -> None:
 
 
 def test_stdlib_modules_no_file_in_both_splits() -> None:
-    root = stdlib_root()
-    train, val, files = module_examples(stdlib_files(), root, 0.1)
+    docs = stdlib_documents()
+    text = {doc.name: doc.text for doc in docs}
+    train, val, files = module_examples(docs, 0.1)
     assert files["val"] and not set(files["train"]) & set(files["val"])
     val_packages = {name.split("/")[0] for name in files["val"]}
     assert val_packages == {label for _, label in train}
     expected_val = [
         (chunk, name.split("/")[0])
         for name in files["val"]
-        for chunk in chunk_text((root / name).read_text(encoding="utf-8"))
+        for chunk in chunk_text(text[name])
     ]
     assert sorted(val) == sorted(expected_val)
-    again = module_examples(stdlib_files(), root, 0.1)
+    again = module_examples(docs, 0.1)
     assert again == (train, val, files)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from nas_env.errors import ConfigError
-from nas_env.tasks import TASK_IDS, LMTask, Tokenizer, make_task, parse_task_id, stdlib_files
+from nas_env.tasks import TASK_IDS, LMTask, Tokenizer, make_task, parse_task_id
+from nas_env.tasks.snapshot import stdlib_documents
 from nas_env.tasks import tokenizer as tokenizer_module
 from nas_env.tasks.registry import clear_task_memo
 
@@ -120,7 +121,7 @@ def stdlib_task(stdlib_cache: Path) -> LMTask:
 
 def test_stdlib_task(stdlib_task: LMTask) -> None:
     stats = stdlib_task.stats()
-    assert stats["train_files"] + stats["val_files"] == len(stdlib_files())
+    assert stats["train_files"] + stats["val_files"] == len(stdlib_documents())
     assert stats["val_files"] > 10 and stats["val_tokens"] > 10_000
     assert stats["train_tokens"] > 5 * stats["val_tokens"]
     assert stdlib_task.spec(128).vocab_size == 256

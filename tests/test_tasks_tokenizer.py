@@ -44,7 +44,7 @@ def test_trained_once_then_loaded(
     first = load_or_train_tokenizer(texts, 128, tmp_path, corpus)
     path = tokenizer_path(tmp_path, corpus, 128)
     assert path.is_file()
-    assert path.name == f"{corpus[:16]}-bpe128.model"
+    assert path.name == f"{corpus[:16]}-t1-bpe128.model"
     assert path.parent.name == "tokenizers"
     mtime = path.stat().st_mtime_ns
 

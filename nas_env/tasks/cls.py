@@ -16,10 +16,35 @@ from nas_env.errors import ConfigError
 from nas_env.tasks._checks import optional_positive_int, positive_int, split_name
 from nas_env.tasks.batch import Batch, iter_batches
 from nas_env.tasks.corpus import content_hash
+from nas_env.tasks.lm import heldout_seed
 from nas_env.tasks.tokenizer import Tokenizer
 
 Label = str | int
 Example = tuple[str, Label]
+
+
+def stratified_quotas(sizes: Sequence[int], count: int) -> list[int]:
+    """Split ``count`` draws over classes of ``sizes`` in proportion (largest remainders).
+
+    Every non-empty class gets at least one draw while ``count`` allows it, and no class
+    gets more than it has.
+    """
+    total = sum(sizes)
+    count = min(count, total)
+    exact = [count * size / total for size in sizes]
+    quotas = [min(size, int(share)) for size, share in zip(sizes, exact, strict=True)]
+    if count >= sum(1 for size in sizes if size):
+        quotas = [max(q, 1) if size else 0 for q, size in zip(quotas, sizes, strict=True)]
+    by_remainder = sorted(range(len(sizes)), key=lambda i: (quotas[i] - exact[i], i))
+    while sum(quotas) < count:
+        for i in by_remainder:
+            if sum(quotas) < count and quotas[i] < sizes[i]:
+                quotas[i] += 1
+    while sum(quotas) > count:
+        for i in reversed(by_remainder):
+            if sum(quotas) > count and quotas[i] > 1:
+                quotas[i] -= 1
+    return quotas
 
 
 def label_names(labels: Sequence[Label]) -> tuple[str, ...]:
@@ -140,21 +165,47 @@ class ClsTask:
         rows = torch.randint(0, x.shape[0], (batch_size,), generator=generator)
         return Batch(x[rows], y[rows], mask[rows])
 
+    def scored_examples(self, seq_len: int, max_tokens: int | None = None) -> torch.Tensor:
+        """Indices of the held-out examples that validation scores, sorted.
+
+        Stratified: with a budget of ``count = max(1, max_tokens // seq_len)`` examples
+        (an example counts as ``seq_len`` tokens; all of them without ``max_tokens``), each
+        class gets its share of ``count`` in proportion to its held-out examples (largest
+        remainders, every class at least one while the budget allows), drawn from a fixed
+        pseudo-random order of that class seeded by the task's fingerprint. The selection
+        is the same for every genome and fidelity.
+        """
+        seq_len = positive_int(seq_len, "seq_len")
+        max_tokens = optional_positive_int(max_tokens, "max_tokens")
+        y = self._y["val"]
+        total = int(y.numel())
+        count = total if max_tokens is None else min(total, max(1, max_tokens // seq_len))
+        sizes = torch.bincount(y, minlength=self.num_classes).tolist()
+        quotas = stratified_quotas(sizes, count)
+        generator = torch.Generator().manual_seed(heldout_seed(self.fingerprint, 0))
+        chosen = []
+        for label, quota in enumerate(quotas):
+            members = torch.nonzero(y == label).flatten()
+            order = torch.randperm(members.numel(), generator=generator)
+            chosen.append(members[order[:quota]])
+        return torch.sort(torch.cat(chosen)).values
+
     def eval_batches(
         self, batch_size: int, seq_len: int, max_tokens: int | None = None, split: str = "val"
     ) -> Iterator[Batch]:
-        """The examples of ``split`` in order, ``batch_size`` at a time.
+        """The scored examples (see `scored_examples`), ``batch_size`` at a time.
 
-        With ``max_tokens``, only the first ``max(1, max_tokens // seq_len)`` examples are
-        used (an example counts as ``seq_len`` tokens).
+        On the ``train`` split (for diagnostics) the first examples are taken in order.
         """
         batch_size = positive_int(batch_size, "batch_size")
         max_tokens = optional_positive_int(max_tokens, "max_tokens")
         x, mask, y = self.tensors(seq_len, split)
-        count = x.shape[0]
-        if max_tokens is not None:
-            count = min(count, max(1, max_tokens // x.shape[1]))
-        return iter_batches(x[:count], y[:count], batch_size, mask[:count])
+        if split_name(split) == "val":
+            rows = self.scored_examples(seq_len, max_tokens)
+        else:
+            count = x.shape[0] if max_tokens is None else max(1, max_tokens // x.shape[1])
+            rows = torch.arange(min(x.shape[0], count))
+        return iter_batches(x[rows], y[rows], batch_size, mask[rows])
 
     def class_counts(self, split: str = "train") -> dict[str, int]:
         """Examples per class name in ``split``."""

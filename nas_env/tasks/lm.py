@@ -29,6 +29,12 @@ def _shuffled(texts: Sequence[str]) -> list[str]:
     return [texts[i] for _, i in sorted(keys)]
 
 
+def heldout_seed(fingerprint: str, seq_len: int) -> int:
+    """Seed of the held-out selection: a function of the task and its context only."""
+    digest = hashlib.sha256(f"heldout-v1|{fingerprint}|{seq_len}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
 def _token_dtype(vocab_size: int) -> type[np.integer]:
     return np.uint16 if vocab_size < 2**16 else np.int32
 
@@ -45,7 +51,7 @@ class LMTask:
 
     Args:
         train_texts: Training documents.
-        val_texts: Held-out documents (scored in the given order).
+        val_texts: Held-out documents (a seeded sample of their windows is scored).
         tokenizer: Tokenizer trained on ``train_texts``.
         cache: Folder for token arrays (None: keep them in memory only).
         max_train_tokens: Keep only this many training tokens (None: all).
@@ -156,25 +162,52 @@ class LMTask:
         index = offsets[:, None] + torch.arange(seq_len)
         return Batch(tokens[index], tokens[index + 1])
 
+    def scored_windows(self, seq_len: int, max_tokens: int | None = None) -> torch.Tensor:
+        """Start offsets of the held-out windows that validation scores, in stream order.
+
+        The validation stream (every held-out document, each ended by the end-of-document
+        token) is cut into ``(len - 1) // seq_len`` non-overlapping windows. They are put in
+        a fixed pseudo-random order seeded by this task's fingerprint (`heldout_seed`), and
+        the first ``max(1, max_tokens // seq_len)`` of that order are scored: a uniform
+        sample spread over all held-out documents, the same for every genome and every
+        fidelity, and nested (a larger budget scores a superset). Without ``max_tokens``
+        every window is scored.
+        """
+        seq_len = positive_int(seq_len, "seq_len")
+        max_tokens = optional_positive_int(max_tokens, "max_tokens")
+        windows = (self._checked("val", seq_len).numel() - 1) // seq_len
+        count = windows if max_tokens is None else min(windows, max(1, max_tokens // seq_len))
+        generator = torch.Generator().manual_seed(heldout_seed(self.fingerprint, seq_len))
+        chosen = torch.randperm(windows, generator=generator)[:count]
+        return torch.sort(chosen).values * seq_len
+
     def eval_batches(
         self, batch_size: int, seq_len: int, max_tokens: int | None = None, split: str = "val"
     ) -> Iterator[Batch]:
-        """Consecutive non-overlapping windows of ``split``, from its first token on.
+        """The scored windows of ``split`` (see `scored_windows`), ``batch_size`` at a time.
 
-        Window ``i`` predicts tokens ``i * seq_len + 1 ... (i + 1) * seq_len``. With
-        ``max_tokens``, only the first ``max(1, max_tokens // seq_len)`` windows are used.
-        The last batch may hold fewer than ``batch_size`` windows.
+        A window starting at offset ``o`` predicts tokens ``o + 1 ... o + seq_len``. On the
+        ``train`` split (for diagnostics) windows are taken from its first token on. The
+        last batch may hold fewer than ``batch_size`` windows.
         """
         batch_size = positive_int(batch_size, "batch_size")
         seq_len = positive_int(seq_len, "seq_len")
         max_tokens = optional_positive_int(max_tokens, "max_tokens")
         tokens = self._checked(split, seq_len)
-        windows = (tokens.numel() - 1) // seq_len
-        if max_tokens is not None:
-            windows = min(windows, max(1, max_tokens // seq_len))
-        inputs = tokens[: windows * seq_len].view(windows, seq_len)
-        targets = tokens[1 : windows * seq_len + 1].view(windows, seq_len)
-        return iter_batches(inputs, targets, batch_size)
+        if split_name(split) == "val":
+            offsets = self.scored_windows(seq_len, max_tokens)
+        else:
+            windows = (tokens.numel() - 1) // seq_len
+            if max_tokens is not None:
+                windows = min(windows, max(1, max_tokens // seq_len))
+            offsets = torch.arange(windows) * seq_len
+        index = offsets[:, None] + torch.arange(seq_len)  # (windows, seq_len)
+        return iter_batches(tokens[index], tokens[index + 1], batch_size)
+
+    def document_of(self, offsets: torch.Tensor) -> torch.Tensor:
+        """Index of the held-out document that each validation-stream offset falls in."""
+        ends = torch.nonzero(self.val_tokens == self.tokenizer.eos_id).flatten()
+        return torch.searchsorted(ends, offsets)
 
     def stats(self) -> dict[str, Any]:
         """Sizes of the task: documents and tokens per split, vocabulary size."""

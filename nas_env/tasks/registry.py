@@ -2,7 +2,8 @@
 
 Task ids:
 
-* ``lm/stdlib``: causal language modelling on the standard library's source.
+* ``lm/stdlib``: causal language modelling on the standard library's source (the pinned
+  snapshot of `nas_env.tasks.snapshot`, the same on every machine).
 * ``lm/text:PATH``: causal language modelling on a text file or a folder of text files.
 * ``cls/stdlib-modules``: which of the largest stdlib packages a chunk of code is from.
 * ``cls/jsonl:PATH[?text=FIELD&label=FIELD]``: labelled texts from a JSON-lines file.
@@ -22,16 +23,10 @@ from nas_env.errors import ConfigError
 from nas_env.tasks._checks import optional_positive_int
 from nas_env.tasks.cache import cache_dir
 from nas_env.tasks.cls import ClsTask
-from nas_env.tasks.corpus import (
-    Document,
-    content_hash,
-    read_documents,
-    stdlib_files,
-    stdlib_root,
-    text_files,
-)
+from nas_env.tasks.corpus import Document, content_hash, read_documents, text_files
 from nas_env.tasks.jsonl import parse_source, read_jsonl
 from nas_env.tasks.lm import LMTask
+from nas_env.tasks.snapshot import stdlib_documents
 from nas_env.tasks.split import check_val_fraction, held_out, split_documents, split_rule
 from nas_env.tasks.stdlib_modules import module_examples
 from nas_env.tasks.tokenizer import load_or_train_tokenizer
@@ -117,8 +112,7 @@ def _build(
 ) -> Task:
     rule = split_rule(val_fraction)
     if parsed.name == "lm/stdlib":
-        root = stdlib_root()
-        docs = read_documents(stdlib_files(), root)
+        docs = list(stdlib_documents())
         return _lm_task(split_documents(docs, val_fraction), vocab, cache, max_train_tokens, rule)
     if parsed.name == "lm/text":
         path = Path(parsed.argument).expanduser().absolute()
@@ -134,7 +128,7 @@ def _build(
             "allowed: None (it applies to lm/ tasks only)"
         )
     if parsed.name == "cls/stdlib-modules":
-        train_ex, val_ex, names = module_examples(stdlib_files(), stdlib_root(), val_fraction)
+        train_ex, val_ex, names = module_examples(stdlib_documents(), val_fraction)
         extra: dict[str, object] = {f"{side}_files": len(names[side]) for side in names}
         rule += " weighted by chunks"
     else:

@@ -1,9 +1,9 @@
 """Examples for ``cls/stdlib-modules``: which stdlib package does a chunk of code come from?
 
 The classes are the `NUM_CLASSES` largest top-level package folders of the standard
-library, by total bytes of their ``*.py`` files after the exclusions of `stdlib_files`,
-leaving out the data-like packages in `DATA_PACKAGES`. They are computed from the
-running interpreter, not fixed in advance. Each file is cut into consecutive chunks of
+library, by total UTF-8 bytes of their ``*.py`` files in the pinned snapshot
+(`nas_env.tasks.snapshot`, which already leaves out test suites and the data-like
+packages), so they are the same on every machine. Each file is cut into consecutive chunks of
 `CHUNK_LINES` non-blank lines. Files are split into training and validation per
 package, by file (validation chunks come from files never seen in training), aiming at
 ``val_fraction`` of each package's chunks (`held_out_by_weight`), so that every class
@@ -14,28 +14,28 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 from nas_env.errors import ConfigError
-from nas_env.tasks.corpus import read_documents
+from nas_env.tasks.corpus import Document
 from nas_env.tasks.split import held_out_by_weight
 
 NUM_CLASSES = 8
 CHUNK_LINES = 8
 MIN_CHUNK_LINES = 3
 DATA_PACKAGES: tuple[str, ...] = ("encodings", "pydoc_data")
+"""Never classes (the snapshot leaves them out too)."""
 
 Example = tuple[str, str]
 
 
-def package_of(path: Path, root: Path) -> str | None:
-    """The top-level package folder of ``path`` under ``root`` (None for a top-level file)."""
-    parts = path.relative_to(root).parts
+def package_of(name: str) -> str | None:
+    """The top-level package folder of a relative POSIX name (None for a top-level file)."""
+    parts = name.split("/")
     return parts[0] if len(parts) > 1 else None
 
 
-def top_packages(files: Sequence[Path], root: Path, k: int = NUM_CLASSES) -> list[str]:
-    """The ``k`` top-level package folders holding the most ``*.py`` bytes.
+def top_packages(docs: Sequence[Document], k: int = NUM_CLASSES) -> list[str]:
+    """The ``k`` top-level package folders holding the most UTF-8 bytes of code.
 
     Packages in `DATA_PACKAGES` are skipped. Ties are broken by name.
 
@@ -43,15 +43,14 @@ def top_packages(files: Sequence[Path], root: Path, k: int = NUM_CLASSES) -> lis
         ConfigError: Fewer than two packages are found.
     """
     sizes: Counter[str] = Counter()
-    for file in files:
-        package = package_of(file, root)
+    for doc in docs:
+        package = package_of(doc.name)
         if package is not None and package not in DATA_PACKAGES:
-            sizes[package] += file.stat().st_size
+            sizes[package] += len(doc.text.encode("utf-8"))
     ranked = sorted(sizes, key=lambda name: (-sizes[name], name))[:k]
     if len(ranked) < 2:
         raise ConfigError(
-            f"cls/stdlib-modules needs at least 2 package folders under {root}, found "
-            f"{len(ranked)}: {ranked}"
+            f"cls/stdlib-modules needs at least 2 package folders, found {len(ranked)}: {ranked}"
         )
     return ranked
 
@@ -69,15 +68,14 @@ def chunk_text(text: str, lines: int = CHUNK_LINES, min_lines: int = MIN_CHUNK_L
 
 
 def module_examples(
-    files: Sequence[Path], root: Path, val_fraction: float, k: int = NUM_CLASSES
+    docs: Sequence[Document], val_fraction: float, k: int = NUM_CLASSES
 ) -> tuple[list[Example], list[Example], dict[str, list[str]]]:
     """Labelled chunks of the ``k`` largest packages, split by file within each package.
 
     Files that yield no chunk (fewer than `MIN_CHUNK_LINES` non-blank lines) are skipped.
 
     Args:
-        files: Standard-library files (see `stdlib_files`).
-        root: Their common root (see `stdlib_root`).
+        docs: Standard-library documents (see `stdlib_documents`).
         val_fraction: Expected fraction of validation files per package.
         k: Number of classes.
 
@@ -86,18 +84,17 @@ def module_examples(
         relative names of the files used on each side (``files["train"]``,
         ``files["val"]``).
     """
-    packages = top_packages(files, root, k)
-    by_package: dict[str, list[Path]] = defaultdict(list)
-    for file in files:
-        package = package_of(file, root)
+    packages = top_packages(docs, k)
+    by_package: dict[str, list[Document]] = defaultdict(list)
+    for doc in docs:
+        package = package_of(doc.name)
         if package in packages:
-            by_package[package].append(file)
+            by_package[package].append(doc)
     train: list[Example] = []
     val: list[Example] = []
     names: dict[str, list[str]] = {"train": [], "val": []}
     for package in packages:
-        docs = read_documents(by_package[package], root)
-        chunks = [(doc.name, chunk_text(doc.text)) for doc in docs]
+        chunks = [(doc.name, chunk_text(doc.text)) for doc in by_package[package]]
         chunks = [(name, parts) for name, parts in chunks if parts]
         flags = held_out_by_weight(
             [name for name, _ in chunks], [len(parts) for _, parts in chunks], val_fraction

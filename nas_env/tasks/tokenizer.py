@@ -127,7 +127,7 @@ def training_lines(texts: Sequence[str], limit: int = MAX_TRAINING_LINES) -> lis
 
 def tokenizer_path(cache: Path, corpus_hash: str, vocab_size: int) -> Path:
     """Where the tokenizer of a corpus and vocabulary size is cached."""
-    return Path(cache) / "tokenizers" / f"{corpus_hash[:16]}-bpe{vocab_size}.model"
+    return Path(cache) / "tokenizers" / f"{corpus_hash[:16]}-t1-bpe{vocab_size}.model"
 
 
 def _explain(exc: RuntimeError, vocab_size: int, lines: int) -> ConfigError:
@@ -189,7 +189,9 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> bytes:
             unk_id=1,
             bos_id=-1,
             eos_id=2,
-            num_threads=min(os.cpu_count() or 1, 16),
+            # One thread: SentencePiece's BPE merges depend on its thread count, and the
+            # tokenizer (hence every task fingerprint) must be the same on every machine.
+            num_threads=1,
             minloglevel=2,
         )
     except RuntimeError as exc:
