@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -81,3 +82,37 @@ def test_memory_stays_flat_over_many_candidates(tmp_path: Path) -> None:
         rss.append(psutil.Process().memory_info().rss / 2**20)
     growth = rss[-1] - rss[3]  # after allocator warm-up
     assert growth < 10, rss  # a leaking engine grows ~19 MiB per candidate
+
+
+class _Initialized(Exception):
+    """Raised by the stand-in for `deepspeed.initialize` once it has seen its arguments."""
+
+
+def test_deepspeed_path_decays_matrices_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    deepspeed = pytest.importorskip("deepspeed")
+    from nas_env.evaluation import deepspeed_backend
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.LayerNorm(8))
+    seen: dict[str, object] = {}
+
+    def initialize(**kwargs: object) -> None:
+        seen.update(kwargs)
+        raise _Initialized
+
+    monkeypatch.setattr(deepspeed_backend, "prepare", lambda config, device: None)
+    monkeypatch.setattr(deepspeed, "initialize", initialize)
+    fidelity = Fidelity.resolve("tiny", weight_decay=0.1)
+    cpu = torch.device("cpu")
+    task = SimpleNamespace(metric="perplexity")
+    with pytest.raises(_Initialized):
+        deepspeed_backend.train_deepspeed(
+            model, task, fidelity, 8, cpu, resolve_precision("fp32", cpu), 0, float("inf")
+        )
+    groups = list(seen["model_parameters"])  # type: ignore[call-overload]
+    assert all(isinstance(g, dict) for g in groups)
+    decay = {id(p) for g in groups if g["weight_decay"] > 0 for p in g["params"]}
+    no_decay = {id(p) for g in groups if g["weight_decay"] == 0 for p in g["params"]}
+    linear, norm = model[0], model[1]
+    assert decay == {id(linear.weight)}
+    assert no_decay == {id(linear.bias), id(norm.weight), id(norm.bias)}
+    assert [g["weight_decay"] for g in groups if g["params"]] == [0.1, 0.0]

@@ -4,7 +4,8 @@ One process, world size 1, on CUDA (NCCL) or on DeepSpeed's CPU accelerator (glo
 ``config/deepspeed.json`` (or the user's file) gives the ZeRO stage and optimizer
 settings; the fidelity fills in batch size, learning rate, weight decay and
 clipping, and the resolved precision decides ``bf16``/``fp16`` (fp16 is refused on
-CPU, as DeepSpeed does). The process group is created once per process on a free
+CPU, as DeepSpeed does). Weight decay applies to matrices and embeddings only, not to
+norms and biases: the optimizer gets the torch backend's parameter groups. The process group is created once per process on a free
 port; every candidate's engine is torn down with ``engine.destroy()``, which keeps
 memory flat across many candidates for ZeRO stages 0-2. ZeRO-3 keeps growing even
 with ``destroy()``, so it is refused in-process.
@@ -27,7 +28,13 @@ from config import CONFIG_DIR
 from nas_env._validate import describe
 from nas_env.errors import ConfigError
 from nas_env.evaluation.fidelity import Fidelity
-from nas_env.evaluation.loop import TrainOutcome, check_progress, forward_loss, set_lr
+from nas_env.evaluation.loop import (
+    TrainOutcome,
+    check_progress,
+    forward_loss,
+    param_groups,
+    set_lr,
+)
 from nas_env.evaluation.precision import Precision
 
 DEFAULT_CONFIG = CONFIG_DIR / "deepspeed.json"
@@ -129,6 +136,15 @@ def prepare(config: dict[str, Any], device: torch.device) -> None:
     _PREPARED.add(token)
 
 
+def optimizer_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """The torch backend's `param_groups` (decay on matrices only), without empty groups.
+
+    DeepSpeed's optimizers and ZeRO partitioning take the groups as given; an empty one
+    (a model without biases or norms) is left out rather than handed to them.
+    """
+    return [group for group in param_groups(model, weight_decay) if group["params"]]
+
+
 def train_deepspeed(
     model: nn.Module,
     task: Any,
@@ -152,7 +168,9 @@ def train_deepspeed(
     generator = torch.Generator().manual_seed(seed)
     is_lm = task.metric == "perplexity"
     engine, optimizer, _, _ = deepspeed.initialize(
-        model=model, model_parameters=model.parameters(), config=config
+        model=model,
+        model_parameters=optimizer_groups(model, fidelity.weight_decay),
+        config=config,
     )
     try:
         start = time.perf_counter()
