@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nas_env.errors import ConfigError
 from nas_env.tasks import ClsTask, Tokenizer, make_task
-from nas_env.tasks.snapshot import stdlib_documents
+from nas_env.tasks.cls import stratified_quotas
 from nas_env.tasks.jsonl import parse_source, read_jsonl
+from nas_env.tasks.snapshot import stdlib_documents
 from nas_env.tasks.stdlib_modules import chunk_text, module_examples
 from nas_env.tasks.tokenizer import train_tokenizer
 
@@ -197,10 +200,66 @@ def test_stdlib_modules_no_file_in_both_splits() -> None:
     val_packages = {name.split("/")[0] for name in files["val"]}
     assert val_packages == {label for _, label in train}
     expected_val = [
-        (chunk, name.split("/")[0])
-        for name in files["val"]
-        for chunk in chunk_text(text[name])
+        (chunk, name.split("/")[0]) for name in files["val"] for chunk in chunk_text(text[name])
     ]
     assert sorted(val) == sorted(expected_val)
     again = module_examples(docs, 0.1)
     assert again == (train, val, files)
+
+
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=50), min_size=2, max_size=9).filter(
+        lambda s: sum(s) > 0
+    ),
+    fraction=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_stratified_quotas_are_proportional(sizes: list[int], fraction: float) -> None:
+    count = max(1, round(fraction * sum(sizes)))
+    quotas = stratified_quotas(sizes, count)
+    assert sum(quotas) == count
+    assert all(0 <= q <= s for q, s in zip(quotas, sizes, strict=True))
+    present = sum(1 for s in sizes if s)
+    if count >= present:
+        assert all(q >= 1 for q, s in zip(quotas, sizes, strict=True) if s)
+    else:
+        for q, s in zip(quotas, sizes, strict=True):
+            assert abs(q - count * s / sum(sizes)) < 2
+
+
+def test_scored_examples_are_stratified_and_fixed(modules_task: ClsTask) -> None:
+    _, _, y = modules_task.tensors(64, "val")
+    sizes = torch.bincount(y, minlength=modules_task.num_classes).tolist()
+    for budget in (8, 40, 300):
+        rows = modules_task.scored_examples(64, max_tokens=64 * budget)
+        assert rows.numel() == budget
+        counts = torch.bincount(y[rows], minlength=modules_task.num_classes).tolist()
+        assert all(c >= 1 for c in counts)  # every class present
+        for count, size in zip(counts, sizes, strict=True):
+            assert abs(count - budget * size / sum(sizes)) < 2  # in proportion
+        assert torch.equal(rows, modules_task.scored_examples(64, max_tokens=64 * budget))
+
+
+def test_constant_predictor_cannot_beat_the_majority_share(modules_task: ClsTask) -> None:
+    from nas_env.evaluation.measure import validate
+
+    class Constant(torch.nn.Module):
+        def __init__(self, label: int, classes: int) -> None:
+            super().__init__()
+            self.label, self.classes = label, classes
+
+        def forward(self, x, targets=None, mask=None):  # type: ignore[no-untyped-def]
+            logits = torch.zeros(x.shape[0], self.classes)
+            logits[:, self.label] = 1.0
+            return logits, None
+
+    _, _, y = modules_task.tensors(64, "val")
+    majority = float(torch.bincount(y).max()) / y.numel()
+    for budget in (32, 256):  # the old ordered prefixes gave 100 % and 86 % here
+        for label in range(modules_task.num_classes):
+            model = Constant(label, modules_task.num_classes)
+            scores = validate(model, modules_task, 64, 16, 64 * budget, torch.device("cpu"))
+            assert scores.accuracy is not None and scores.macro_f1 is not None
+            assert scores.accuracy <= majority + 1.0 / budget
+            assert (
+                scores.macro_f1 <= 2 * majority / (1 + majority) / modules_task.num_classes + 0.05
+            )

@@ -195,3 +195,31 @@ def test_batch_to_device_keeps_everything() -> None:
     assert torch.equal(moved.inputs, batch.inputs) and moved.mask is None
     masked = Batch(batch.inputs, batch.targets, torch.tensor([[True, True, False]] * 2))
     assert masked.to(torch.device("cpu")).num_tokens == 4
+
+
+def test_scored_windows_are_a_fixed_nested_sample(task: LMTask) -> None:
+    every = task.scored_windows(16)
+    assert torch.equal(every, torch.arange(every.numel()) * 16)  # no budget: all windows
+    some = task.scored_windows(16, max_tokens=16 * 10)
+    assert some.numel() == 10 and torch.equal(some, task.scored_windows(16, max_tokens=160))
+    assert torch.equal(some, torch.sort(some).values) and bool((some % 16 == 0).all())
+    more = task.scored_windows(16, max_tokens=16 * 20)
+    assert set(some.tolist()) <= set(more.tolist())  # a larger budget scores a superset
+    assert some.tolist() != list(range(0, 160, 16))  # not the prefix of the stream
+    batches = list(task.eval_batches(4, 16, max_tokens=160))
+    inputs = torch.cat([b.inputs for b in batches])
+    assert torch.equal(inputs[:, 0], task.val_tokens[some])
+
+
+def test_scored_windows_depend_on_the_task_data(texts: list[str], tokenizer: Tokenizer) -> None:
+    one = LMTask(texts[:4], texts[4:], tokenizer, split_rule="test")
+    same = LMTask(texts[:4], texts[4:], tokenizer, split_rule="test")
+    other = LMTask(texts[1:], texts[:1], tokenizer, split_rule="test")
+    assert torch.equal(one.scored_windows(16, 320), same.scored_windows(16, 320))
+    assert not torch.equal(one.scored_windows(16, 320), other.scored_windows(16, 320)[:20])
+
+
+def test_document_of(task: LMTask) -> None:
+    ends = torch.nonzero(task.val_tokens == task.tokenizer.eos_id).flatten()
+    first_end = int(ends[0])
+    assert task.document_of(torch.tensor([0, first_end, first_end + 1])).tolist() == [0, 0, 1]

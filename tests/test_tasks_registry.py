@@ -9,9 +9,9 @@ import torch
 
 from nas_env.errors import ConfigError
 from nas_env.tasks import TASK_IDS, LMTask, Tokenizer, make_task, parse_task_id
-from nas_env.tasks.snapshot import stdlib_documents
 from nas_env.tasks import tokenizer as tokenizer_module
 from nas_env.tasks.registry import clear_task_memo
+from nas_env.tasks.snapshot import stdlib_documents
 
 LINES = "".join(f"def function_{i}(value):\n    return value * {i}\n\n" for i in range(200))
 
@@ -143,3 +143,12 @@ def test_stdlib_task_reloads_from_cache(
     assert again.fingerprint == stdlib_task.fingerprint
     assert torch.equal(again.train_tokens, stdlib_task.train_tokens)
     assert torch.equal(again.val_tokens, stdlib_task.val_tokens)
+
+
+def test_stdlib_scoring_is_spread_over_all_held_out_documents(stdlib_task: LMTask) -> None:
+    val_files = stdlib_task.stats()["val_files"]
+    offsets = stdlib_task.scored_windows(64, max_tokens=16384)
+    touched = set(stdlib_task.document_of(offsets).tolist())
+    assert len(touched) >= 0.6 * val_files  # a prefix of 256 windows touches one or two
+    prefix = torch.arange(offsets.numel()) * 64
+    assert len(set(stdlib_task.document_of(prefix).tolist())) < 0.2 * val_files

@@ -57,7 +57,9 @@ def decode_documents(data: bytes, where: str) -> tuple[Document, ...]:
     docs = []
     for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
         pair = json.loads(line)
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        ):
             raise ConfigError(f"{where}:{number}: expected a [name, text] pair of strings")
         docs.append(Document(pair[0], pair[1]))
     return tuple(docs)
@@ -73,7 +75,9 @@ def _load(path: Path, expected: str) -> tuple[Document, ...]:
             "data includes it"
         ) from exc
     except lzma.LZMAError as exc:
-        raise ConfigError(f"pinned corpus {path}: not an xz file ({exc}); reinstall nas_env") from exc
+        raise ConfigError(
+            f"pinned corpus {path}: not an xz file ({exc}); reinstall nas_env"
+        ) from exc
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
         raise ConfigError(
