@@ -236,3 +236,43 @@ def test_bad_arguments() -> None:
         make_env(render_mode="human")
     with pytest.raises(ConfigError, match="evaluator"):
         NASEnv(evaluator="oracle")
+
+
+def _metric_slots(env: NASEnv, obs: np.ndarray) -> dict[str, float]:
+    slot = dict(zip(env.observation_names, obs.tolist(), strict=True))
+    return {k: slot[k] for k in ("metric.quality", "metric.size", "metric.latency")}
+
+
+def test_metric_slots_use_the_active_rewards_bounds() -> None:
+    from nas_env.rewards import log_score, quality_score
+
+    reward = {
+        "name": "weighted",
+        "size_low_mb": 0.001,
+        "size_high_mb": 2.0,
+        "latency_low_ms": 0.01,
+        "latency_high_ms": 1.0,
+        "vocab_size": 500,
+    }
+    env = make_env(reward=reward)
+    obs, _ = env.reset(seed=0)
+    r = env.result
+    assert r is not None
+    got = _metric_slots(env, obs)
+    assert got["metric.size"] == pytest.approx(log_score(r.size_mb, 0.001, 2.0), abs=1e-6)
+    assert got["metric.latency"] == pytest.approx(log_score(r.latency_ms, 0.01, 1.0), abs=1e-6)
+    assert got["metric.quality"] == pytest.approx(quality_score(r, 500), abs=1e-6)
+    default = _metric_slots(make_env(), make_env().reset(seed=0)[0])
+    assert got != pytest.approx(default, abs=1e-3)
+
+
+def test_metric_slots_of_a_target_reward_score_its_targets_one_half() -> None:
+    probe = make_env()
+    probe.reset(seed=0)
+    r = probe.result
+    assert r is not None
+    reward = {"name": "mnasnet", "target_size_mb": r.size_mb, "target_latency_ms": r.latency_ms}
+    env = make_env(reward=reward)
+    got = _metric_slots(env, env.reset(seed=0)[0])
+    assert got["metric.size"] == pytest.approx(0.5, abs=1e-5)
+    assert got["metric.latency"] == pytest.approx(0.5, abs=1e-5)

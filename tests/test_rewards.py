@@ -331,3 +331,19 @@ def test_default_failure_penalty_is_one() -> None:
     assert Reward.failure_penalty == 1.0
     for cls in REWARDS.values():
         assert cls().failure_penalty == 1.0
+
+
+def test_metric_bounds_follow_each_rewards_own_scale() -> None:
+    from nas_env.rewards import MetricBounds
+
+    assert make_reward("quality").metric_bounds() == MetricBounds(vocab_size=1024)
+    weighted = make_reward({"name": "weighted", "size_low_mb": 1, "size_high_mb": 8})
+    assert weighted.metric_bounds().size_mb == (1.0, 8.0)
+    assert weighted.metric_bounds().latency_ms == MetricBounds().latency_ms
+    mnasnet = make_reward({"name": "mnasnet", "target_size_mb": 2.0, "target_latency_ms": None})
+    low, high = mnasnet.metric_bounds().size_mb
+    assert low * high == pytest.approx(4.0) and high / low == pytest.approx(1000.0)
+    assert mnasnet.metric_bounds().latency_ms == MetricBounds().latency_ms
+    budget = make_reward({"name": "budget", "max_size_mb": 3.0})
+    assert budget.metric_bounds().size_mb[1] == 3.0
+    assert make_reward("budget").metric_bounds().size_mb == MetricBounds().size_mb

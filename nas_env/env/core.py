@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
@@ -17,14 +18,7 @@ from nas_env.env.observation import ObservationEncoder
 from nas_env.env.render import render_ansi, render_rgb
 from nas_env.evaluation import EvalResult
 from nas_env.genome import Genome
-from nas_env.rewards import (
-    Reward,
-    log_score,
-    make_reward,
-    quality_score,
-    reward_class,
-    step_reward,
-)
+from nas_env.rewards import Reward, make_reward, reward_class, step_reward
 from nas_env.space import SearchSpace
 
 MODES: tuple[str, ...] = ("edit", "design")
@@ -58,7 +52,9 @@ class NASEnv(gym.Env):
     ``observation_names``: ordinal genes as ``index / (n_choices - 1)``, categorical
     genes one-hot, per-layer genes per layer with a ``layer[i].active`` flag (inactive
     layers all zero), then ``metric.quality``, ``metric.size``, ``metric.latency``,
-    ``metric.ok``, ``metric.score`` of the current genome and ``episode.progress``.
+    ``metric.ok``, ``metric.score`` of the current genome (quality, size and latency
+    normalised on the active reward's scale, `Reward.metric_bounds`) and
+    ``episode.progress``.
     ``observation="dict"`` gives ``Dict(genome, metrics, progress)`` for
     ``MultiInputPolicy``.
 
@@ -130,7 +126,10 @@ class NASEnv(gym.Env):
         self.invalid_action_penalty = float(invalid_action_penalty)
         self.reward_scale = expect_positive(reward_scale, "reward_scale")
         self._horizon = horizon
-        self.encoder = ObservationEncoder(self.space)
+        bounds = self.reward_fn.metric_bounds()
+        if bounds.vocab_size is None:
+            bounds = replace(bounds, vocab_size=self.vocab_size)
+        self.encoder = ObservationEncoder(self.space, bounds)
         self._design = DesignState(self.space)
         if self.mode == "edit":
             self.action_names: tuple[str, ...] = self.space.action_names
@@ -178,20 +177,9 @@ class NASEnv(gym.Env):
 
     def _metrics(self) -> np.ndarray:
         r = self.result
-        if r is None or not r.ok:
-            return np.zeros(5, dtype=np.float32)
         if self._metrics_memo[0] is r and self._metrics_memo[1] == self.score:
             return self._metrics_memo[2]
-        metrics = np.array(
-            [
-                quality_score(r, self.vocab_size),
-                log_score(r.size_mb, 0.05, 50.0),
-                log_score(r.latency_ms, 0.1, 100.0),
-                1.0,
-                min(max(self.score, 0.0), 1.0),
-            ],
-            dtype=np.float32,
-        )
+        metrics = self.encoder.encode_metrics(r, self.score)
         self._metrics_memo = (r, self.score, metrics)
         return metrics
 

@@ -8,9 +8,10 @@ Slots, in order (`ObservationEncoder.slot_names` lists them by name):
 - per layer ``i`` up to the space's maximum depth: ``layer[i].active`` (1 or 0),
   then that layer's per-layer genes encoded as above; all zero when inactive;
 - metrics of the current genome, each in [0, 1]: ``metric.quality`` (accuracy, or the
-  perplexity score of the reward), ``metric.size`` and ``metric.latency`` (1 = smallest /
-  fastest, log scale between the reward's bounds), ``metric.ok`` (1 when the genome
-  trained and scored) and ``metric.score`` (the reward's score, clipped to [0, 1]);
+  perplexity score against the reward's vocabulary), ``metric.size`` and
+  ``metric.latency`` (1 = smallest / fastest, log scale between the active reward's
+  bounds, `Reward.metric_bounds`), ``metric.ok`` (1 when the genome trained and scored)
+  and ``metric.score`` (the reward's score, clipped to [0, 1]);
 - ``episode.progress``: steps (edit mode) or decisions (design mode) used, as a fraction.
 
 In design mode genes not decided yet are all zero.
@@ -23,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from nas_env.evaluation import EvalResult
 from nas_env.genes import Gene
 from nas_env.genome import Genome
+from nas_env.rewards import DEFAULT_VOCAB_SIZE, MetricBounds, log_score, quality_score
 from nas_env.space import SearchSpace
 
 METRIC_SLOTS: tuple[str, ...] = (
@@ -47,10 +50,13 @@ class ObservationEncoder:
 
     Args:
         space: The search space.
+        bounds: How the metric slots normalise a result (the active reward's
+            `Reward.metric_bounds`); the default bounds when None.
     """
 
-    def __init__(self, space: SearchSpace) -> None:
+    def __init__(self, space: SearchSpace, bounds: MetricBounds | None = None) -> None:
         self.space = space
+        self.bounds = bounds or MetricBounds()
         self.global_genes = [g for g in space.genes if not g.per_layer]
         self.layer_genes = [g for g in space.genes if g.per_layer]
         names: list[str] = []
@@ -115,6 +121,22 @@ class ObservationEncoder:
                 self._memo.clear()
             slots = self._memo[genes] = self.encode_genome(genes)
         return slots
+
+    def encode_metrics(self, result: EvalResult | None, score: float) -> np.ndarray:
+        """The metric slots of ``result`` with the current ``score`` (all 0 unless ok)."""
+        if result is None or not result.ok:
+            return np.zeros(len(METRIC_SLOTS), dtype=np.float32)
+        bounds = self.bounds
+        return np.array(
+            [
+                quality_score(result, bounds.vocab_size or DEFAULT_VOCAB_SIZE),
+                log_score(result.size_mb, *bounds.size_mb),
+                log_score(result.latency_ms, *bounds.latency_ms),
+                1.0,
+                min(max(score, 0.0), 1.0),
+            ],
+            dtype=np.float32,
+        )
 
     def encode(self, genes: Mapping[str, Any], metrics: np.ndarray, progress: float) -> np.ndarray:
         """The full flat observation (a new array on every call)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 from nas_env.rewards.base import (
     DEFAULT_FAILURE_PENALTY,
     DEFAULT_VOCAB_SIZE,
+    MetricBounds,
     Reward,
     log_score,
     quality_score,
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_VOCAB_SIZE",
     "REWARDS",
     "BudgetReward",
+    "MetricBounds",
     "MnasNetReward",
     "QualityReward",
     "Reward",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import inspect
 import math
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from nas_env._validate import describe, expect_int, expect_number
@@ -16,6 +17,17 @@ DEFAULT_VOCAB_SIZE = 1024
 
 DEFAULT_FAILURE_PENALTY = 1.0
 """What a failed evaluation costs by default (`Reward.failure_penalty`)."""
+
+DEFAULT_SIZE_BOUNDS_MB: tuple[float, float] = (0.05, 50.0)
+"""Model size (MiB) scoring 1 and 0 on `log_score` unless a reward has its own bounds."""
+
+DEFAULT_LATENCY_BOUNDS_MS: tuple[float, float] = (0.1, 100.0)
+"""Latency (ms) scoring 1 and 0 on `log_score` unless a reward has its own bounds."""
+
+TARGET_SPAN = math.sqrt(1000.0)
+"""Around a reward's target, the observation's log scale runs from ``target / TARGET_SPAN``
+(1) to ``target * TARGET_SPAN`` (0): three decades, like the default bounds, with the
+target itself at 0.5."""
 
 
 def quality_score(result: EvalResult, vocab_size: int = DEFAULT_VOCAB_SIZE) -> float:
@@ -73,6 +85,30 @@ def log_score(value: float, low: float, high: float) -> float:
     return (math.log(high) - math.log(value)) / (math.log(high) - math.log(low))
 
 
+@dataclass(frozen=True)
+class MetricBounds:
+    """How the observation's metric slots normalise a result for one reward.
+
+    Attributes:
+        size_mb: ``(low, high)``: sizes at or below ``low`` show as 1, at or above
+            ``high`` as 0, log-linear between (`log_score`).
+        latency_ms: The same for latency.
+        vocab_size: Vocabulary the perplexity score is measured against (None: the task's).
+    """
+
+    size_mb: tuple[float, float] = DEFAULT_SIZE_BOUNDS_MB
+    latency_ms: tuple[float, float] = DEFAULT_LATENCY_BOUNDS_MS
+    vocab_size: int | None = None
+
+
+def around(target: float | None, default: tuple[float, float]) -> tuple[float, float]:
+    """Bounds centred (in log space) on ``target``, spanning three decades; ``default``
+    when there is no target."""
+    if target is None:
+        return default
+    return (target / TARGET_SPAN, target * TARGET_SPAN)
+
+
 class Reward(abc.ABC):
     """A named, deterministic scoring rule for evaluated architectures.
 
@@ -102,6 +138,16 @@ class Reward(abc.ABC):
             for p in inspect.signature(cls).parameters.values()
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         )
+
+    def metric_bounds(self) -> MetricBounds:
+        """How observations show a result's quality, size and latency under this reward.
+
+        The default: `DEFAULT_SIZE_BOUNDS_MB`, `DEFAULT_LATENCY_BOUNDS_MS` and the reward's
+        own ``vocab_size`` if it has one. Rewards with bounds or targets of their own
+        override it, so that the agent sees the metrics on the scale it is rewarded on.
+        """
+        vocab = getattr(self, "vocab_size", None)
+        return MetricBounds(vocab_size=int(vocab) if vocab is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"name": ..., **parameters}``: plain data for run folders and records."""

@@ -9,7 +9,7 @@ what is allowed. "quality" below is `quality_score` of the result with the rewar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from nas_env._validate import expect_choice, expect_int
@@ -17,8 +17,13 @@ from nas_env.errors import ConfigError
 from nas_env.evaluation.result import EvalResult
 from nas_env.rewards.base import (
     DEFAULT_FAILURE_PENALTY,
+    DEFAULT_LATENCY_BOUNDS_MS,
+    DEFAULT_SIZE_BOUNDS_MB,
     DEFAULT_VOCAB_SIZE,
+    TARGET_SPAN,
+    MetricBounds,
     Reward,
+    around,
     check_ok,
     log_score,
     measured,
@@ -90,10 +95,10 @@ class WeightedReward(Reward):
     w_quality: float = 0.5
     w_size: float = 0.3
     w_latency: float = 0.2
-    size_low_mb: float = 0.05
-    size_high_mb: float = 50.0
-    latency_low_ms: float = 0.1
-    latency_high_ms: float = 100.0
+    size_low_mb: float = DEFAULT_SIZE_BOUNDS_MB[0]
+    size_high_mb: float = DEFAULT_SIZE_BOUNDS_MB[1]
+    latency_low_ms: float = DEFAULT_LATENCY_BOUNDS_MS[0]
+    latency_high_ms: float = DEFAULT_LATENCY_BOUNDS_MS[1]
     vocab_size: int = DEFAULT_VOCAB_SIZE
     failure_penalty: float = DEFAULT_FAILURE_PENALTY
 
@@ -108,6 +113,14 @@ class WeightedReward(Reward):
         _bounds(self, "size_low_mb", "size_high_mb")
         _bounds(self, "latency_low_ms", "latency_high_ms")
         _set(self, "vocab_size", param_vocab(self.name, self.vocab_size))
+
+    def metric_bounds(self) -> MetricBounds:
+        """The reward's own size and latency bounds."""
+        return MetricBounds(
+            size_mb=(self.size_low_mb, self.size_high_mb),
+            latency_ms=(self.latency_low_ms, self.latency_high_ms),
+            vocab_size=self.vocab_size,
+        )
 
     def score(self, result: EvalResult) -> float:
         check_ok(self, result)
@@ -163,6 +176,15 @@ class MnasNetReward(Reward):
             param_number(self.name, "failure_penalty", self.failure_penalty),
         )
 
+    def metric_bounds(self) -> MetricBounds:
+        """Three decades around each target (the target shows as 0.5); the default
+        bounds for a target set to None."""
+        return MetricBounds(
+            size_mb=around(self.target_size_mb, DEFAULT_SIZE_BOUNDS_MB),
+            latency_ms=around(self.target_latency_ms, DEFAULT_LATENCY_BOUNDS_MS),
+            vocab_size=self.vocab_size,
+        )
+
     def factor(self, value: float, target: float) -> float:
         """``(value / target) ** w`` with ``w = alpha if value <= target else beta``."""
         alpha, beta = self.EXPONENTS[self.mode]
@@ -207,6 +229,14 @@ class BudgetReward(Reward):
         for field in ("over_penalty", "failure_penalty"):
             _set(self, field, param_number(self.name, field, getattr(self, field)))
         _set(self, "vocab_size", param_vocab(self.name, self.vocab_size))
+
+    def metric_bounds(self) -> MetricBounds:
+        """Size shows the room left under ``max_size_mb`` (0 at the limit, 1 three decades
+        below it); the default bounds without that limit."""
+        bounds = super().metric_bounds()
+        if self.max_size_mb is None:
+            return bounds
+        return replace(bounds, size_mb=(self.max_size_mb / TARGET_SPAN**2, self.max_size_mb))
 
     def within(self, result: EvalResult) -> bool:
         """True when ``result`` respects every limit that is set."""
