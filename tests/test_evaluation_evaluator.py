@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from nas_env import SearchSpace
+from nas_env.errors import ConfigError
 from nas_env.evaluation import Evaluator, Fidelity, TrainSettings
 
 TINY = Fidelity.resolve("tiny")
@@ -37,7 +41,7 @@ def make(
 
 
 def test_lm_stdlib_learns_and_measures(cache_root: Path) -> None:
-    fidelity = Fidelity.resolve("tiny", steps=100)
+    fidelity = Fidelity.resolve("tiny", steps=100, batch_size=8)
     evaluator = make(cache_root, cache=cache_root / "results.sqlite", fidelity=fidelity)
     genome = evaluator.space.default_genome()
     result = evaluator.evaluate(genome)
@@ -46,7 +50,7 @@ def test_lm_stdlib_learns_and_measures(cache_root: Path) -> None:
     assert result.metric == "perplexity" and result.accuracy is None
     assert result.params == sum(p.numel() for p in _built(evaluator, genome).parameters())
     assert result.latency_ms > 0 and result.flops_per_token > 0 and result.size_mb > 0
-    assert result.tokens_per_second > 0 and result.train_tokens == 100 * 8 * 32
+    assert result.tokens_per_second > 0 and result.train_tokens == 100 * 8 * 64
     assert result.steps == 100 and result.backend == "torch" and result.device == "cpu"
     assert result.peak_memory_mb is None or result.peak_memory_mb > 0
     assert not result.cache_hit
@@ -186,3 +190,70 @@ def test_deepspeed_backend_on_cpu(cache_root: Path) -> None:
     assert result.perplexity < VOCAB / 2  # it learned
     second = ds.evaluate(genome.replace(norm="rmsnorm"))  # a second engine in one process
     assert second.status == "ok", second.message
+
+
+def test_the_space_task_is_the_single_source(cache_root: Path) -> None:
+    evaluator = Evaluator("tiny", fidelity=TINY, cache=False, cache_root=cache_root)
+    space = SearchSpace.load("tiny")
+    assert evaluator.spec.vocab_size == space.task.vocab_size == 512
+    assert evaluator.seq_len == space.task.seq_len
+    rng = np.random.default_rng(0)
+    for _ in range(30):  # what the space calls valid, the evaluator calls valid
+        genome = space.random_genome(rng)
+        assert evaluator.space.check(genome) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"task": "cls/stdlib-modules"}, "is a cls task but space 'tiny' is a lm space"),
+        (
+            {"fidelity": {"steps": 2, "batch_size": 2, "lr": 0.1, "seq_len": 32}},
+            "belongs to the task",
+        ),
+    ],
+)
+def test_task_mismatches_are_refused(cache_root: Path, kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        Evaluator("tiny", cache=False, cache_root=cache_root, **{"fidelity": TINY, **kwargs})
+
+
+def test_the_key_covers_every_setting_that_changes_a_result(cache_root: Path) -> None:
+    genome = SearchSpace.load("tiny").default_genome()
+    base = TrainSettings(device="cpu")
+    key = make(cache_root, settings=base, vocab_size=None).key(genome)
+    assert make(cache_root, settings=base, vocab_size=None).key(genome) == key
+    for change in (
+        {"max_memory_mb": 4096.0},
+        {"latency_repeats": 7},
+        {"latency_warmup": 1},
+        {"latency_threads": 2},
+        {"threads": 3},
+        {"seed": 1},
+    ):
+        settings = replace(base, **change)  # type: ignore[arg-type]
+        assert make(cache_root, settings=settings, vocab_size=None).key(genome) != key, change
+    other_fidelity = Fidelity.resolve("tiny", eval_tokens=512)
+    assert make(cache_root, fidelity=other_fidelity, vocab_size=None).key(genome) != key
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"latency_repeats": 0}, {"latency_warmup": -1}, {"latency_threads": 0}, {"threads": True}],
+)
+def test_bad_settings_name_the_field(change: dict) -> None:
+    name = next(iter(change))
+    with pytest.raises(ConfigError, match=f"TrainSettings.{name}="):
+        TrainSettings(**change)
+
+
+def test_results_carry_fingerprint_standard_error_and_latency_protocol(cache_root: Path) -> None:
+    evaluator = make(cache_root, settings=TrainSettings(device="cpu", latency_repeats=4))
+    result = evaluator.evaluate(evaluator.space.default_genome())
+    assert result.status == "ok", result.message
+    assert result.task_fingerprint == evaluator.task.fingerprint != ""
+    assert result.val_loss_se is not None and 0 < result.val_loss_se < 0.2
+    assert result.scored_tokens == TINY.eval_tokens
+    assert result.latency_threads == 1 and result.latency_repeats == 4
+    assert result.latency_spread_ms is not None and result.latency_spread_ms >= 0
+    assert result.threads == torch.get_num_threads()

@@ -20,7 +20,7 @@ def test_levels_exist() -> None:
 def test_overrides_and_tokens() -> None:
     fidelity = Fidelity.resolve("fast", steps=7)
     assert fidelity.steps == 7 and fidelity.name == "fast+custom"
-    by_tokens = Fidelity.resolve("fast", tokens=16 * 64 * 10)
+    by_tokens = Fidelity.resolve("fast", tokens=16 * 64 * 10, seq_len=64)
     assert by_tokens.steps == 10
     assert Fidelity.resolve("fast").cache_token() != fidelity.cache_token()
 

@@ -1,7 +1,17 @@
-"""Evaluator: genome -> trained, measured `EvalResult`, through a persistent cache."""
+"""Evaluator: genome -> trained, measured `EvalResult`, through a persistent cache.
+
+One task definition: the space's task spec (vocabulary size, context length) is the
+single source for every entry point; the fidelity sets the training budget only, and the
+held-out selection is the task's own, so scores of different fidelities are comparable.
+
+An evaluation leaves the caller's global random state (Python, NumPy, torch CPU and
+CUDA) exactly as it found it: initialisation and batch sampling are seeded privately.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,18 +21,20 @@ import torch
 
 from models import build_model, count_params, flops_per_token, model_config, size_mb
 from nas_env._validate import expect_choice
+from nas_env.errors import ConfigError
 from nas_env.evaluation.cache import ResultCache, cache_key
 from nas_env.evaluation.failures import TimedOut, classify, free_memory, memory_limit
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.loop import TrainOutcome, train_torch
-from nas_env.evaluation.measure import measure_latency, peak_memory, validate
+from nas_env.evaluation.measure import measure_latency, peak_memory, torch_threads, validate
 from nas_env.evaluation.precision import Precision, resolve_device, resolve_precision
 from nas_env.evaluation.result import EvalResult
+from nas_env.evaluation.rng import isolated_rng
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
 from nas_env.tasks import cache_dir, make_task
 
-EVALUATOR_VERSION = "2"
+EVALUATOR_VERSION = "3"
 BACKENDS: tuple[str, ...] = ("torch", "deepspeed")
 
 
@@ -37,7 +49,13 @@ class TrainSettings:
         seed: Seeds model initialisation and batch sampling.
         max_memory_mb: Memory a candidate may allocate before it is an ``oom`` (None: no cap).
         latency_repeats: Timed forward passes for the latency median.
+        latency_warmup: Untimed forward passes before them.
+        latency_threads: CPU threads pinned while timing latency (default 1, so that the
+            figure does not depend on the machine's core count or its load).
+        threads: CPU threads for training (None: torch's current setting).
         deepspeed_config: Path of the DeepSpeed JSON (None: ``config/deepspeed.json``).
+
+    Every field is part of the cache key (through `Evaluator.key`).
     """
 
     backend: str = "torch"
@@ -46,23 +64,50 @@ class TrainSettings:
     seed: int = 0
     max_memory_mb: float | None = None
     latency_repeats: int = 15
+    latency_warmup: int = 3
+    latency_threads: int = 1
+    threads: int | None = None
     deepspeed_config: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, minimum in (("latency_repeats", 1), ("latency_warmup", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(
+                    f"TrainSettings.{name}={value!r} is invalid; allowed: an integer >= {minimum}"
+                )
+        for name in ("latency_threads", "threads"):
+            value = getattr(self, name)
+            if value is None and name == "threads":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(
+                    f"TrainSettings.{name}={value!r} is invalid; allowed: a positive integer"
+                    + (" or None" if name == "threads" else "")
+                )
 
 
 class Evaluator:
     """Trains and measures genomes of one space on one task at one fidelity.
 
     Args:
-        space: Search space (name, path or `SearchSpace`); its budgets are re-measured
-            for the task's real vocabulary.
-        task: Task id (``lm/stdlib``, ``lm/text:PATH``, ``cls/stdlib-modules``, ``cls/jsonl:PATH``).
-        fidelity: Level name, mapping or `Fidelity`.
+        space: Search space (name, path or `SearchSpace`). Its task spec is the single
+            source of the vocabulary size and context length; its budgets are re-measured
+            for the task's real vocabulary (and classes).
+        task: Task id (``lm/stdlib``, ``lm/text:PATH``, ``cls/stdlib-modules``, ``cls/jsonl:PATH``);
+            its kind must match the space's task kind.
+        fidelity: Level name, mapping or `Fidelity` (the training budget; a ``seq_len`` in
+            it must equal the space's context).
         settings: Backend, device, precision, seed and limits.
         cache: Result database path; None for ``<cache dir>/results.sqlite``; False for no
             persistent cache (results still memoised in memory).
         cache_root: Folder for tokenizers, token arrays and the default result database
             (default: ``$NAS_ENV_CACHE`` or the user's cache folder).
-        vocab_size: Tokenizer vocabulary size (None: the task's default).
+        vocab_size: Tokenizer vocabulary size (None: the space's ``task.vocab_size``).
+
+    Raises:
+        ConfigError: The task's kind differs from the space's, the fidelity's ``seq_len``
+            differs from the space's context, or a setting is invalid.
     """
 
     def __init__(
@@ -79,9 +124,21 @@ class Evaluator:
         expect_choice(self.settings.backend, "backend", BACKENDS)
         self.fidelity = Fidelity.resolve(fidelity)
         self.task_id = task
-        self.task = make_task(task, cache=cache_root, vocab_size=vocab_size)
         base = load_space(space)
-        self.seq_len = self.fidelity.seq_len or base.task.seq_len
+        kind = task.split("/", 1)[0]
+        if kind != base.task.kind:
+            raise ConfigError(
+                f"task {task!r} is a {kind} task but space {base.name!r} is a "
+                f"{base.task.kind} space (its task.kind); use a {base.task.kind}/... task id"
+            )
+        self.seq_len = base.task.seq_len
+        if self.fidelity.seq_len not in (None, self.seq_len):
+            raise ConfigError(
+                f"fidelity {self.fidelity.name!r} has seq_len={self.fidelity.seq_len}, but the "
+                f"context belongs to the task: space {base.name!r} has task.seq_len="
+                f"{self.seq_len}; drop seq_len from the fidelity or change the space's task"
+            )
+        self.task = make_task(task, cache=cache_root, vocab_size=vocab_size or base.task.vocab_size)
         self.spec = self.task.spec(self.seq_len)
         self.space = base.with_task(self.spec)
         self.device = resolve_device(self.settings.device)
@@ -92,19 +149,41 @@ class Evaluator:
             path = cache if isinstance(cache, str | Path) else cache_dir(cache_root)
             path = Path(path)
             self.cache = ResultCache(path / "results.sqlite" if path.is_dir() else path)
+        deepspeed_token = ""
         if self.settings.backend == "deepspeed":
             from nas_env.evaluation import deepspeed_backend as ds
 
-            base_config = ds.load_config(self.settings.deepspeed_config)
-            ds.prepare(
-                ds.resolve_config(base_config, self.fidelity, self.precision, self.device),
+            resolved = ds.resolve_config(
+                ds.load_config(self.settings.deepspeed_config),
+                self.fidelity,
+                self.precision,
                 self.device,
             )
+            ds.prepare(resolved, self.device)
+            text = json.dumps(resolved, sort_keys=True, default=str)
+            deepspeed_token = hashlib.sha256(text.encode()).hexdigest()[:16]
+        self.task_fingerprint: str = self.task.fingerprint
         self._task_token = f"{task}#{self.task.fingerprint}@{self.seq_len}"
         self._fidelity_token = self.fidelity.cache_token()
+        settings = self.settings
+        self._settings_token = (
+            f"mem={settings.max_memory_mb};lat={settings.latency_warmup}+"
+            f"{settings.latency_repeats}x{settings.latency_threads};"
+            f"ds={deepspeed_token}"
+        )
+
+    def train_threads(self) -> int:
+        """CPU threads training runs with (the setting, else torch's current count)."""
+        return self.settings.threads or torch.get_num_threads()
 
     def key(self, genome: Genome) -> str:
-        """Cache key of ``genome`` under this evaluator's task, fidelity, seed and backend."""
+        """Cache key of ``genome``: every setting that changes its result.
+
+        That is the genome, the task (id, data fingerprint, context), every fidelity
+        field, the seed, backend, device type and precision, the evaluator version, the
+        memory cap, the latency protocol (warm-up, repeats, pinned threads), the training
+        thread count and, for DeepSpeed, a hash of the resolved DeepSpeed config.
+        """
         return cache_key(
             genome.key(),
             self._task_token,
@@ -112,27 +191,33 @@ class Evaluator:
             self.settings.seed,
             f"{self.settings.backend}/{self.device.type}/{self.precision.name}",
             EVALUATOR_VERSION,
+            f"{self._settings_token};threads={self.train_threads()}",
         )
 
     def evaluate(self, genome: Genome) -> EvalResult:
         """The measured result of ``genome`` (from the cache when already evaluated).
 
         Never raises for a bad candidate: invalid genomes, NaN losses, out-of-memory,
-        timeouts and other exceptions become results with that status.
+        timeouts and other exceptions become results with that status. A genome that
+        another process is evaluating right now is waited for, not trained again (see
+        `ResultCache.compute` for the claim and retry policy).
         """
-        key = self.key(genome)
-        cached = self.cache.get(key)
-        if cached is not None:
-            return cached
-        result = self._evaluate_uncached(genome)
-        if result.status != "error":  # errors may be transient: retry them next time
-            self.cache.put(key, result, self.fidelity.name, self.settings.seed)
-        return result
+        return self.cache.compute(
+            self.key(genome),
+            lambda: self._evaluate_isolated(genome),
+            fidelity=self.fidelity.name,
+            seed=self.settings.seed,
+        )
+
+    def _evaluate_isolated(self, genome: Genome) -> EvalResult:
+        with isolated_rng(self.device), torch_threads(self.settings.threads):
+            return self._evaluate_uncached(genome)
 
     def _base(self, genome: Genome) -> dict[str, Any]:
         return {
             "genome_key": genome.key(),
             "task": self.task_id,
+            "task_fingerprint": self.task.fingerprint,
             "metric": self.task.metric,
             "fidelity": self.fidelity.name,
             "fidelity_config": self.fidelity.to_dict(),
@@ -141,6 +226,7 @@ class Evaluator:
             "precision": self.precision.name,
             "seed": self.settings.seed,
             "evaluator_version": EVALUATOR_VERSION,
+            "threads": torch.get_num_threads(),
         }
 
     def _evaluate_uncached(self, genome: Genome) -> EvalResult:
@@ -200,14 +286,27 @@ class Evaluator:
         )
         if time.perf_counter() > deadline:
             raise TimedOut(f"wall-clock cap {self.fidelity.max_seconds:g} s reached in validation")
-        repeats = self.settings.latency_repeats
-        latency = measure_latency(model, self.spec, self.device, repeats=repeats)
+        settings = self.settings
+        latency = measure_latency(
+            model,
+            self.spec,
+            self.device,
+            warmup=settings.latency_warmup,
+            repeats=settings.latency_repeats,
+            threads=settings.latency_threads,
+        )
         is_lm = self.task.metric == "perplexity"
         return {
             "val_loss": scores.loss,
+            "val_loss_se": scores.loss_se,
+            "scored_tokens": scores.tokens,
             "perplexity": float(torch.tensor(scores.loss).exp()) if is_lm else None,
             "accuracy": scores.accuracy,
-            "latency_ms": latency,
+            "macro_f1": scores.macro_f1,
+            "latency_ms": latency.median_ms,
+            "latency_spread_ms": latency.spread_ms,
+            "latency_threads": latency.threads if self.device.type == "cpu" else None,
+            "latency_repeats": latency.repeats,
             "train_seconds": outcome.seconds,
             "train_tokens": outcome.tokens,
             "tokens_per_second": outcome.tokens / max(outcome.seconds, 1e-9),

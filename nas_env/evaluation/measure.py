@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from models import TaskSpec
@@ -19,11 +20,49 @@ from models import TaskSpec
 
 @dataclass
 class Validation:
-    """Held-out scores: mean loss, and accuracy for classifiers."""
+    """Held-out scores.
+
+    Attributes:
+        loss: Mean cross-entropy over the scored items (nats per token for LM windows of
+            equal length, per example for classifiers).
+        loss_se: Standard error of that mean: the standard deviation of per-item losses
+            (per window for LM, per example for classifiers) over the square root of their
+            number (0 for a single item).
+        accuracy: Classifiers: share of correct predictions, else None.
+        macro_f1: Classifiers: unweighted mean of per-class F1 over the classes present in
+            the scored set, else None.
+        items: Scored windows (LM) or examples (classification).
+        tokens: Scored target tokens (LM) or examples (classification).
+    """
 
     loss: float
+    loss_se: float
     accuracy: float | None
+    macro_f1: float | None
     items: int
+    tokens: int
+
+
+def macro_f1(predicted: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
+    """Unweighted mean F1 over the classes that occur in ``target``."""
+    scores = []
+    for label in range(num_classes):
+        actual = target == label
+        if not bool(actual.any()):
+            continue
+        guessed = predicted == label
+        hits = int((actual & guessed).sum())
+        denominator = int(actual.sum()) + int(guessed.sum())
+        scores.append(2.0 * hits / denominator)
+    return sum(scores) / len(scores)
+
+
+def _item_losses(logits: torch.Tensor, targets: torch.Tensor, is_lm: bool) -> torch.Tensor:
+    """Per-window (LM: mean over its tokens) or per-example cross-entropy, in float32."""
+    if is_lm:
+        flat = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
+        return flat.view(targets.shape).mean(dim=1)  # (B*T,) -> (B, T) -> (B,)
+    return F.cross_entropy(logits.float(), targets, reduction="none")
 
 
 @torch.inference_mode()
@@ -36,45 +75,56 @@ def validate(
     device: torch.device,
     autocast_dtype: torch.dtype | None = None,
 ) -> Validation:
-    """Score ``model`` on the task's held-out split (never on training data).
+    """Score ``model`` on the task's held-out selection (never on training data).
+
+    The selection is the task's own (`LMTask.scored_windows`, `ClsTask.scored_examples`):
+    a fixed sample over all held-out documents (stratified by class for classifiers).
 
     Args:
         model: The trained model; its ``forward`` returns ``(logits, loss)``.
         task: An LM or classification task with ``eval_batches``.
-        seq_len: Sequence length the model was trained at.
+        seq_len: The task's context length.
         batch_size: Sequences per forward pass.
         max_tokens: Held-out tokens to score (classification: examples x ``seq_len``).
         device: Where the model lives.
         autocast_dtype: Run under autocast with this dtype (None: full precision).
 
     Returns:
-        Token-weighted mean loss (LM) or example-weighted loss and accuracy (cls).
+        Mean loss with its standard error, and accuracy and macro-F1 for classifiers.
     """
     was_training = model.training
     model.eval()
-    total_loss = 0.0
-    total_items = 0
-    correct = 0
     is_lm = task.metric == "perplexity"
+    losses: list[torch.Tensor] = []
+    predicted: list[torch.Tensor] = []
+    targets: list[torch.Tensor] = []
+    tokens = 0
     for batch in task.eval_batches(batch_size, seq_len, max_tokens=max_tokens):
         batch = batch.to(device)
         with torch.autocast(
             device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
         ):
             if is_lm:
-                logits, loss = model(batch.inputs, batch.targets)
+                logits, _ = model(batch.inputs, batch.targets)
             else:
-                logits, loss = model(batch.inputs, batch.targets, mask=batch.mask)
-        items = batch.targets.numel()
-        total_loss += float(loss) * items
-        total_items += items
+                logits, _ = model(batch.inputs, batch.targets, mask=batch.mask)
+        losses.append(_item_losses(logits, batch.targets, is_lm).cpu())
+        tokens += batch.targets.numel()
         if not is_lm:
-            correct += int((logits.argmax(dim=-1) == batch.targets).sum())
+            predicted.append(logits.argmax(dim=-1).cpu())
+            targets.append(batch.targets.cpu())
     model.train(was_training)
-    if total_items == 0:
+    if not losses:
         raise ValueError(f"task {task!r} produced no held-out batches for seq_len={seq_len}")
-    accuracy = None if is_lm else correct / total_items
-    return Validation(total_loss / total_items, accuracy, total_items)
+    per_item = torch.cat(losses).double()
+    count = per_item.numel()
+    se = float(per_item.std(correction=1) / math.sqrt(count)) if count > 1 else 0.0
+    accuracy = f1 = None
+    if not is_lm:
+        guess, truth = torch.cat(predicted), torch.cat(targets)
+        accuracy = float((guess == truth).double().mean())
+        f1 = macro_f1(guess, truth, int(task.num_classes))
+    return Validation(float(per_item.mean()), se, accuracy, f1, count, tokens)
 
 
 def _sync(device: torch.device) -> None:
@@ -82,25 +132,71 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+@dataclass(frozen=True)
+class Latency:
+    """Inference latency of one forward pass at batch 1.
+
+    Attributes:
+        median_ms: Median over the timed repeats.
+        spread_ms: Interquartile range of the repeats (a robust spread).
+        threads: CPU threads torch used while timing (pinned for the measurement).
+        repeats: Timed passes, after ``warmup`` untimed ones.
+        warmup: Untimed passes first.
+    """
+
+    median_ms: float
+    spread_ms: float
+    threads: int
+    repeats: int
+    warmup: int
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[int]:
+    """Run the block with ``torch.set_num_threads(threads)`` (None: leave it); restore after."""
+    before = torch.get_num_threads()
+    if threads is not None and threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 @torch.inference_mode()
 def measure_latency(
-    model: nn.Module, spec: TaskSpec, device: torch.device, warmup: int = 3, repeats: int = 15
-) -> float:
-    """Median milliseconds of one forward pass at batch 1 and the task's sequence length."""
+    model: nn.Module,
+    spec: TaskSpec,
+    device: torch.device,
+    warmup: int = 3,
+    repeats: int = 15,
+    threads: int | None = 1,
+) -> Latency:
+    """Time one forward pass at batch 1 and the task's sequence length.
+
+    The input is a fixed pseudo-random token sequence (a private generator: the global
+    RNG is not touched). On the CPU torch is pinned to ``threads`` for the measurement, so
+    that the figure does not depend on how many cores the machine or the training used.
+    """
     was_training = model.training
     model.eval()
-    x = torch.randint(0, spec.vocab_size, (1, spec.seq_len), device=device)
-    for _ in range(warmup):
-        model(x)
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(x)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randint(0, spec.vocab_size, (1, spec.seq_len), generator=generator).to(device)
+    pinned = threads if device.type == "cpu" else None
+    with torch_threads(pinned) as used:
+        for _ in range(warmup):
+            model(x)
         _sync(device)
-        times.append((time.perf_counter() - start) * 1000.0)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            _sync(device)
+            times.append((time.perf_counter() - start) * 1000.0)
     model.train(was_training)
-    return statistics.median(times)
+    quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
+    return Latency(statistics.median(times), quartiles[2] - quartiles[0], used, repeats, warmup)
 
 
 def _read_hwm_mb() -> float | None:

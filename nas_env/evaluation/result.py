@@ -26,13 +26,22 @@ class EvalResult:
         message: Why a failed candidate failed (empty when ok).
         genome_key: `Genome.key` of the candidate.
         task: Task id; ``metric`` is its quality metric (``perplexity`` or ``accuracy``).
-        val_loss: Mean cross-entropy on held-out data (nats per token / per example).
+        task_fingerprint: Fingerprint of the task's data, split and tokenizer.
+        val_loss: Mean cross-entropy on the task's held-out selection (nats per token /
+            per example).
+        val_loss_se: Standard error of ``val_loss`` (per-window / per-example spread).
+        scored_tokens: Held-out target tokens (LM) or examples (classification) scored.
         perplexity: ``exp(val_loss)`` for language models, else None.
         accuracy: Held-out accuracy for classifiers, else None.
+        macro_f1: Held-out macro-averaged F1 for classifiers, else None.
         params: Parameter count (analytic, equal to the built model's).
         size_mb: Model size in MiB at float32.
         flops_per_token: Analytic forward FLOPs per token.
-        latency_ms: Median inference latency, batch 1 at the trained sequence length.
+        latency_ms: Median inference latency, batch 1 at the task's sequence length.
+        latency_spread_ms: Interquartile range of the timed latency repeats.
+        latency_threads: CPU threads pinned while timing (None on CUDA).
+        latency_repeats: Timed latency passes (after a warm-up).
+        threads: CPU threads torch trained with.
         train_seconds: Wall-clock time of the training loop.
         train_tokens: Tokens (LM) or token slots (classification) trained on.
         tokens_per_second: ``train_tokens / train_seconds``.
@@ -55,13 +64,21 @@ class EvalResult:
     genome_key: str = ""
     task: str = ""
     metric: str = ""
+    task_fingerprint: str = ""
     val_loss: float | None = None
+    val_loss_se: float | None = None
+    scored_tokens: int | None = None
     perplexity: float | None = None
     accuracy: float | None = None
+    macro_f1: float | None = None
     params: int | None = None
     size_mb: float | None = None
     flops_per_token: int | None = None
     latency_ms: float | None = None
+    latency_spread_ms: float | None = None
+    latency_threads: int | None = None
+    latency_repeats: int | None = None
+    threads: int | None = None
     train_seconds: float | None = None
     train_tokens: int | None = None
     tokens_per_second: float | None = None

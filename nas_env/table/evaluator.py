@@ -20,6 +20,7 @@ from nas_env.genome import Genome
 from nas_env.space import SearchSpace
 from nas_env.table import store
 from nas_env.table.build import lower_is_better
+from nas_env.table.provenance import check_provenance
 
 MISSING_MODES: tuple[str, ...] = ("error", "train")
 
@@ -77,8 +78,12 @@ class TableEvaluator:
         missing: What to do with a valid genome that is not in the table: ``"error"``
             raises `TableMissError`; ``"train"`` evaluates it with ``fallback`` and returns
             that result (``source="train"``; the table itself is never modified).
-        fallback: The evaluator used with ``missing="train"``; it should match the table's
-            space, task and fidelity (a warning says when it does not).
+        fallback: The evaluator used with ``missing="train"``; it must match the table's
+            space, task and task fingerprint, and should match its fidelity (a warning says
+            when it does not).
+        allow_mismatch: Use a table whose evaluator version or task fingerprint differs
+            from the running code's (a warning instead of an error).
+        cache_root: Cache folder used to compute the running task fingerprint.
 
     Genomes that break the space's rules are not misses: like `Evaluator`, they get a
     result with status ``invalid`` (``source="table"``) whether or not they are stored.
@@ -86,7 +91,8 @@ class TableEvaluator:
     Raises:
         ConfigError: Missing, unreadable or corrupt file; missing or incomplete meta;
             unknown ``missing`` mode; ``missing="train"`` without a ``fallback``; a
-            fallback for another space or task.
+            fallback for another space, task or task fingerprint; an evaluator version or
+            task fingerprint that differs from the running one (unless ``allow_mismatch``).
     """
 
     def __init__(
@@ -95,6 +101,8 @@ class TableEvaluator:
         *,
         missing: str = "error",
         fallback: Evaluator | Any | None = None,
+        allow_mismatch: bool = False,
+        cache_root: str | Path | None = None,
     ) -> None:
         self.path = Path(path)
         self.missing = expect_choice(missing, "missing", MISSING_MODES)
@@ -123,6 +131,15 @@ class TableEvaluator:
             conn.close()
         self.space = _space_from_meta(self.meta["space"], f"table:{self.path}")
         self.task_id: str = self.meta["task"]
+        self.task_fingerprint: str = str(self.meta.get("task_fingerprint") or "")
+        self.provenance_problems = check_provenance(
+            self.meta,
+            str(self.path),
+            f"python -m nas_env.table build --space {self.space.name} --task {self.task_id} "
+            f"--out {self.path}",
+            allow_mismatch,
+            cache_root,
+        )
         fid = self.meta["fidelity"]
         try:
             self.fidelity = Fidelity(**fid["config"])
@@ -141,6 +158,7 @@ class TableEvaluator:
                 data = json.loads(result_json)
                 data["source"] = "table"
                 data["cache_hit"] = True
+                data.setdefault("task_fingerprint", self.task_fingerprint)
                 self._results[key] = EvalResult.from_dict(data)
             except (TypeError, ValueError) as exc:
                 raise ConfigError(
@@ -198,6 +216,7 @@ class TableEvaluator:
             message="; ".join(reasons),
             genome_key=key,
             task=self.task_id,
+            task_fingerprint=self.task_fingerprint,
             metric=self.metric or "",
             fidelity=self.fidelity.name,
             fidelity_config=self.fidelity.to_dict(),
@@ -221,6 +240,13 @@ class TableEvaluator:
             raise ConfigError(
                 f"fallback evaluator trains on task {task!r}, but the table {self.path} "
                 f"holds task {self.task_id!r}"
+            )
+        fingerprint = getattr(fallback, "task_fingerprint", None)
+        if fingerprint is not None and fingerprint != self.task_fingerprint:
+            raise ConfigError(
+                f"fallback evaluator's task {task!r} has fingerprint {fingerprint!r}, but the "
+                f"table {self.path} was built on fingerprint {self.task_fingerprint!r} (other "
+                "data, split or tokenizer): its results would mix corpora"
             )
         differences = []
         fidelity = getattr(fallback, "fidelity", None)
