@@ -42,6 +42,10 @@ class NASRecordCallback(BaseCallback):
         max_evaluations: Stop once this many distinct genomes were evaluated (None: no
             limit). An on-policy agent reaching it at the last step of a rollout trains on
             that rollout first (at most one more step).
+
+    SB3 stops an on-policy agent only from inside a step, so a stop after a trained-on
+    rollout costs one more vector step; that step is recorded like every other, so that
+    ``episodes.jsonl`` ends at the model's ``num_timesteps``.
     """
 
     def __init__(
@@ -70,8 +74,13 @@ class NASRecordCallback(BaseCallback):
             self.run_log.on_reset(info or {}, index, self.num_timesteps)
 
     def _on_step(self) -> bool:
-        if self._stop_pending:
+        self._record_step()
+        if self._stop_pending:  # the envs already stepped once more: recorded, now stop
             return False
+        return self._keep_going()
+
+    def _record_step(self) -> None:
+        """Write the records of the vector step SB3 just made (one per env, + resets)."""
         infos = self.locals.get("infos", [])
         rewards = np.asarray(self.locals.get("rewards", np.zeros(len(infos)))).reshape(-1)
         dones = np.asarray(self.locals.get("dones", np.zeros(len(infos), bool))).reshape(-1)
@@ -85,7 +94,6 @@ class NASRecordCallback(BaseCallback):
             if dones[index]:
                 reset_info = self.training_env.reset_infos[index] or {}
                 self.run_log.on_reset(reset_info, index, self.num_timesteps)
-        return self._keep_going()
 
     def _keep_going(self) -> bool:
         reason = ""

@@ -96,3 +96,56 @@ def test_runlog_counts_unique_evaluations_and_resumes(tmp_path: Path) -> None:
     assert resumed.unique_keys == {"a", "b"} and resumed.evaluations == 3
     assert resumed.cache_hits == 1 and resumed.episodes_done == 1 and resumed.next_episode == 1
     assert resumed.tracker.best_score == 0.4
+
+
+class _FormulaEvaluator:
+    """Instant, deterministic metrics (a formula of the genes) for agent-side tests."""
+
+    def __init__(self, fail_when: dict[str, Any] | None = None) -> None:
+        from nas_env import SearchSpace
+
+        self.space = SearchSpace.load("tiny")
+        self.fail_when = fail_when or {}
+
+    def evaluate(self, genome: Any) -> Any:
+        from nas_env.evaluation import EvalResult
+
+        if any(genome[k] == v for k, v in self.fail_when.items()):
+            return EvalResult(status="diverged", message="loss became nan", metric="perplexity")
+        width = genome["layers"] * genome["d_model"]
+        return EvalResult(
+            status="ok",
+            genome_key=genome.key(),
+            metric="perplexity",
+            perplexity=400.0 / (width / 32) ** 0.5,
+            params=width * genome["d_model"] * 12,
+            size_mb=width * genome["d_model"] * 48 / 2**20,
+            latency_ms=0.2 * width / 32,
+        )
+
+
+def _formula_venv(n_envs: int) -> Any:
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from nas_env.env import NASEnv
+
+    return DummyVecEnv([lambda: NASEnv(evaluator=_FormulaEvaluator())] * n_envs)
+
+
+def test_on_policy_stop_records_its_last_vector_step(tmp_path: Path) -> None:
+    from stable_baselines3 import PPO
+
+    from agents.callbacks import NASRecordCallback
+
+    venv = _formula_venv(4)
+    model = PPO("MlpPolicy", venv, n_steps=2, batch_size=8, n_epochs=1, seed=0, device="cpu")
+    writer = RecordWriter(tmp_path / "episodes.jsonl", "run", "ppo", "formula", 0)
+    callback = NASRecordCallback(RunLog(writer, tmp_path), total_timesteps=8)
+    model.learn(total_timesteps=40, callback=callback)
+    writer.close()
+    venv.close()
+    records = list(read_records(tmp_path / "episodes.jsonl"))
+    assert callback.stop_reason.startswith("step budget reached")
+    assert max(r["global_step"] for r in records) == model.num_timesteps
+    steps = [r for r in records if r["action_index"] is not None]
+    assert len(steps) == model.num_timesteps
