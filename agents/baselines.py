@@ -67,8 +67,6 @@ class SearchBaseline:
         self.base = base
         self.space = base.space
         self.run_log = run_log
-        if run_log.space is None:
-            run_log.space = self.space
         self.seed = int(seed)
         self.rng = np.random.default_rng(seed)
         self.num_timesteps = 0
@@ -200,13 +198,8 @@ class RegularizedEvolution(SearchBaseline):
         _obs, reward, _terminated, _truncated, info = self.env.step(action)
         self.num_timesteps += 1
         record = self.run_log.on_step(info, float(reward), action, True, 0, self.num_timesteps)
-        child_genes = record.get("genome")
-        if child_genes is None:  # failed child whose genes could not be rebuilt
-            child_genes = self.space.apply(self.space.genome(parent.genes), action).to_dict()[
-                "genes"
-            ]
         child = Member(
-            genes=child_genes,
+            genes=record["genome"],
             key=str(record.get("genome_key")),
             score=self._score(record),
             born=self.num_timesteps,

@@ -65,11 +65,6 @@ class NASRecordCallback(BaseCallback):
     def _on_training_start(self) -> None:
         if self.run_log.logger is None:
             self.run_log.logger = self.logger
-        if self.run_log.space is None:
-            try:
-                self.run_log.space = self.training_env.get_attr("space", [0])[0]
-            except (AttributeError, Exception):  # records then lack a failed child's genes
-                self.run_log.space = None
         for index, info in enumerate(self.training_env.reset_infos):
             self.run_log.on_reset(info or {}, index, self.num_timesteps)
 

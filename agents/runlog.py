@@ -46,19 +46,20 @@ class RunLog:
     Args:
         writer: The `RecordWriter` of ``episodes.jsonl``.
         folder: Run folder for ``best.json`` and ``pareto.json`` (None: not written).
-        space: The env's `SearchSpace`, to name the genes of a failed candidate.
         logger: Where scalars go (SB3 ``Logger``); None for no scalars.
+
+    A step that evaluated a candidate is recorded with the candidate's genes and key from
+    ``info["candidate_genome"]`` / ``info["candidate_key"]`` (a failed candidate is not
+    adopted, so ``info["genome"]`` is still the previous genome).
     """
 
     def __init__(
         self,
         writer: RecordWriter,
         folder: str | Path | None = None,
-        space: Any = None,
         logger: ScalarLogger | None = None,
     ) -> None:
         self.writer = writer
-        self.space = space
         self.logger = logger
         self.tracker = BestAndFront(folder)
         self.unique_keys: set[str] = set()
@@ -164,10 +165,10 @@ class RunLog:
         slot.episode_return += float(reward)
         candidate = info.get("candidate")
         if candidate is not None:  # edit mode: a candidate was trained / looked up
-            result, key = candidate, candidate.get("genome_key")
-            genome = info.get("genome") if candidate.get("status") == "ok" else None
-            if genome is None:
-                genome = self._child_genes(slot.genes, action_index)
+            result, genome = candidate, info.get("candidate_genome")
+            if genome is None and candidate.get("status") == "ok":  # adopted: the env's genome
+                genome = info.get("genome")
+            key = info.get("candidate_key") or candidate.get("genome_key")
         elif info.get("mode") == "design" and info.get("result") is not None:
             result, key, genome = info["result"], info.get("genome_key"), info.get("genome")
         else:  # stop, refused action, or a design decision: nothing evaluated
@@ -199,14 +200,6 @@ class RunLog:
     def _new_episode(self) -> int:
         self.next_episode += 1
         return self.next_episode - 1
-
-    def _child_genes(self, parent: dict[str, Any] | None, action: int | None) -> Any:
-        if self.space is None or parent is None or action is None:
-            return None
-        try:
-            return self.space.apply(self.space.genome(parent), int(action)).to_dict()["genes"]
-        except Exception:  # the genes of a failed candidate are informative only
-            return None
 
     def _write(
         self,

@@ -149,3 +149,23 @@ def test_on_policy_stop_records_its_last_vector_step(tmp_path: Path) -> None:
     assert max(r["global_step"] for r in records) == model.num_timesteps
     steps = [r for r in records if r["action_index"] is not None]
     assert len(steps) == model.num_timesteps
+
+
+def test_failed_candidate_is_recorded_from_info_without_replaying(tmp_path: Path) -> None:
+    from nas_env.env import NASEnv
+
+    env = NASEnv(evaluator=_FormulaEvaluator(fail_when={"norm": "rmsnorm"}))
+    _, reset_info = env.reset(seed=0)
+    action = env.action_names.index("norm=rmsnorm")
+    tried = env.space.apply(env.genome, action)  # type: ignore[arg-type]
+    _, reward, _, _, info = env.step(action)
+    writer = RecordWriter(tmp_path / "episodes.jsonl", "run", "ppo", "formula", 0)
+    log = RunLog(writer, tmp_path)
+    log.on_reset(reset_info, 0, 0)
+    wrong_index = env.action_names.index("layers+1")  # a replay of this would differ
+    record = log.on_step(info, float(reward), wrong_index, False, 0, 1)
+    writer.close()
+    assert record["status"] == "diverged" and record["evaluated"]
+    assert record["genome"] == tried.to_dict()["genes"]
+    assert record["genome_key"] == tried.key() and record["state_key"] == reset_info["genome_key"]
+    assert log.unique_evaluations == 2

@@ -276,3 +276,18 @@ def test_metric_slots_of_a_target_reward_score_its_targets_one_half() -> None:
     got = _metric_slots(env, env.reset(seed=0)[0])
     assert got["metric.size"] == pytest.approx(0.5, abs=1e-5)
     assert got["metric.latency"] == pytest.approx(0.5, abs=1e-5)
+
+
+def test_failed_candidate_genome_is_in_info() -> None:
+    env = make_env(evaluator=FormulaEvaluator(fail_when={"norm": "rmsnorm"}))
+    env.reset(seed=0)
+    kept = env.genome
+    assert kept is not None
+    tried = env.space.apply(kept, "norm=rmsnorm")
+    _, _, _, _, info = env.step(env.action_names.index("norm=rmsnorm"))
+    assert info["status"] == "diverged" and info["genome_key"] == kept.key()
+    assert info["candidate_genome"] == tried.to_dict()["genes"]
+    assert info["candidate_key"] == tried.key()
+    _, _, _, _, info = env.step(env.action_names.index("layers+1"))
+    assert info["status"] == "ok"
+    assert info["candidate_genome"] == info["genome"] and info["candidate_key"] == env.genome.key()

@@ -63,8 +63,11 @@ class NASEnv(gym.Env):
     turns an `EvalResult` into a score. ``edit``: each evaluated step earns
     ``score(new) - score(previous)``, so an episode's return telescopes to final minus
     initial score; a failed evaluation (``diverged``, ``oom``, ``timeout``, ``invalid``,
-    ``error``) earns ``-reward.failure_penalty`` and the genome is not adopted. ``design``:
-    0 per decision, then the final genome's score (or ``-failure_penalty``). Every reward
+    ``error``) earns ``-reward.failure_penalty`` and the genome is not adopted (an edit
+    that evaluated a candidate names it in ``info["candidate_genome"]`` and
+    ``info["candidate_key"]``, failed or not; ``info["genome"]`` is the env's genome).
+    ``design``: 0 per decision, then the final genome's score (or ``-failure_penalty``).
+    Every reward
     (penalties included) is multiplied by ``reward_scale`` (default 1; the benchmark-table
     ids use 20, because neighbouring genomes there differ by 0.001-0.03 in score and
     value-based agents learn poorly from such small numbers); ``info["score"]`` is never
@@ -270,7 +273,13 @@ class NASEnv(gym.Env):
             self.genome = new
         info = self._info(name)
         candidate = info["result"] if result is self.result else result.to_dict()
-        info.update(status=result.status, cache_hit=result.cache_hit, candidate=candidate)
+        info.update(
+            status=result.status,
+            cache_hit=result.cache_hit,
+            candidate=candidate,
+            candidate_genome=new.to_dict()["genes"],
+            candidate_key=new.key(),
+        )
         return self._observation(), float(reward) * self.reward_scale, False, False, info
 
     def _design_step(self, index: int) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
