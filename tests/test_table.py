@@ -14,6 +14,7 @@ import pytest
 
 from nas_env import ConfigError, Genome, NASEnvError, SearchSpace
 from nas_env.evaluation import EvalResult, Evaluator, Fidelity, TrainSettings
+from nas_env.evaluation.evaluator import EVALUATOR_VERSION
 from nas_env.table import (
     SHIPPED_TABLES,
     TableEvaluator,
@@ -346,3 +347,39 @@ def test_shipped_bench_table_covers_the_bench_space() -> None:
     assert all(r.perplexity is not None and r.perplexity > 1 for r in ok)
     best = table.best()
     assert best is not None and best.perplexity == min(r.perplexity for r in ok)
+
+
+def _rewrite_meta(path: Path, **changes: object) -> None:
+    with sqlite3.connect(path) as conn:
+        for key, value in changes.items():
+            conn.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(value), key))
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"evaluator_version": "1"}, "built with evaluator version '1'"),
+        ({"task": "lm/stdlib", "task_fingerprint": "0fca2bf4409d7e4b"}, "has fingerprint"),
+    ],
+)
+def test_a_table_measured_differently_is_refused_unless_allowed(
+    fake_table: tuple[Path, FakeEvaluator], tmp_path: Path, changes: dict, fragment: str
+) -> None:
+    path = tmp_path / "copy.sqlite"
+    path.write_bytes(fake_table[0].read_bytes())
+    _rewrite_meta(path, **changes, vocab_size=256)
+    with pytest.raises(ConfigError, match=fragment) as error:
+        TableEvaluator(path)
+    assert "allow_mismatch=True" in str(error.value) and "Rebuild it" in str(error.value)
+    with pytest.warns(UserWarning, match=fragment):
+        table = TableEvaluator(path, allow_mismatch=True)
+    assert table.provenance_problems and len(table) == len(TableEvaluator(fake_table[0]))
+
+
+def test_shipped_table_matches_the_running_evaluator() -> None:
+    table = TableEvaluator(SHIPPED)
+    assert table.provenance_problems == []
+    assert table.meta["evaluator_version"] == EVALUATOR_VERSION
+    assert table.task_fingerprint and all(
+        r.task_fingerprint == table.task_fingerprint for r in table.results()
+    )

@@ -2,7 +2,9 @@
 
 A table is comparable with fresh evaluations only when it was built with the same
 evaluator version and on the same task data: corpus, split and tokenizer, all summed up
-by the task fingerprint. Anything else is refused unless the user opts in.
+by the task fingerprint. Anything else is refused unless the user opts in. A table that
+records no fingerprint (made by a custom evaluator that has no task object) can only be
+checked for its version.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def provenance_problems(meta: Mapping[str, Any], cache_root: str | Path | None =
             f"evaluator is version {EVALUATOR_VERSION!r}"
         )
     stored = meta.get("task_fingerprint")
+    if not stored:
+        return problems
     vocab = int(meta.get("vocab_size") or meta["space"]["task"]["vocab_size"])
     current = running_fingerprint(str(meta["task"]), vocab, cache_root)
     if stored != current:
