@@ -291,3 +291,41 @@ def test_failed_candidate_genome_is_in_info() -> None:
     _, _, _, _, info = env.step(env.action_names.index("layers+1"))
     assert info["status"] == "ok"
     assert info["candidate_genome"] == info["genome"] and info["candidate_key"] == env.genome.key()
+
+
+class CachedFormulaEvaluator(FormulaEvaluator):
+    """`FormulaEvaluator` whose results go through a `ResultCache` database."""
+
+    def __init__(self, path: Any) -> None:
+        from nas_env.evaluation.cache import ResultCache
+
+        super().__init__()
+        self.cache = ResultCache(path)
+
+    def evaluate(self, genome: Genome) -> EvalResult:
+        found = self.cache.get(genome.key())
+        if found is None:
+            found = super().evaluate(genome)
+            self.cache.put(genome.key(), found, "formula", 0)
+        return found
+
+
+def test_close_closes_the_evaluators_database(tmp_path: Any) -> None:
+    import sqlite3
+    from types import SimpleNamespace
+
+    evaluator = CachedFormulaEvaluator(tmp_path / "results.sqlite")
+    env = make_env(evaluator=evaluator)
+    env.reset(seed=0)
+    conn = evaluator.cache._connection()
+    env.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")
+    inner = CachedFormulaEvaluator(tmp_path / "fallback.sqlite")
+    table_like = SimpleNamespace(space=inner.space, evaluate=inner.evaluate, fallback=inner)
+    env = make_env(evaluator=table_like)
+    env.reset(seed=0)
+    conn = inner.cache._connection()
+    env.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")

@@ -13,7 +13,7 @@ from gymnasium import spaces
 from nas_env._validate import expect_choice, expect_positive
 from nas_env.actions import STOP
 from nas_env.env.design import DesignState
-from nas_env.env.factory import EvaluatorLike, make_evaluator, vocab_size_of
+from nas_env.env.factory import EvaluatorLike, close_evaluator, make_evaluator, vocab_size_of
 from nas_env.env.observation import ObservationEncoder
 from nas_env.env.render import render_ansi, render_rgb
 from nas_env.evaluation import EvalResult
@@ -320,6 +320,13 @@ class NASEnv(gym.Env):
         if self.genome is None:
             return np.ones(self.action_space.n, dtype=bool)
         return self.space.action_mask(self.genome)
+
+    def close(self) -> None:
+        """Close the evaluator's result database connection (see `close_evaluator`)."""
+        evaluator = getattr(self, "evaluator", None)  # None when __init__ failed early
+        if evaluator is not None:
+            close_evaluator(evaluator)
+        super().close()
 
     def render(self) -> str | np.ndarray | None:
         """``ansi``: the architecture and its metrics as text; ``rgb_array``: that text drawn."""

@@ -30,13 +30,35 @@ def default_table(space_name: str) -> Path:
     return CONFIG_DIR / "tables" / f"{space_name}.sqlite"
 
 
-def vocab_size_of(evaluator: Any, default: int = 1024) -> int:
-    """Vocabulary size of the evaluator's task (for perplexity-derived scores)."""
+def vocab_size_of(evaluator: Any) -> int:
+    """Vocabulary size of the evaluator's task (for perplexity-derived scores).
+
+    Taken from the evaluator's measured task spec, else a table's meta, else its space's
+    task spec: never a guess.
+    """
     spec = getattr(evaluator, "spec", None)
     if spec is not None:
         return int(spec.vocab_size)
     meta = getattr(evaluator, "meta", None) or {}
-    return int(meta.get("vocab_size") or default)
+    if meta.get("vocab_size"):
+        return int(meta["vocab_size"])
+    return int(evaluator.space.task.vocab_size)
+
+
+def close_evaluator(evaluator: Any) -> None:
+    """Release what an evaluator holds open: its own ``close()`` if it has one, else its
+    result cache's connection (``.cache.close()``), then the same for a table's training
+    ``fallback``. A closed `ResultCache` reopens its connection on next use."""
+    close = getattr(evaluator, "close", None)
+    if callable(close):
+        close()
+    else:
+        cache_close = getattr(getattr(evaluator, "cache", None), "close", None)
+        if callable(cache_close):
+            cache_close()
+    fallback = getattr(evaluator, "fallback", None)
+    if fallback is not None and fallback is not evaluator:
+        close_evaluator(fallback)
 
 
 def make_evaluator(
@@ -54,11 +76,14 @@ def make_evaluator(
     cache: str | Path | bool | None = None,
     cache_root: str | Path | None = None,
     vocab_size: int | None = None,
+    table_allow_mismatch: bool = False,
 ) -> EvaluatorLike:
     """An evaluator from a kind (``train`` or ``table``) or a ready object.
 
     ``table`` serves a benchmark table (``table`` path, default the space's shipped
-    table); ``missing="train"`` trains genomes absent from it with the other arguments.
+    table); ``missing="train"`` trains genomes absent from it with the other arguments;
+    ``table_allow_mismatch`` serves a table built by another evaluator version or on
+    other task data (with a warning) instead of refusing it.
     """
     if not isinstance(evaluator, str):
         if not hasattr(evaluator, "evaluate") or not hasattr(evaluator, "space"):
@@ -89,7 +114,13 @@ def make_evaluator(
     name = space.name if isinstance(space, SearchSpace) else load_space(space).name
     path = Path(table) if table else default_table(name)
     fallback = trainer() if missing == "train" else None
-    served = TableEvaluator(path, missing=missing, fallback=fallback)
+    served = TableEvaluator(
+        path,
+        missing=missing,
+        fallback=fallback,
+        allow_mismatch=table_allow_mismatch,
+        cache_root=cache_root,
+    )
     if served.space.name != name:
         raise ConfigError(
             f"table {path} holds space {served.space.name!r}, but the env asks for {name!r}"
