@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "env_overhead": ["--steps", "30000"],
     "parallel_speedup": ["--fidelity", "tiny", "--seconds", "60", "--repeats", "2"],
     "deepspeed_memory": ["--candidates", "20"],
+    "heldout_noise": ["--fidelities", "tiny,bench,fast,medium", "--genomes", "6"],
     "search_efficiency": ["--seeds", "10", "--budget", "100", "--jobs", "2"],
 }
 """Script name -> the arguments of the full run (the ones BENCHMARKS.md quotes)."""

@@ -1,0 +1,45 @@
+"""The env's evaluator factory: vocabulary from the evaluator itself, table provenance."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from nas_env import ConfigError, SearchSpace
+from nas_env.env.factory import default_table, make_evaluator, vocab_size_of
+
+
+class Custom:
+    """A user evaluator with nothing but a space and evaluate()."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+
+    def evaluate(self, genome: object) -> object:
+        raise NotImplementedError
+
+
+def test_vocab_size_comes_from_the_evaluator_never_a_default() -> None:
+    space = SearchSpace.load("tiny")
+    assert space.task.vocab_size == 512
+    assert vocab_size_of(Custom(space)) == 512  # no silent 1,024
+    table = make_evaluator("table", "bench", "lm/stdlib", "bench")
+    assert vocab_size_of(table) == table.meta["vocab_size"] == 512
+
+
+def test_table_mismatch_is_refused_unless_the_env_allows_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    path.write_bytes(default_table("bench").read_bytes())
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'evaluator_version'", (json.dumps("1"),)
+        )
+    with pytest.raises(ConfigError, match="evaluator version '1'"):
+        make_evaluator("table", "bench", "lm/stdlib", "bench", table=path)
+    with pytest.warns(UserWarning, match="used anyway"):
+        make_evaluator(
+            "table", "bench", "lm/stdlib", "bench", table=path, table_allow_mismatch=True
+        )
