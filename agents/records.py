@@ -16,8 +16,11 @@ searcher (SB3 agents and the baselines). Each line is a JSON object with the fie
   that genome in this run), ``unique_evaluations`` (distinct genomes evaluated so far);
 * metrics from the `EvalResult`: ``status``, ``message``, ``metric`` (``perplexity`` or
   ``accuracy``), ``quality`` (the value of that metric), ``perplexity``, ``accuracy``,
-  ``val_loss``, ``params``, ``size_mb``, ``latency_ms``, ``flops_per_token``, ``source``
-  (``train`` or ``table``: a table-served result says so), ``cache_hit``;
+  ``val_loss`` and its standard error ``val_loss_se``, ``macro_f1`` (classifiers),
+  ``params``, ``size_mb``, ``latency_ms``, ``flops_per_token``, ``source`` (``train`` or
+  ``table``: a table-served result says so), ``cache_hit``, and what the result was
+  measured on: ``fidelity``, ``task_fingerprint`` (the task's data, split and tokenizer)
+  and ``evaluator_version``;
 * ``reward``, ``score`` (the env's score after the step), ``episode_return`` so far,
   ``done``; ``wall_time`` (seconds since the run started, across resumes),
   ``step_seconds`` (since the previous record of that env) and ``timestamp`` (UTC ISO 8601).
@@ -58,12 +61,17 @@ RECORD_FIELDS: tuple[str, ...] = (
     "perplexity",
     "accuracy",
     "val_loss",
+    "val_loss_se",
+    "macro_f1",
     "params",
     "size_mb",
     "latency_ms",
     "flops_per_token",
     "source",
     "cache_hit",
+    "fidelity",
+    "task_fingerprint",
+    "evaluator_version",
     "reward",
     "score",
     "episode_return",
@@ -82,12 +90,17 @@ METRIC_FIELDS: tuple[str, ...] = (
     "perplexity",
     "accuracy",
     "val_loss",
+    "val_loss_se",
+    "macro_f1",
     "params",
     "size_mb",
     "latency_ms",
     "flops_per_token",
     "source",
     "cache_hit",
+    "fidelity",
+    "task_fingerprint",
+    "evaluator_version",
 )
 """The keys `metrics_of` fills from an `EvalResult` dict."""
 

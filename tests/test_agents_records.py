@@ -169,3 +169,22 @@ def test_failed_candidate_is_recorded_from_info_without_replaying(tmp_path: Path
     assert record["genome"] == tried.to_dict()["genes"]
     assert record["genome_key"] == tried.key() and record["state_key"] == reset_info["genome_key"]
     assert log.unique_evaluations == 2
+
+
+def test_records_carry_what_the_result_was_measured_on() -> None:
+    from nas_env.evaluation import EvalResult
+
+    result = EvalResult(
+        status="ok",
+        metric="perplexity",
+        perplexity=50.0,
+        val_loss=3.9,
+        val_loss_se=0.01,
+        fidelity="fast",
+        task_fingerprint="2057b2c6f8a269e8",
+        evaluator_version="3",
+    )
+    metrics = metrics_of(result.to_dict())
+    assert metrics["task_fingerprint"] == "2057b2c6f8a269e8"
+    assert metrics["val_loss_se"] == 0.01 and metrics["evaluator_version"] == "3"
+    assert metrics["fidelity"] == "fast" and metrics["quality"] == 50.0
