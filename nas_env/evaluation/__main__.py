@@ -57,20 +57,38 @@ def pick_genome(space: SearchSpace, text: str, seed: int) -> Genome:
     return Genome.from_dict(space, data if "genes" in data else {"genes": data})
 
 
+def _with_se(result: EvalResult) -> str | None:
+    if result.val_loss is None:
+        return None
+    se = f" +- {result.val_loss_se:.4f}" if result.val_loss_se is not None else ""
+    return f"{result.val_loss:.4f}{se} ({result.scored_tokens:,} scored)"
+
+
+def _latency(result: EvalResult) -> str | None:
+    if result.latency_ms is None:
+        return None
+    threads = f", {result.latency_threads} thread(s)" if result.latency_threads else ""
+    return (
+        f"{result.latency_ms:.4g} median (IQR {result.latency_spread_ms or 0:.3g}, "
+        f"{result.latency_repeats} runs{threads})"
+    )
+
+
 def render(result: EvalResult, genome: Genome, seconds: float) -> str:
     """Human-readable summary of a result."""
     lines = [f"genome {genome.key()}: {json.dumps(genome.to_dict()['genes'])}"]
     lines.append(f"status        {result.status} {result.message}".rstrip())
     rows = [
-        ("task", result.task),
+        ("task", f"{result.task} (fingerprint {result.task_fingerprint})"),
         ("fidelity", f"{result.fidelity} ({result.steps} steps)"),
         ("backend", f"{result.backend} on {result.device}, {result.precision}"),
-        ("val loss", result.val_loss),
+        ("val loss", _with_se(result)),
         ("perplexity", result.perplexity),
         ("accuracy", result.accuracy),
+        ("macro-F1", result.macro_f1),
         ("parameters", result.params),
         ("size MiB", result.size_mb),
-        ("latency ms", result.latency_ms),
+        ("latency ms", _latency(result)),
         ("FLOPs/token", result.flops_per_token),
         ("train s", result.train_seconds),
         ("tokens/s", result.tokens_per_second),
