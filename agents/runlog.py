@@ -106,6 +106,15 @@ class RunLog:
         self.tracker.save()
         return count
 
+    def close(self) -> None:
+        """Close ``episodes.jsonl`` and the scalar logger (TensorBoard); safe to repeat."""
+        try:
+            self.writer.close()
+        finally:
+            close = getattr(self.logger, "close", None)
+            if callable(close):
+                close()
+
     # -- events -----------------------------------------------------------------
     def begin(self, env_index: int, genes: dict[str, Any] | None) -> None:
         """Start an episode from an already evaluated genome without writing a record."""

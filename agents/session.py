@@ -136,6 +136,7 @@ def _load_or_create(job: Any, venv: Any, device: str, verbose: int) -> Any:
 
 def _run_agent(job: Any, args: Any, argv: list[str]) -> int:
     venv = _make_venv(job)
+    run_log: RunLog | None = None
     try:
         run_dir, run_log, logger = _open_run(job, args, argv)
         model = _load_or_create(job, venv, job.config.get("device", "cpu"), args.verbose)
@@ -180,7 +181,16 @@ def _run_agent(job: Any, args: Any, argv: list[str]) -> int:
             _evaluate(model, job, run_dir, args.eval_episodes)
         return 0
     finally:
-        venv.close()
+        _close(run_log, venv)
+
+
+def _close(run_log: RunLog | None, env: Any) -> None:
+    """Close the run's writers (records, TensorBoard) and its envs, whatever happened."""
+    try:
+        if run_log is not None:
+            run_log.close()
+    finally:
+        env.close()
 
 
 def _evaluate(model: Any, job: Any, run_dir: Path, episodes: int) -> None:
@@ -198,10 +208,9 @@ def _evaluate(model: Any, job: Any, run_dir: Path, episodes: int) -> None:
 
 def _finish(run_log: RunLog, run_dir: Path, steps: int, started: float, reason: str) -> None:
     run_log.tracker.save()
-    run_log.writer.close()
     if run_log.logger is not None:
         run_log.logger.dump(step=steps)
-        run_log.logger.close()
+    run_log.close()
     rate = run_log.cache_hits / max(1, run_log.evaluations)
     print(
         summary(
@@ -230,6 +239,7 @@ def _baseline_state(searcher: SearchBaseline, run_log: RunLog) -> dict[str, Any]
 
 def _run_baseline(job: Any, args: Any, argv: list[str]) -> int:
     env = gym.make(job.env_id, **job.env_kwargs)
+    run_log: RunLog | None = None
     try:
         run_dir, run_log, _ = _open_run(job, args, argv)
         params = {k: v for k, v in job.hyperparams.items() if k != "n_timesteps"}
@@ -274,7 +284,7 @@ def _run_baseline(job: Any, args: Any, argv: list[str]) -> int:
         _finish(run_log, run_dir, searcher.num_timesteps, started, reason)
         return 0
     finally:
-        env.close()
+        _close(run_log, env)
 
 
 def _progress(enabled: bool, total: int, initial: int) -> Any:

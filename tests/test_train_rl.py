@@ -195,3 +195,65 @@ def test_greedy_evaluation_episodes(algo: str, tmp_path: Path, cache_root: Path)
     assert len(episodes) == 1 and episodes[0]["genome"] and episodes[0]["actions"]
     if algo == "maskable_ppo":  # masked predictions never pick a refused action
         assert episodes[0]["invalid_actions"] == 0
+
+
+class _ClosingEvaluator:
+    """Instant metrics; remembers whether the env closed it."""
+
+    def __init__(self) -> None:
+        from nas_env import SearchSpace
+
+        self.space = SearchSpace.load("tiny")
+        self.closed = False
+
+    def evaluate(self, genome: Any) -> Any:
+        from nas_env.evaluation import EvalResult
+
+        width = genome["layers"] * genome["d_model"]
+        return EvalResult(
+            status="ok",
+            genome_key=genome.key(),
+            metric="perplexity",
+            perplexity=400.0 / (width / 32) ** 0.5,
+            params=width * 12,
+            size_mb=width * 48 / 2**20,
+            latency_ms=0.2 * width / 32,
+        )
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_crashing_session_closes_its_writers_and_envs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stable_baselines3.common.logger import TensorBoardOutputFormat
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents import session
+    from agents.callbacks import NASRecordCallback
+    from nas_env.env import NASEnv
+
+    evaluators = [_ClosingEvaluator(), _ClosingEvaluator()]
+    venv = DummyVecEnv([lambda e=e: NASEnv(evaluator=e) for e in evaluators])
+    monkeypatch.setattr(session, "_make_venv", lambda job: venv)
+    seen: dict[str, Any] = {}
+    original = NASRecordCallback._on_step
+
+    def crash(self: NASRecordCallback) -> bool:
+        if self.num_timesteps >= 4:
+            seen.update(file=self.run_log.writer._file, logger=self.run_log.logger)
+            raise RuntimeError("boom")
+        return original(self)
+
+    monkeypatch.setattr(NASRecordCallback, "_on_step", crash)
+    argv = ["--algo", "ppo", "-n", "16", "--n-envs", "2", "--env-kwargs", "cache:false"]
+    argv += ["--hyperparams", *TINY_HP["ppo"], "--log-folder", str(tmp_path), "--no-progress"]
+    args = train_rl.build_parser().parse_args(argv)
+    job = train_rl.prepare(args, argv)
+    with pytest.raises(RuntimeError, match="boom"):
+        session.run_job(job, args, argv)
+    assert seen["file"] is not None and seen["file"].closed
+    boards = [f for f in seen["logger"].output_formats if isinstance(f, TensorBoardOutputFormat)]
+    assert boards and all(f.writer.file_writer is None for f in boards)  # SummaryWriter closed
+    assert all(e.closed for e in evaluators)
