@@ -225,11 +225,16 @@ def _prepare_resume(args: argparse.Namespace) -> Job:
             f"--resume continues a run with its own config; {', '.join(given)} cannot be "
             f"changed (allowed with --resume: {allowed})"
         )
+    from agents.envs import precheck_env_kwargs
+
     run_dir = Path(args.resume)
     try:
         config = _read_resume_config(run_dir)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+    precheck_env_kwargs(
+        config["env_id"], config["env_kwargs"], f"{run_dir / 'config.yaml'} env_kwargs"
+    )
     if args.n_timesteps:
         config["n_timesteps"] = int(args.n_timesteps)
     if args.max_evaluations:

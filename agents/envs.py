@@ -101,9 +101,52 @@ def resolve_cache(kwargs: Mapping[str, Any]) -> str | bool:
     return str(cache_dir(kwargs.get("cache_root")) / "results.sqlite")
 
 
-def precheck_env_kwargs(env_id: str, kwargs: Mapping[str, Any]) -> None:
+def check_device(value: Any, where: str) -> None:
+    """Reject a training device this machine cannot use (``cuda`` without CUDA...).
+
+    Args:
+        value: The requested device (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
+        where: Where the value came from, for the message (``--env-kwargs device``).
+
+    Raises:
+        ConfigError: Naming the value, where it came from and what is allowed here.
+    """
+    import torch
+
+    text = str(value)
+    if text == "auto":
+        return
+    try:
+        device = torch.device(text)
+    except (RuntimeError, TypeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"{where}: {text!r} is not a device; allowed: auto, cpu, cuda, cuda:N")
+    if device.type == "cpu":
+        return
+    if not torch.cuda.is_available():
+        raise ConfigError(
+            f"{where}: {text!r} needs CUDA, but torch {torch.__version__} sees no CUDA device "
+            "on this machine; allowed here: auto, cpu"
+        )
+    count = torch.cuda.device_count()
+    if device.index is not None and device.index >= count:
+        raise ConfigError(
+            f"{where}: {text!r}, but this machine has {count} CUDA device(s); allowed here: "
+            f"auto, cpu, cuda, cuda:0 to cuda:{count - 1}"
+        )
+
+
+def precheck_env_kwargs(
+    env_id: str, kwargs: Mapping[str, Any], source: str = "--env-kwargs"
+) -> None:
     """Check the cheap-to-check env arguments (names, space, task, fidelity, reward, modes,
-    evaluator kind, backend) before the env trains a tokenizer or loads a table.
+    evaluator kind, backend, device) before the env trains a tokenizer or loads a table.
+
+    Args:
+        env_id: The registered id (its registered kwargs are checked too).
+        kwargs: The user's env arguments.
+        source: Where ``kwargs`` came from, for messages (a flag or a config file).
 
     Raises:
         ConfigError: The first bad value, with what is allowed.
@@ -127,6 +170,9 @@ def precheck_env_kwargs(env_id: str, kwargs: Mapping[str, Any]) -> None:
         Fidelity.resolve(merged["fidelity"])
     if "reward" in merged:
         make_reward(merged["reward"])
+    if "device" in merged:
+        where = f"{source} device" if "device" in kwargs else f"{env_id}'s registered device"
+        check_device(merged["device"], where)
     for key, allowed in (
         ("mode", MODES),
         ("start", STARTS),

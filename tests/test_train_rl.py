@@ -257,3 +257,19 @@ def test_a_crashing_session_closes_its_writers_and_envs(
     boards = [f for f in seen["logger"].output_formats if isinstance(f, TensorBoardOutputFormat)]
     assert boards and all(f.writer.file_writer is None for f in boards)  # SummaryWriter closed
     assert all(e.closed for e in evaluators)
+
+
+def test_cuda_device_without_cuda_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = ["--env-kwargs", "device:cuda", "vocab_size:256", f"cache_root:{tmp_path / 'c'}"]
+    logs = tmp_path / "runs"
+    assert train_rl.main([*argv, "--log-folder", str(logs), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("nas-train: error: ")
+    assert "--env-kwargs device" in err and "'cuda'" in err and "allowed" in err
+    assert "cpu" in err.split("allowed", 1)[1]
+    assert not logs.exists()  # nothing was started
