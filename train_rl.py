@@ -3,7 +3,9 @@
 ``python train_rl.py`` with no arguments runs the default job: MaskablePPO on
 ``nas_env/TransformerLM-v0`` with real training at the ``tiny`` fidelity, 512 env steps
 (~330 unique candidates, 8 policy updates), on CPU with one torch thread and a progress
-bar: about 2-3 minutes on 2 CPU cores. It ends by printing the best architecture found.
+bar: about 2-3 minutes on 2 CPU cores (``--env nas_env/TransformerLM-v0`` runs the same
+job). It starts by printing the fidelity in force and ends by printing the best
+architecture found.
 ``--env nas_env/BenchLM-v0`` serves results from the benchmark table instead (20000
 steps in well under a minute, enough for the agent to learn visibly).
 
@@ -28,10 +30,13 @@ from typing import Any
 DEFAULT_ALGO = "maskable_ppo"
 DEFAULT_ENV = "nas_env/TransformerLM-v0"
 DEFAULT_ENV_KWARGS: dict[str, Any] = {"fidelity": "tiny"}
-"""Env kwargs of the default job (only when ``--env`` is not given). The registered
-``fast`` fidelity costs ~10 s per new candidate on 2 busy CPU cores (measured), so a
-default run would make a few dozen evaluations; ``tiny`` costs ~0.3-0.9 s, which
-leaves the agent hundreds of real evaluations and several policy updates."""
+"""Env kwargs the CLI gives `DEFAULT_ENV`, whether ``--env`` names it or not (``--env-kwargs``
+override them). The registered ``fast`` fidelity costs ~10 s per new candidate on 2 busy
+CPU cores (measured), so a default run would make a few dozen evaluations; ``tiny`` costs
+~0.3-0.9 s, which leaves the agent hundreds of real evaluations and several policy
+updates. ``gymnasium.make`` itself keeps the registered ``fast``."""
+CLI_ENV_KWARGS: dict[str, dict[str, Any]] = {DEFAULT_ENV: DEFAULT_ENV_KWARGS}
+"""The CLI's own env kwargs per env id (applied before ``--env-kwargs``)."""
 RESUME_FLAGS = (
     "n_timesteps",
     "max_evaluations",
@@ -144,6 +149,20 @@ def _check_algo(name: str) -> str:
     return name
 
 
+def resolve_env(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The env id and env kwargs of a new run: `CLI_ENV_KWARGS` for the id (named with
+    ``--env`` or the default), then ``--env-kwargs``, then ``--backend``."""
+    from agents.envs import resolve_env_id
+    from agents.hyperparams import parse_overrides
+
+    env_id = resolve_env_id(args.env or DEFAULT_ENV)
+    env_kwargs = dict(CLI_ENV_KWARGS.get(env_id, {}))
+    env_kwargs.update(parse_overrides(args.env_kwargs, "--env-kwargs"))
+    if args.backend:
+        env_kwargs["backend"] = args.backend
+    return env_id, env_kwargs
+
+
 def prepare(args: argparse.Namespace, argv: list[str]) -> Job:
     """Resolve and check the job (raises UsageError/ConfigError/HyperparamError)."""
     from agents.algos import ALGOS
@@ -153,7 +172,6 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> Job:
         precheck_env_kwargs,
         registered_kwargs,
         resolve_cache,
-        resolve_env_id,
     )
     from agents.hyperparams import load_hyperparams, parse_overrides
 
@@ -164,11 +182,7 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> Job:
     if args.resume:
         return _prepare_resume(args)
     algo = _check_algo(args.algo or DEFAULT_ALGO)
-    env_id = resolve_env_id(args.env or DEFAULT_ENV)
-    env_kwargs = {} if args.env else dict(DEFAULT_ENV_KWARGS)
-    env_kwargs.update(parse_overrides(args.env_kwargs, "--env-kwargs"))
-    if args.backend:
-        env_kwargs["backend"] = args.backend
+    env_id, env_kwargs = resolve_env(args)
     precheck_env_kwargs(env_id, env_kwargs)
     cache = resolve_cache(env_kwargs)
     env_kwargs["cache"] = cache
@@ -280,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         job = prepare(args, argv)
+        from agents.envs import describe_fidelity
+
+        print(describe_fidelity(job.env_id, job.env_kwargs))
         for change in job.changes:
             print(f"budget: {change}")
         from agents.session import run_job

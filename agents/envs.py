@@ -87,6 +87,31 @@ def max_episode_steps(env_id: str, default: int = 20) -> int:
     return int(gym.spec(env_id).max_episode_steps or default)
 
 
+def _env_default(name: str) -> Any:
+    """`NASEnv`'s own default for the argument ``name``."""
+    return inspect.signature(NASEnv).parameters[name].default
+
+
+def describe_fidelity(env_id: str, kwargs: Mapping[str, Any]) -> str:
+    """One line naming the training budget of each new candidate, for the start of a run:
+    ``fidelity: tiny (40 steps x 4 x 64)`` (steps x batch size x sequence length)."""
+    from nas_env.evaluation.fidelity import Fidelity
+    from nas_env.space import load_space
+
+    merged = {**registered_kwargs(env_id), **kwargs}
+    served = merged.get("evaluator", _env_default("evaluator")) == "table"
+    if served and merged.get("missing", "error") != "train":
+        return "fidelity: the benchmark table's (results served, nothing trained)"
+    fidelity = Fidelity.resolve(merged.get("fidelity", _env_default("fidelity")))
+    seq_len = (
+        fidelity.seq_len or load_space(merged.get("space", _env_default("space"))).task.seq_len
+    )
+    line = f"{fidelity.name} ({fidelity.steps} steps x {fidelity.batch_size} x {seq_len})"
+    if served:
+        return f"fidelity: the benchmark table's; genomes missing from it train at {line}"
+    return f"fidelity: {line}"
+
+
 def resolve_cache(kwargs: Mapping[str, Any]) -> str | bool:
     """The result database path of a run (``cache`` wins, then ``cache_root``, then the
     user's cache folder), or False when the user disabled the persistent cache."""

@@ -273,3 +273,37 @@ def test_cuda_device_without_cuda_is_a_usage_error(
     assert "--env-kwargs device" in err and "'cuda'" in err and "allowed" in err
     assert "cpu" in err.split("allowed", 1)[1]
     assert not logs.exists()  # nothing was started
+
+
+def test_naming_the_default_env_keeps_the_default_jobs_fidelity() -> None:
+    def resolved(argv: list[str]) -> tuple[str, dict[str, Any]]:
+        args = train_rl.build_parser().parse_args(argv)
+        return train_rl.resolve_env(args)
+
+    bare = resolved([])
+    assert bare == resolved(["--env", "nas_env/TransformerLM-v0"])
+    assert bare == resolved(["--env", "TransformerLM-v0"])
+    assert bare[1]["fidelity"] == "tiny"
+    assert resolved(["--env", "TransformerLM-v0", "--env-kwargs", "fidelity:fast"])[1] == {
+        "fidelity": "fast"
+    }
+
+
+def test_the_fidelity_in_force_is_printed_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agents import session
+    from nas_env import SearchSpace
+    from nas_env.evaluation import Fidelity
+
+    tiny = Fidelity.resolve("tiny")
+    seq_len = tiny.seq_len or SearchSpace.load("tiny").task.seq_len
+    expected = f"fidelity: tiny ({tiny.steps} steps x {tiny.batch_size} x {seq_len})"
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(session, "run_job", lambda job, args, argv: seen.append(job.env_kwargs))
+    for env in ([], ["--env", "nas_env/TransformerLM-v0"]):
+        argv = [*env, "--env-kwargs", "cache:false", "--log-folder", str(tmp_path)]
+        train_rl.main(argv)
+        lines = capsys.readouterr().out.splitlines()
+        assert expected in lines
+    assert seen[0] == seen[1] and seen[0]["fidelity"] == "tiny"
