@@ -2,13 +2,13 @@
 
 One process, world size 1, on CUDA (NCCL) or on DeepSpeed's CPU accelerator (gloo).
 ``config/deepspeed.json`` (or the user's file) gives the ZeRO stage and optimizer
-settings; the fidelity fills in batch size, learning rate, weight decay and
-clipping, and the resolved precision decides ``bf16``/``fp16`` (fp16 is refused on
-CPU, as DeepSpeed does). Weight decay applies to matrices and embeddings only, not to
-norms and biases: the optimizer gets the torch backend's parameter groups. The process group is created once per process on a free
-port; every candidate's engine is torn down with ``engine.destroy()``, which keeps
-memory flat across many candidates for ZeRO stages 0-2. ZeRO-3 keeps growing even
-with ``destroy()``, so it is refused in-process.
+settings; the fidelity fills in batch size, learning rate, weight decay and clipping,
+and the resolved precision decides ``bf16``/``fp16`` (fp16 is refused on CPU, as
+DeepSpeed does). Weight decay applies to matrices and embeddings only, not to norms and
+biases: the optimizer gets the torch backend's parameter groups. The process group is
+created once per process on a free port; every candidate's engine is torn down with
+``engine.destroy()``, which keeps memory flat across many candidates for ZeRO stages
+0-2. ZeRO-3 keeps growing even with ``destroy()``, so it is refused in-process.
 """
 
 from __future__ import annotations
