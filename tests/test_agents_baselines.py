@@ -157,7 +157,7 @@ def test_evolution_rejects_bad_sizes(tmp_path: Path) -> None:
 
 def test_random_search_on_real_training(tmp_path: Path) -> None:
     kwargs = {
-        "fidelity": {"steps": 2, "batch_size": 4, "lr": 1e-3, "eval_tokens": 256, "seq_len": 32},
+        "fidelity": {"steps": 2, "batch_size": 2, "lr": 1e-3, "eval_tokens": 256},
         "vocab_size": 256,
         "device": "cpu",
         "cache": False,

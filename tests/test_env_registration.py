@@ -29,7 +29,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fast_kwargs(root: Path, cache: Path | bool = False) -> dict[str, Any]:
     """The cheapest real training: 2 optimizer steps, a small vocabulary, CPU."""
     return {
-        "fidelity": {"steps": 2, "batch_size": 4, "lr": 1e-3, "eval_tokens": 256, "seq_len": 32},
+        "fidelity": {"steps": 2, "batch_size": 2, "lr": 1e-3, "eval_tokens": 256},
         "vocab_size": 256,
         "device": "cpu",
         "cache": cache,

@@ -14,7 +14,7 @@ import train_rl
 from agents.algos import ALGOS
 from agents.records import RECORD_FIELDS, read_records
 
-FIDELITY = "fidelity:{steps:2,batch_size:4,lr:0.001,eval_tokens:256,seq_len:32}"
+FIDELITY = "fidelity:{steps:2,batch_size:2,lr:0.001,eval_tokens:256}"
 TINY_HP: dict[str, list[str]] = {
     "dqn": ["learning_starts:2", "target_update_interval:4", "batch_size:4"],
     "ppo": ["n_steps:4", "batch_size:4", "n_epochs:2"],
