@@ -86,7 +86,9 @@ class NASEnv(gym.Env):
     ``space`` (preset or YAML path), ``task`` (task id), ``fidelity`` (level or mapping),
     ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator`` (``train``, ``table``
     or an object), ``table`` (table path), ``missing`` (``error`` or ``train`` for genomes
-    absent from a table), ``backend`` (``torch``/``deepspeed``), ``device``, ``precision``,
+    absent from a table), ``table_allow_mismatch`` (serve a table built by another
+    evaluator version or on other task data, with a warning, instead of refusing it),
+    ``backend`` (``torch``/``deepspeed``), ``device``, ``precision``,
     ``training_seed``, ``cache`` (result database path, or False), ``cache_root``,
     ``vocab_size``, ``start``, ``reward_scale``, ``horizon`` (steps for
     ``episode.progress``; defaults to the spec's ``max_episode_steps``),
@@ -94,7 +96,10 @@ class NASEnv(gym.Env):
     ``render_mode`` (``ansi`` or ``rgb_array``).
 
     ## Version History
-    * v0: initial release.
+    * v0: initial release. Scores are comparable only between results of one
+      ``evaluator_version`` and ``task_fingerprint`` (both in every result and record);
+      evaluator version 3 pinned the corpus, took the context from the space and sampled
+      the held-out windows over all documents, so its scores differ from version 2's.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
