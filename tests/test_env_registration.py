@@ -114,12 +114,23 @@ def test_sb3_subproc_vec_env_shares_the_cache(shared: Path, tmp_path: Path) -> N
         env_kwargs=fast_kwargs(shared, cache),
     )
     venv.reset()
+    _trained_once(venv.reset_infos)  # both workers ask for the default genome at once
     names = venv.get_attr("action_names")[0]
-    venv.step(np.array([names.index("norm=rmsnorm"), names.index("norm=rmsnorm")]))
+    _, _, _, infos = venv.step(np.array([names.index("norm=rmsnorm")] * 2))
+    _trained_once(infos)  # and for its rmsnorm child
     masks = venv.env_method("action_masks")
     assert len(masks) == 2 and all(m.dtype == bool for m in masks)
     venv.close()
-    assert _rows(cache) == 2  # the default genome and its rmsnorm child, each trained once
+    assert _rows(cache) == 2  # the default genome and its rmsnorm child
+
+
+def _trained_once(infos: Any) -> None:
+    """One worker trained the genome; the other waited for it and got the same result."""
+    assert sorted(bool(info["cache_hit"]) for info in infos) == [False, True]
+    first, second = (info["result"] for info in infos)
+    assert first["genome_key"] == second["genome_key"]
+    for name in ("latency_ms", "val_loss", "train_seconds"):
+        assert first[name] == second[name], name
 
 
 @pytest.mark.parametrize("env_id", TABLE_IDS)
