@@ -181,7 +181,8 @@ def render_info(info: dict[str, Any]) -> str:
         f"task         {meta.get('task')} (fingerprint {meta.get('task_fingerprint')}), "
         f"metric {info['metric']}",
         f"fidelity     {fid.get('name')}: {cfg.get('steps')} steps x batch {cfg.get('batch_size')}"
-        f" x seq {cfg.get('seq_len') or meta.get('seq_len')}, lr {cfg.get('lr')}, cap {cfg.get('max_seconds')} s",
+        f" x seq {cfg.get('seq_len') or meta.get('seq_len')}, lr {cfg.get('lr')}, "
+        f"cap {cfg.get('max_seconds')} s",
         f"training     seed {meta.get('seed')}, {meta.get('backend')} on {meta.get('device')}, "
         f"{meta.get('precision')}, evaluator v{meta.get('evaluator_version')}",
         f"built        {meta.get('created')} on {meta.get('machine')}; nas_env "
