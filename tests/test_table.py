@@ -383,3 +383,14 @@ def test_shipped_table_matches_the_running_evaluator() -> None:
     assert table.task_fingerprint and all(
         r.task_fingerprint == table.task_fingerprint for r in table.results()
     )
+
+
+def test_a_fallback_on_other_task_data_is_refused() -> None:
+    fallback = FakeEvaluator()
+    fallback.task_id = "lm/stdlib"
+    fallback.task_fingerprint = "0fca2bf4409d7e4b"  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="would mix corpora"):
+        TableEvaluator(SHIPPED, missing="train", fallback=fallback)
+    fallback.task_fingerprint = TableEvaluator(SHIPPED).task_fingerprint  # type: ignore[attr-defined]
+    with pytest.warns(UserWarning, match="differs from the benchmark table"):  # fidelity differs
+        TableEvaluator(SHIPPED, missing="train", fallback=fallback)
