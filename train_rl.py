@@ -18,14 +18,15 @@ SIGTERM; a checkpoint is saved first, continue with ``--resume RUN_DIR``).
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agents.config import RunConfig
 
 DEFAULT_ALGO = "maskable_ppo"
 DEFAULT_ENV = "nas_env/TransformerLM-v0"
@@ -122,31 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass
-class Job:
-    """Everything resolved before a run starts."""
-
-    algo: str
-    env_id: str
-    seed: int
-    n_timesteps: int
-    n_envs: int
-    hyperparams: dict[str, Any]
-    env_kwargs: dict[str, Any]
-    config: dict[str, Any]
-    run_dir: Path | None = None
-    resumed: bool = False
-    changes: list[str] = field(default_factory=list)
-
-
-def _check_algo(name: str) -> str:
-    from agents.algos import ALL_ALGOS
-
-    if name not in ALL_ALGOS:
-        close = difflib.get_close_matches(name, ALL_ALGOS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UsageError(f"unknown algorithm {name!r}{hint}; allowed: {', '.join(ALL_ALGOS)}")
-    return name
+FLAGS: dict[str, str] = {
+    "algo": "--algo",
+    "env_id": "--env",
+    "n_timesteps": "-n/--n-timesteps",
+    "n_envs": "--n-envs",
+    "seed": "--seed",
+    "vec_env": "--vec-env",
+    "max_evaluations": "--max-evaluations",
+    "env_kwargs": "--env-kwargs",
+    "device": "--device",
+    "save_freq": "--save-freq",
+    "tensorboard": "-tb/--tensorboard",
+    "progress": "--progress",
+    "verbose": "--verbose",
+    "eval_episodes": "--eval-episodes",
+    "threads": "--threads",
+    "log_folder": "--log-folder",
+    "run_dir": "--resume",
+}
+"""The flag behind each `RunConfig` field it sets (where a bad value came from)."""
 
 
 def resolve_env(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -163,71 +159,81 @@ def resolve_env(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return env_id, env_kwargs
 
 
-def prepare(args: argparse.Namespace, argv: list[str]) -> Job:
-    """Resolve and check the job (raises UsageError/ConfigError/HyperparamError)."""
-    from agents.algos import ALGOS
-    from agents.budget import fit_budget
-    from agents.envs import (
-        max_episode_steps,
-        precheck_env_kwargs,
-        registered_kwargs,
-        resolve_cache,
-    )
-    from agents.hyperparams import load_hyperparams, parse_overrides
-
-    for flag in ("n_timesteps", "n_envs", "max_evaluations"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
-    if args.resume:
-        return _prepare_resume(args)
-    algo = _check_algo(args.algo or DEFAULT_ALGO)
-    env_id, env_kwargs = resolve_env(args)
-    precheck_env_kwargs(env_id, env_kwargs)
-    cache = resolve_cache(env_kwargs)
-    env_kwargs["cache"] = cache
-    hp = load_hyperparams(algo, env_id, parse_overrides(args.hyperparams))
-    n_timesteps = int(args.n_timesteps or hp.pop("n_timesteps", 500))
-    hp.pop("n_timesteps", None)
-    n_envs = int(args.n_envs or hp.pop("n_envs", 1))
-    hp.pop("n_envs", None)
-    changes: list[str] = []
-    if algo in ALGOS:
-        hp, changes = fit_budget(
-            algo, hp, n_timesteps, n_envs, max_episode_steps(env_id), args.max_evaluations
-        )
-    else:
-        if n_envs != 1:
-            raise UsageError(f"{algo} runs a single env; drop --n-envs {n_envs}")
-        mode = env_kwargs.get("mode", registered_kwargs(env_id).get("mode", "edit"))
-        if mode != "edit":
-            raise UsageError(
-                f"{algo} edits genomes: it needs an edit-mode env, but {env_id} runs in "
-                f"mode {mode!r}; use e.g. nas_env/TransformerLM-v0 or nas_env/BenchLM-v0"
-            )
-    seed = 0 if args.seed is None else int(args.seed)
-    save_freq = args.save_freq if args.save_freq is not None else max(1, n_timesteps // 10)
-    config = {
-        "algo": algo,
-        "env_id": env_id,
-        "seed": seed,
-        "n_timesteps": n_timesteps,
-        "n_envs": n_envs,
-        "max_evaluations": args.max_evaluations,
-        "hyperparams": hp,
-        "budget_changes": changes,
-        "env_kwargs": env_kwargs,
-        "cache": cache,
-        "vec_env": args.vec_env,
+def _invocation(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    """The `RunConfig` fields that every invocation sets anew, resumes included."""
+    return {
         "device": args.device,
         "tensorboard": bool(args.tensorboard),
-        "save_freq": save_freq,
-        "command": argv,
+        "progress": bool(args.progress),
+        "verbose": args.verbose,
+        "eval_episodes": args.eval_episodes,
+        "threads": args.threads,
+        "argv": tuple(argv),
     }
-    return Job(algo, env_id, seed, n_timesteps, n_envs, hp, env_kwargs, config, changes=changes)
 
 
-def _prepare_resume(args: argparse.Namespace) -> Job:
+def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
+    """The run's configuration, built once: the algorithm's hyperparameter YAML, then
+    ``--hyperparams``, then the other flags; fitted to the budget for an SB3 agent.
+
+    Raises:
+        UsageError: ``--resume`` with flags it cannot change, or a folder that is no run.
+        ConfigError: A bad value (named with the flag or file it came from).
+        HyperparamError: A bad hyperparameter, or a budget too small to learn in.
+    """
+    if args.resume:
+        return _prepare_resume(args, argv)
+    from agents.budget import fit_budget
+    from agents.config import RunConfig, check_algo
+    from agents.envs import max_episode_steps, resolve_cache
+    from agents.hyperparams import load_hyperparams, parse_overrides
+
+    algo = check_algo(args.algo or DEFAULT_ALGO, FLAGS["algo"])
+    env_id, env_kwargs = resolve_env(args)
+    env_kwargs["cache"] = resolve_cache(env_kwargs)
+    hp = load_hyperparams(algo, env_id, parse_overrides(args.hyperparams))
+    yaml_file = f"config/agents/{algo}.yaml"
+    origin = {**FLAGS, "hyperparams": f"{yaml_file} + --hyperparams"}
+    n_timesteps, n_envs = hp.pop("n_timesteps", 500), hp.pop("n_envs", 1)
+    if args.n_timesteps is None:
+        origin["n_timesteps"] = f"{yaml_file} n_timesteps"
+    else:
+        n_timesteps = args.n_timesteps
+    if args.n_envs is None:
+        origin["n_envs"] = f"{yaml_file} n_envs"
+    else:
+        n_envs = args.n_envs
+    save_freq = max(1, n_timesteps // 10) if args.save_freq is None else args.save_freq
+    config = RunConfig(
+        algo=algo,
+        env_id=env_id,
+        seed=0 if args.seed is None else args.seed,
+        vec_env=args.vec_env,
+        max_evaluations=args.max_evaluations,
+        hyperparams=hp,
+        env_kwargs=env_kwargs,
+        save_freq=save_freq,
+        log_folder=args.log_folder,
+        command=tuple(argv),
+        origin=origin,
+        n_timesteps=n_timesteps,
+        n_envs=n_envs,
+        **_invocation(args, argv),
+    )
+    if not config.is_agent:
+        return config
+    fitted, changes = fit_budget(
+        algo,
+        config.hyperparams,
+        config.n_timesteps,
+        config.n_envs,
+        max_episode_steps(env_id),
+        config.max_evaluations,
+    )
+    return config.updated({}, hyperparams=fitted, budget_changes=tuple(changes))
+
+
+def _prepare_resume(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     given = [
         f"--{k.replace('_', '-')}"
         for k in ("algo", "env", "n_envs", "seed", "hyperparams", "env_kwargs", "backend")
@@ -239,46 +245,23 @@ def _prepare_resume(args: argparse.Namespace) -> Job:
             f"--resume continues a run with its own config; {', '.join(given)} cannot be "
             f"changed (allowed with --resume: {allowed})"
         )
-    from agents.envs import precheck_env_kwargs
+    from agents.callbacks import STATE_FILE
+    from agents.config import RunConfig
+    from agents.runs import CHECKPOINTS, CONFIG_FILE, read_config
 
     run_dir = Path(args.resume)
     try:
-        config = _read_resume_config(run_dir)
+        data = read_config(run_dir)
+        if not (run_dir / CHECKPOINTS / STATE_FILE).is_file():
+            raise FileNotFoundError(f"{run_dir} has no checkpoint ({CHECKPOINTS}/{STATE_FILE})")
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    precheck_env_kwargs(
-        config["env_id"], config["env_kwargs"], f"{run_dir / 'config.yaml'} env_kwargs"
-    )
-    if args.n_timesteps:
-        config["n_timesteps"] = int(args.n_timesteps)
-    if args.max_evaluations:
-        config["max_evaluations"] = int(args.max_evaluations)
-    if args.save_freq is not None:
-        config["save_freq"] = int(args.save_freq)
-    config["device"] = args.device
-    config["tensorboard"] = bool(args.tensorboard)
-    return Job(
-        config["algo"],
-        config["env_id"],
-        int(config["seed"]),
-        int(config["n_timesteps"]),
-        int(config["n_envs"]),
-        dict(config["hyperparams"]),
-        dict(config["env_kwargs"]),
-        config,
-        run_dir=run_dir,
-        resumed=True,
-    )
-
-
-def _read_resume_config(run_dir: Path) -> dict[str, Any]:
-    from agents.callbacks import STATE_FILE
-    from agents.runs import CHECKPOINTS, read_config
-
-    config = read_config(run_dir)
-    if not (run_dir / CHECKPOINTS / STATE_FILE).is_file():
-        raise FileNotFoundError(f"{run_dir} has no checkpoint ({CHECKPOINTS}/{STATE_FILE})")
-    return config
+    config = RunConfig.from_dict(data, str(run_dir / CONFIG_FILE), resumed=True)
+    changes = {"run_dir": str(run_dir), **_invocation(args, argv)}
+    for name in ("n_timesteps", "max_evaluations", "save_freq"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    return config.updated({k: FLAGS.get(k, "the command line") for k in changes}, **changes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,16 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     from nas_env.errors import NASEnvError
 
     try:
-        job = prepare(args, argv)
+        config = prepare(args, argv)
         from agents.envs import describe_fidelity
 
-        print(describe_fidelity(job.env_id, job.env_kwargs))
-        for change in job.changes:
+        print(describe_fidelity(config.env_id, config.env_kwargs))
+        for change in () if config.resumed else config.budget_changes:
             print(f"budget: {change}")
         from agents.session import run_job
 
-        with torch_threads(args.threads):
-            return run_job(job, args, argv)
+        with torch_threads(config.threads):
+            return run_job(config)
     except (UsageError, HyperparamError, NASEnvError) as exc:
         print(f"nas-train: error: {exc}", file=sys.stderr)
         return 2

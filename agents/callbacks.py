@@ -22,8 +22,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from agents.progress import save_exclusions
 from agents.runlog import RunLog
+from agents.sb3_counters import gradient_updates
 from agents.tracking import atomic_write_json
 
 MODEL_FILE = "model.zip"
@@ -45,7 +45,8 @@ class NASRecordCallback(BaseCallback):
 
     SB3 stops an on-policy agent only from inside a step, so a stop after a trained-on
     rollout costs one more vector step; that step is recorded like every other, so that
-    ``episodes.jsonl`` ends at the model's ``num_timesteps``.
+    ``episodes.jsonl`` ends at the model's ``num_timesteps``. A rollout ends after the
+    model's ``n_steps`` vector steps, counted from ``on_rollout_start``.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class NASRecordCallback(BaseCallback):
         self.max_evaluations = max_evaluations
         self.stop_reason = ""
         self._stop_pending = False
+        self._rollout_steps = 0
 
     def _on_training_start(self) -> None:
         if self.run_log.logger is None:
@@ -68,7 +70,11 @@ class NASRecordCallback(BaseCallback):
         for index, info in enumerate(self.training_env.reset_infos):
             self.run_log.on_reset(info or {}, index, self.num_timesteps)
 
+    def _on_rollout_start(self) -> None:
+        self._rollout_steps = 0
+
     def _on_step(self) -> bool:
+        self._rollout_steps += 1
         self._record_step()
         if self._stop_pending:  # the envs already stepped once more: recorded, now stop
             return False
@@ -102,14 +108,11 @@ class NASRecordCallback(BaseCallback):
         if not reason:
             return True
         self.stop_reason = reason
-        if isinstance(self.model, OnPolicyAlgorithm) and self._rollout_ends_now():
-            self._stop_pending = True  # let this full rollout be trained on, then stop
+        model = self.model
+        if isinstance(model, OnPolicyAlgorithm) and self._rollout_steps >= model.n_steps:
+            self._stop_pending = True  # the rollout is full: let it be trained on, then stop
             return True
         return False
-
-    def _rollout_ends_now(self) -> bool:
-        n_steps, total = self.locals.get("n_steps"), self.locals.get("n_rollout_steps")
-        return n_steps is not None and total is not None and n_steps >= total - 1
 
 
 def save_checkpoint(
@@ -123,7 +126,7 @@ def save_checkpoint(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tmp_model = folder / f".{MODEL_FILE}.tmp.zip"
-    model.save(tmp_model, exclude=save_exclusions(model))
+    model.save(tmp_model)
     os.replace(tmp_model, folder / MODEL_FILE)
     replay = None
     if isinstance(model, OffPolicyAlgorithm) and model.replay_buffer is not None:
@@ -133,8 +136,7 @@ def save_checkpoint(
         replay = REPLAY_FILE
     state = {
         "num_timesteps": int(model.num_timesteps),
-        "n_updates": int(getattr(model, "_n_updates", 0)),
-        "episode_num": int(getattr(model, "_episode_num", 0)),
+        "n_updates": gradient_updates(model),
         "model": MODEL_FILE,
         "replay_buffer": replay,
         "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -67,12 +67,12 @@ def versions() -> dict[str, str | None]:
     return found
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """YAML-safe plain data (tuples -> lists, paths -> strings)."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     return value
@@ -80,7 +80,7 @@ def _plain(value: Any) -> Any:
 
 def write_config(run_dir: Path, config: Mapping[str, Any]) -> None:
     """Write ``config.yaml`` (plain YAML, readable with ``yaml.safe_load``)."""
-    text = yaml.safe_dump(_plain(config), sort_keys=False, default_flow_style=None)
+    text = yaml.safe_dump(plain(config), sort_keys=False, default_flow_style=None)
     tmp = run_dir / f".{CONFIG_FILE}.tmp"
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(run_dir / CONFIG_FILE)

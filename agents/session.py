@@ -1,8 +1,9 @@
-"""Run a resolved job: build envs, the run folder, the agent or baseline, and train.
+"""Run a `RunConfig`: build envs, the run folder, the agent or baseline, and train.
 
-Used by ``train_rl.py``; the order matters for the user: everything that can be wrong
-with the command line (env arguments included, since building the env checks them) fails
-before a run folder is created.
+Used by ``train_rl.py``, which builds the config; `run_job` takes it and nothing else.
+The order matters for the user: everything that can be wrong with the command line (env
+arguments included, since building the env checks them) fails before a run folder is
+created.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from agents.callbacks import (
     NASRecordCallback,
     save_checkpoint,
 )
+from agents.config import RunConfig
 from agents.hyperparams import model_kwargs
 from agents.progress import follow_evaluation_budget
 from agents.records import RecordWriter
@@ -42,6 +45,7 @@ from agents.runs import (
     summary,
     write_config,
 )
+from agents.sb3_counters import gradient_updates
 from agents.tracking import atomic_write_json
 
 INTERRUPTED = 130
@@ -52,26 +56,28 @@ def _logger(run_dir: Path, tensorboard: bool, verbose: int) -> Logger:
     return configure(str(run_dir / TB_FOLDER), formats)
 
 
-def _open_run(job: Any, args: Any, argv: list[str]) -> tuple[Path, RunLog, Logger]:
-    if job.run_dir is None:
-        job.run_dir = run_dir_for(args.log_folder, job.algo, job.env_id, job.seed)
-        job.config["run_dir"] = str(job.run_dir)
-        job.config["created"] = time.strftime("%Y-%m-%d %H:%M:%S")
-    write_config(job.run_dir, job.config)
-    describe_run(job.run_dir, argv)
-    logger = _logger(job.run_dir, job.config.get("tensorboard", True), args.verbose)
+def _open_run(config: RunConfig) -> tuple[RunConfig, RunLog, Logger]:
+    """Create (or reopen) the run folder; the config returned knows its ``run_dir``."""
+    if config.run_dir is None:
+        folder = run_dir_for(config.log_folder, config.algo, config.env_id, config.seed)
+        created = time.strftime("%Y-%m-%d %H:%M:%S")
+        config = replace(config, run_dir=str(folder), created=created)
+    run_dir = config.path
+    write_config(run_dir, config.to_dict())
+    describe_run(run_dir, config.argv)
+    logger = _logger(run_dir, config.tensorboard, config.verbose)
     writer = RecordWriter(
-        job.run_dir / EPISODES_FILE, job.run_dir.name, job.algo, job.env_id, job.seed
+        run_dir / EPISODES_FILE, run_dir.name, config.algo, config.env_id, config.seed
     )
-    run_log = RunLog(writer, job.run_dir, logger=logger)
-    if job.resumed:
-        lines = run_log.resume_from(job.run_dir / EPISODES_FILE)
-        print(f"resuming {job.run_dir}: {lines} records, {run_log.unique_evaluations} genomes")
-    return job.run_dir, run_log, logger
+    run_log = RunLog(writer, run_dir, logger=logger)
+    if config.resumed:
+        lines = run_log.resume_from(run_dir / EPISODES_FILE)
+        print(f"resuming {run_dir}: {lines} records, {run_log.unique_evaluations} genomes")
+    return config, run_log, logger
 
 
-def run_job(job: Any, args: Any, argv: list[str]) -> int:
-    """Run ``job`` (a `train_rl.Job`); returns the exit code.
+def run_job(config: RunConfig) -> int:
+    """Run the agent or baseline ``config`` describes; returns the exit code.
 
     SIGTERM is handled like Ctrl-C (checkpoint, then exit code 130), so that a job
     scheduler's preemption loses nothing.
@@ -80,9 +86,9 @@ def run_job(job: Any, args: Any, argv: list[str]) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        if job.algo in BASELINE_CLASSES:
-            return _run_baseline(job, args, argv)
-        return _run_agent(job, args, argv)
+        if config.algo in BASELINE_CLASSES:
+            return _run_baseline(config)
+        return _run_agent(config)
     except KeyboardInterrupt:  # before training started: nothing to save
         print("\ninterrupted before training started")
         return INTERRUPTED
@@ -105,46 +111,52 @@ def _save_anyway(save: Any) -> None:
 
 
 # -- SB3 agents ------------------------------------------------------------------------
-def _make_venv(job: Any) -> Any:
-    if job.config.get("vec_env") == "subproc" and job.n_envs > 1:
-        gym.make(job.env_id, **job.env_kwargs).close()  # clear errors from this process
+def _make_venv(config: RunConfig) -> Any:
+    env_kwargs = dict(config.env_kwargs)
+    if config.vec_env == "subproc" and config.n_envs > 1:
+        gym.make(config.env_id, **env_kwargs).close()  # clear errors from this process
         vec_cls: Any = SubprocVecEnv
     else:
         vec_cls = DummyVecEnv
     return make_vec_env(
-        f"nas_env:{job.env_id}",
-        n_envs=job.n_envs,
-        seed=job.seed,
-        env_kwargs=job.env_kwargs,
+        f"nas_env:{config.env_id}",
+        n_envs=config.n_envs,
+        seed=config.seed,
+        env_kwargs=env_kwargs,
         vec_env_cls=vec_cls,
     )
 
 
-def _load_or_create(job: Any, venv: Any, device: str, verbose: int) -> Any:
-    cls = ALGOS[job.algo]
-    folder = job.run_dir / CHECKPOINTS
-    if job.resumed:
-        model = cls.load(folder / MODEL_FILE, env=venv, device=device, print_system_info=False)
+def _load_or_create(config: RunConfig, venv: Any) -> Any:
+    cls = ALGOS[config.algo]
+    folder = config.path / CHECKPOINTS
+    if config.resumed:
+        model = cls.load(
+            folder / MODEL_FILE, env=venv, device=config.device, print_system_info=False
+        )
         if (folder / REPLAY_FILE).is_file() and hasattr(model, "load_replay_buffer"):
             model.load_replay_buffer(folder / REPLAY_FILE)
-        venv.seed(job.seed + model.num_timesteps)
+        venv.seed(config.seed + model.num_timesteps)
         return model
-    kwargs = model_kwargs(job.hyperparams)
-    policy = job.hyperparams.get("policy", "MlpPolicy")
-    return cls(policy, venv, seed=job.seed, device=device, verbose=verbose, **kwargs)
+    kwargs = model_kwargs(config.hyperparams)
+    policy = config.hyperparams.get("policy", "MlpPolicy")
+    return cls(
+        policy, venv, seed=config.seed, device=config.device, verbose=config.verbose, **kwargs
+    )
 
 
-def _run_agent(job: Any, args: Any, argv: list[str]) -> int:
-    venv = _make_venv(job)
+def _run_agent(config: RunConfig) -> int:
+    venv = _make_venv(config)
     run_log: RunLog | None = None
     try:
-        run_dir, run_log, logger = _open_run(job, args, argv)
-        model = _load_or_create(job, venv, job.config.get("device", "cpu"), args.verbose)
+        config, run_log, logger = _open_run(config)
+        run_dir = config.path
+        model = _load_or_create(config, venv)
         model.set_logger(logger)
-        max_evals = job.config.get("max_evaluations")
+        max_evals = config.max_evaluations
         if max_evals:
-            follow_evaluation_budget(model, lambda: run_log.unique_evaluations, int(max_evals))
-        total = job.n_timesteps
+            follow_evaluation_budget(model, lambda: run_log.unique_evaluations, max_evals)
+        total = config.n_timesteps
         remaining = total - model.num_timesteps
         if remaining <= 0:
             print(
@@ -153,15 +165,15 @@ def _run_agent(job: Any, args: Any, argv: list[str]) -> int:
             )
             return 0
         record = NASRecordCallback(run_log, total, max_evals)
-        checkpoint = CheckpointCallback(run_dir / CHECKPOINTS, job.config["save_freq"], run_log)
+        checkpoint = CheckpointCallback(run_dir / CHECKPOINTS, config.save_freq, run_log)
         started = time.monotonic()
         try:
             model.learn(
                 total_timesteps=remaining,
                 callback=[record, checkpoint],
-                progress_bar=bool(args.progress),
-                reset_num_timesteps=not job.resumed,
-                tb_log_name=job.algo,
+                progress_bar=config.progress,
+                reset_num_timesteps=not config.resumed,
+                tb_log_name=config.algo,
             )
         except KeyboardInterrupt:
             save_checkpoint(model, run_dir / CHECKPOINTS, checkpoint.state_extra())
@@ -175,10 +187,10 @@ def _run_agent(job: Any, args: Any, argv: list[str]) -> int:
             _save_anyway(lambda: save_checkpoint(model, run_dir / CHECKPOINTS))
             raise
         save_checkpoint(model, run_dir / CHECKPOINTS, checkpoint.state_extra())
-        print(f"gradient updates (SB3 n_updates): {getattr(model, '_n_updates', 0)}")
+        print(f"gradient updates (SB3 n_updates): {gradient_updates(model)}")
         _finish(run_log, run_dir, model.num_timesteps, started, record.stop_reason)
-        if getattr(args, "eval_episodes", 0) > 0:
-            _evaluate(model, job, run_dir, args.eval_episodes)
+        if config.eval_episodes > 0:
+            _evaluate(model, config)
         return 0
     finally:
         _close(run_log, venv)
@@ -193,10 +205,17 @@ def _close(run_log: RunLog | None, env: Any) -> None:
         env.close()
 
 
-def _evaluate(model: Any, job: Any, run_dir: Path, episodes: int) -> None:
+def _evaluate(model: Any, config: RunConfig) -> None:
     from agents.evaluate import greedy_episodes
 
-    results = greedy_episodes(model, job.env_id, job.env_kwargs, episodes, seed=job.seed + 10_000)
+    run_dir = config.path
+    results = greedy_episodes(
+        model,
+        config.env_id,
+        dict(config.env_kwargs),
+        config.eval_episodes,
+        seed=config.seed + 10_000,
+    )
     atomic_write_json(run_dir / "eval.json", {"episodes": results})
     for r in results:
         print(
@@ -237,18 +256,19 @@ def _baseline_state(searcher: SearchBaseline, run_log: RunLog) -> dict[str, Any]
     }
 
 
-def _run_baseline(job: Any, args: Any, argv: list[str]) -> int:
-    env = gym.make(job.env_id, **job.env_kwargs)
+def _run_baseline(config: RunConfig) -> int:
+    env = gym.make(config.env_id, **dict(config.env_kwargs))
     run_log: RunLog | None = None
     try:
-        run_dir, run_log, _ = _open_run(job, args, argv)
-        params = {k: v for k, v in job.hyperparams.items() if k != "n_timesteps"}
-        searcher = BASELINE_CLASSES[job.algo](env, run_log, seed=job.seed, **params)
+        config, run_log, _ = _open_run(config)
+        run_dir = config.path
+        params = {k: v for k, v in config.hyperparams.items() if k != "n_timesteps"}
+        searcher = BASELINE_CLASSES[config.algo](env, run_log, seed=config.seed, **params)
         state_path = run_dir / CHECKPOINTS / STATE_FILE
-        if job.resumed:
+        if config.resumed:
             searcher.load_state_dict(json.loads(state_path.read_text())["searcher"])
-        total, save_freq = job.n_timesteps, int(job.config["save_freq"])
-        bar = _progress(args.progress, total, searcher.num_timesteps)
+        total, save_freq = config.n_timesteps, config.save_freq
+        bar = _progress(config.progress, total, searcher.num_timesteps)
         last = [searcher.num_timesteps]
 
         def after_step(s: SearchBaseline) -> bool:
@@ -260,7 +280,7 @@ def _run_baseline(job: Any, args: Any, argv: list[str]) -> int:
             return True
 
         started = time.monotonic()
-        max_evals = job.config.get("max_evaluations")
+        max_evals = config.max_evaluations
         try:
             searcher.learn(total, max_evals, after_step)
         except KeyboardInterrupt:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -10,7 +12,7 @@ from stable_baselines3 import DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.callbacks import save_checkpoint
-from agents.progress import follow_evaluation_budget, save_exclusions
+from agents.progress import SCHEDULES, BudgetSchedule, follow_evaluation_budget
 
 
 class Count(BaseCallback):
@@ -62,20 +64,47 @@ def test_dqn_epsilon_decays_over_the_evaluation_budget() -> None:
 
 def test_progress_is_the_faster_of_the_two_budgets() -> None:
     model = dqn()
-    follow_evaluation_budget(model, lambda: 10, max_evaluations=100)
-    model._update_current_progress_remaining(0, 1000)
-    assert model._current_progress_remaining == pytest.approx(0.9)
-    model._update_current_progress_remaining(500, 1000)
-    assert model._current_progress_remaining == pytest.approx(0.5)
+    budget = follow_evaluation_budget(model, lambda: 10, max_evaluations=100)
+    assert budget.remaining() == pytest.approx(0.9)
+    seen = BudgetSchedule(lambda progress: progress, budget)  # what the schedules are given
+    assert seen(1.0) == pytest.approx(0.9)  # 0 of 1000 steps, 10 of 100 genomes spent
+    assert seen(0.5) == pytest.approx(0.5)  # 500 of 1000 steps: the steps are faster now
+    epsilon = model.exploration_schedule
+    assert isinstance(epsilon, BudgetSchedule)
+    assert epsilon(1.0) == pytest.approx(epsilon.base(0.9))
     with pytest.raises(ValueError, match="max_evaluations"):
         follow_evaluation_budget(model, lambda: 0, max_evaluations=0)
 
 
+def test_following_twice_replaces_the_budget() -> None:
+    model = dqn()
+    follow_evaluation_budget(model, lambda: 10, max_evaluations=100)
+    follow_evaluation_budget(model, lambda: 50, max_evaluations=100)
+    epsilon = model.exploration_schedule
+    assert not isinstance(epsilon.base, BudgetSchedule)
+    assert epsilon(1.0) == pytest.approx(epsilon.base(0.5))
+
+
 def test_followed_model_saves_and_loads_with_the_plain_class(tmp_path: Path) -> None:
     model = PPO("MlpPolicy", gym.make("CartPole-v1"), n_steps=16, batch_size=16, device="cpu")
-    assert save_exclusions(model) == []
     follow_evaluation_budget(model, lambda: 3, max_evaluations=10)
-    assert save_exclusions(model) == ["_update_current_progress_remaining"]
+    assert isinstance(model.clip_range, BudgetSchedule)
     save_checkpoint(model, tmp_path)
     loaded = PPO.load(tmp_path / "model.zip", device="cpu")
-    assert "_update_current_progress_remaining" not in vars(loaded)
+    assert not any(isinstance(getattr(loaded, n, None), BudgetSchedule) for n in SCHEDULES)
+    assert loaded.clip_range(0.5) == model.clip_range.base(0.5)
+    # ...and without this project importable at all:
+    script = (
+        "import sys; sys.modules['agents'] = None\n"
+        "from stable_baselines3 import PPO\n"
+        f"model = PPO.load({str(tmp_path / 'model.zip')!r}, device='cpu')\n"
+        "print(type(model.clip_range).__module__, model.clip_range(1.0))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
+    assert out.split() == ["stable_baselines3.common.utils", "0.2"]

@@ -10,6 +10,7 @@ import pytest
 
 from nas_env import ConfigError, SearchSpace
 from nas_env.env.factory import default_table, make_evaluator, vocab_size_of
+from nas_env.env.settings import EvaluatorSettings
 
 
 class Custom:
@@ -26,7 +27,7 @@ def test_vocab_size_comes_from_the_evaluator_never_a_default() -> None:
     space = SearchSpace.load("tiny")
     assert space.task.vocab_size == 512
     assert vocab_size_of(Custom(space)) == 512  # no silent 1,024
-    table = make_evaluator("table", "bench", "lm/stdlib", "bench")
+    table = make_evaluator("bench", "lm/stdlib", "bench", EvaluatorSettings(evaluator="table"))
     assert vocab_size_of(table) == table.meta["vocab_size"] == 512
 
 
@@ -38,8 +39,7 @@ def test_table_mismatch_is_refused_unless_the_env_allows_it(tmp_path: Path) -> N
             "UPDATE meta SET value = ? WHERE key = 'evaluator_version'", (json.dumps("1"),)
         )
     with pytest.raises(ConfigError, match="evaluator version '1'"):
-        make_evaluator("table", "bench", "lm/stdlib", "bench", table=path)
+        make_evaluator("bench", "lm/stdlib", "bench", EvaluatorSettings("table", table=path))
     with pytest.warns(UserWarning, match="used anyway"):
-        make_evaluator(
-            "table", "bench", "lm/stdlib", "bench", table=path, table_allow_mismatch=True
-        )
+        allowed = EvaluatorSettings("table", table=path, table_allow_mismatch=True)
+        make_evaluator("bench", "lm/stdlib", "bench", allowed)

@@ -236,7 +236,7 @@ def test_a_crashing_session_closes_its_writers_and_envs(
 
     evaluators = [_ClosingEvaluator(), _ClosingEvaluator()]
     venv = DummyVecEnv([lambda e=e: NASEnv(evaluator=e) for e in evaluators])
-    monkeypatch.setattr(session, "_make_venv", lambda job: venv)
+    monkeypatch.setattr(session, "_make_venv", lambda config: venv)
     seen: dict[str, Any] = {}
     original = NASRecordCallback._on_step
 
@@ -250,9 +250,9 @@ def test_a_crashing_session_closes_its_writers_and_envs(
     argv = ["--algo", "ppo", "-n", "16", "--n-envs", "2", "--env-kwargs", "cache:false"]
     argv += ["--hyperparams", *TINY_HP["ppo"], "--log-folder", str(tmp_path), "--no-progress"]
     args = train_rl.build_parser().parse_args(argv)
-    job = train_rl.prepare(args, argv)
+    config = train_rl.prepare(args, argv)
     with pytest.raises(RuntimeError, match="boom"):
-        session.run_job(job, args, argv)
+        session.run_job(config)
     assert seen["file"] is not None and seen["file"].closed
     boards = [f for f in seen["logger"].output_formats if isinstance(f, TensorBoardOutputFormat)]
     assert boards and all(f.writer.file_writer is None for f in boards)  # SummaryWriter closed
@@ -300,7 +300,7 @@ def test_the_fidelity_in_force_is_printed_at_start(
     seq_len = tiny.seq_len or SearchSpace.load("tiny").task.seq_len
     expected = f"fidelity: tiny ({tiny.steps} steps x {tiny.batch_size} x {seq_len})"
     seen: list[dict[str, Any]] = []
-    monkeypatch.setattr(session, "run_job", lambda job, args, argv: seen.append(job.env_kwargs))
+    monkeypatch.setattr(session, "run_job", lambda config: seen.append(dict(config.env_kwargs)))
     for env in ([], ["--env", "nas_env/TransformerLM-v0"]):
         argv = [*env, "--env-kwargs", "cache:false", "--log-folder", str(tmp_path)]
         train_rl.main(argv)

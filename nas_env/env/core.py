@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
@@ -10,20 +11,39 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from nas_env._validate import expect_choice, expect_positive
 from nas_env.actions import STOP
 from nas_env.env.design import DesignState
-from nas_env.env.factory import EvaluatorLike, close_evaluator, make_evaluator, vocab_size_of
+from nas_env.env.factory import (
+    EvaluatorLike,
+    close_evaluator,
+    make_evaluator,
+    vocab_size_of,
+)
 from nas_env.env.observation import ObservationEncoder
 from nas_env.env.render import render_ansi, render_rgb
+from nas_env.env.settings import (
+    DEFAULT_EVALUATOR,
+    DEFAULT_FIDELITY,
+    DEFAULT_REWARD,
+    DEFAULT_SPACE,
+    DEFAULT_TASK,
+    MODES,
+    OBSERVATIONS,
+    RENDER_MODES,
+    STARTS,
+    EvaluatorSettings,
+    argument_names,
+    check_arguments,
+    check_names,
+    check_options,
+    ready_evaluator,
+)
 from nas_env.evaluation import EvalResult
 from nas_env.genome import Genome
 from nas_env.rewards import Reward, make_reward, reward_class, step_reward
 from nas_env.space import SearchSpace
 
-MODES: tuple[str, ...] = ("edit", "design")
-STARTS: tuple[str, ...] = ("default", "random")
-OBSERVATIONS: tuple[str, ...] = ("flat", "dict")
+__all__ = ["MODES", "OBSERVATIONS", "STARTS", "NASEnv"]
 
 
 class NASEnv(gym.Env):
@@ -85,15 +105,17 @@ class NASEnv(gym.Env):
     ## Arguments
     ``space`` (preset or YAML path), ``task`` (task id), ``fidelity`` (level or mapping),
     ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator`` (``train``, ``table``
-    or an object), ``table`` (table path), ``missing`` (``error`` or ``train`` for genomes
-    absent from a table), ``table_allow_mismatch`` (serve a table built by another
-    evaluator version or on other task data, with a warning, instead of refusing it),
-    ``backend`` (``torch``/``deepspeed``), ``device``, ``precision``,
-    ``training_seed``, ``cache`` (result database path, or False), ``cache_root``,
-    ``vocab_size``, ``start``, ``reward_scale``, ``horizon`` (steps for
+    or an object), ``start``, ``reward_scale``, ``horizon`` (steps for
     ``episode.progress``; defaults to the spec's ``max_episode_steps``),
-    ``invalid_action_penalty``, ``observation``,
-    ``render_mode`` (``ansi`` or ``rgb_array``).
+    ``invalid_action_penalty``, ``observation``, ``render_mode`` (``ansi`` or
+    ``rgb_array``), and the fields of `EvaluatorSettings` as keyword arguments: ``table``
+    (table path), ``missing`` (``error`` or ``train`` for genomes absent from a table),
+    ``table_allow_mismatch`` (serve a table built by another evaluator version or on other
+    task data, with a warning, instead of refusing it), ``backend``
+    (``torch``/``deepspeed``), ``device``, ``precision``, ``training_seed``, ``cache``
+    (result database path, or False), ``cache_root``, ``vocab_size``.
+    `argument_names` lists them all; any other name is refused with a close match, and
+    `check_arguments` checks a set of them without building anything.
 
     ## Version History
     * v0: initial release. Scores are comparable only between results of one
@@ -102,16 +124,16 @@ class NASEnv(gym.Env):
       the held-out windows over all documents, so its scores differ from version 2's.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
 
     def __init__(
         self,
-        space: str | Path | SearchSpace = "tiny",
-        task: str = "lm/stdlib",
-        fidelity: Any = "fast",
-        reward: str | dict[str, Any] | Reward = "weighted",
+        space: str | Path | SearchSpace = DEFAULT_SPACE,
+        task: str = DEFAULT_TASK,
+        fidelity: Any = DEFAULT_FIDELITY,
+        reward: str | dict[str, Any] | Reward = DEFAULT_REWARD,
         mode: str = "edit",
-        evaluator: str | EvaluatorLike = "train",
+        evaluator: str | EvaluatorLike = DEFAULT_EVALUATOR,
         *,
         start: str = "default",
         reward_scale: float = 1.0,
@@ -119,20 +141,32 @@ class NASEnv(gym.Env):
         invalid_action_penalty: float = 0.1,
         observation: str = "flat",
         render_mode: str | None = None,
-        **evaluator_kwargs: Any,
+        **settings: Any,
     ) -> None:
-        self.mode = expect_choice(mode, "mode", MODES)
-        self.start = expect_choice(start, "start", STARTS)
-        self.observation_mode = expect_choice(observation, "observation", OBSERVATIONS)
-        if render_mode is not None:
-            expect_choice(render_mode, "render_mode", self.metadata["render_modes"])
+        options = {
+            "mode": mode,
+            "start": start,
+            "observation": observation,
+            "render_mode": render_mode,
+            "reward_scale": reward_scale,
+            "horizon": horizon,
+            "invalid_action_penalty": invalid_action_penalty,
+        }
+        check_options(options, "NASEnv")
+        check_names(settings, argument_names(), "NASEnv")
+        self.mode, self.start, self.observation_mode = mode, start, observation
         self.render_mode = render_mode
-        self.evaluator = make_evaluator(evaluator, space, task, fidelity, **evaluator_kwargs)
+        kind = {"evaluator": evaluator} if isinstance(evaluator, str) else {}
+        self.settings = EvaluatorSettings.from_kwargs({**settings, **kind}, "NASEnv")
+        if kind:
+            self.evaluator = make_evaluator(space, task, fidelity, self.settings)
+        else:
+            self.evaluator = ready_evaluator(evaluator)
         self.space: SearchSpace = self.evaluator.space
         self.vocab_size = vocab_size_of(self.evaluator)
         self.reward_fn = self._make_reward(reward)
         self.invalid_action_penalty = float(invalid_action_penalty)
-        self.reward_scale = expect_positive(reward_scale, "reward_scale")
+        self.reward_scale = float(reward_scale)
         self._horizon = horizon
         bounds = self.reward_fn.metric_bounds()
         if bounds.vocab_size is None:
@@ -162,6 +196,18 @@ class NASEnv(gym.Env):
         self.score = 0.0
         self.steps = 0
         self._metrics_memo: tuple[Any, float, np.ndarray] = (None, 0.0, np.zeros(5, np.float32))
+
+    # -- the declared arguments -------------------------------------------------
+    @classmethod
+    def argument_names(cls) -> tuple[str, ...]:
+        """Every keyword argument the env accepts: its own, then `EvaluatorSettings`'s."""
+        return argument_names()
+
+    @classmethod
+    def check_arguments(cls, kwargs: Mapping[str, Any], where: str = "NASEnv") -> EvaluatorSettings:
+        """Check keyword arguments as the env would, without training or loading a table
+        (see `nas_env.env.settings.check_arguments`); returns their evaluator settings."""
+        return check_arguments(kwargs, where)
 
     # -- helpers ----------------------------------------------------------------
     def _make_reward(self, reward: str | dict[str, Any] | Reward) -> Reward:

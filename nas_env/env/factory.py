@@ -1,4 +1,4 @@
-"""Build the evaluator an environment scores genomes with, from plain keyword arguments."""
+"""Build the evaluator an environment scores genomes with, from its `EvaluatorSettings`."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from config import CONFIG_DIR
-from nas_env._validate import expect_choice
+from nas_env.env.settings import EvaluatorSettings
 from nas_env.errors import ConfigError
 from nas_env.evaluation import EvalResult, Evaluator, TrainSettings
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
-
-EVALUATOR_KINDS: tuple[str, ...] = ("train", "table")
 
 
 class EvaluatorLike(Protocol):
@@ -62,37 +60,19 @@ def close_evaluator(evaluator: Any) -> None:
 
 
 def make_evaluator(
-    evaluator: str | EvaluatorLike,
     space: str | Path | SearchSpace,
     task: str,
     fidelity: Any,
-    *,
-    table: str | Path | None = None,
-    missing: str = "error",
-    backend: str = "torch",
-    device: str = "auto",
-    precision: str = "auto",
-    training_seed: int = 0,
-    cache: str | Path | bool | None = None,
-    cache_root: str | Path | None = None,
-    vocab_size: int | None = None,
-    table_allow_mismatch: bool = False,
+    settings: EvaluatorSettings | None = None,
 ) -> EvaluatorLike:
-    """An evaluator from a kind (``train`` or ``table``) or a ready object.
+    """The evaluator ``settings`` describe (default: training, `EvaluatorSettings()`).
 
-    ``table`` serves a benchmark table (``table`` path, default the space's shipped
-    table); ``missing="train"`` trains genomes absent from it with the other arguments;
-    ``table_allow_mismatch`` serves a table built by another evaluator version or on
-    other task data (with a warning) instead of refusing it.
+    ``evaluator="table"`` serves a benchmark table (``table`` path, default the space's
+    shipped table); ``missing="train"`` trains genomes absent from it with the other
+    settings; ``table_allow_mismatch`` serves a table built by another evaluator version or
+    on other task data (with a warning) instead of refusing it.
     """
-    if not isinstance(evaluator, str):
-        if not hasattr(evaluator, "evaluate") or not hasattr(evaluator, "space"):
-            raise ConfigError(
-                f"evaluator {evaluator!r} has no evaluate()/space; pass 'train', 'table' or "
-                "an object with both"
-            )
-        return evaluator
-    expect_choice(evaluator, "evaluator", EVALUATOR_KINDS)
+    settings = settings or EvaluatorSettings()
 
     def trainer() -> Evaluator:
         return Evaluator(
@@ -100,26 +80,29 @@ def make_evaluator(
             task=task,
             fidelity=fidelity,
             settings=TrainSettings(
-                backend=backend, device=device, precision=precision, seed=training_seed
+                backend=settings.backend,
+                device=settings.device,
+                precision=settings.precision,
+                seed=settings.training_seed,
             ),
-            cache=cache,
-            cache_root=cache_root,
-            vocab_size=vocab_size,
+            cache=settings.cache,
+            cache_root=settings.cache_root,
+            vocab_size=settings.vocab_size,
         )
 
-    if evaluator == "train":
+    if settings.evaluator == "train":
         return trainer()
     from nas_env.table import TableEvaluator
 
     name = space.name if isinstance(space, SearchSpace) else load_space(space).name
-    path = Path(table) if table else default_table(name)
-    fallback = trainer() if missing == "train" else None
+    path = Path(settings.table) if settings.table else default_table(name)
+    fallback = trainer() if settings.missing == "train" else None
     served = TableEvaluator(
         path,
-        missing=missing,
+        missing=settings.missing,
         fallback=fallback,
-        allow_mismatch=table_allow_mismatch,
-        cache_root=cache_root,
+        allow_mismatch=settings.table_allow_mismatch,
+        cache_root=settings.cache_root,
     )
     if served.space.name != name:
         raise ConfigError(

@@ -1,0 +1,122 @@
+"""The env's declared arguments: names, values and where a bad one came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import pytest
+
+import nas_env  # noqa: F401  (registers the ids)
+from nas_env import ConfigError, SearchSpace
+from nas_env.env import NASEnv
+from nas_env.env.settings import ENV_ARGUMENTS, EvaluatorSettings, check_arguments
+from nas_env.evaluation import EvalResult
+
+VALID: dict[str, Any] = {
+    "space": "tiny",
+    "task": "lm/stdlib",
+    "fidelity": "tiny",
+    "reward": "mnasnet",
+    "mode": "design",
+    "start": "random",
+    "reward_scale": 2.0,
+    "horizon": 7,
+    "invalid_action_penalty": 0.2,
+    "observation": "dict",
+    "render_mode": "ansi",
+    "table": "somewhere.sqlite",
+    "missing": "train",
+    "table_allow_mismatch": True,
+    "backend": "torch",
+    "device": "cpu",
+    "precision": "fp32",
+    "training_seed": 3,
+    "cache": False,
+    "cache_root": "/tmp/somewhere",
+    "vocab_size": 256,
+}
+"""A valid value for every argument but ``evaluator``."""
+
+
+class Instant:
+    """An evaluator object: the env then builds none of its own."""
+
+    def __init__(self) -> None:
+        self.space = SearchSpace.load("tiny")
+
+    def evaluate(self, genome: Any) -> EvalResult:
+        return EvalResult(status="ok", genome_key=genome.key(), metric="perplexity", perplexity=9)
+
+
+def test_the_declaration_is_what_the_constructor_accepts() -> None:
+    assert set(NASEnv.argument_names()) == {*VALID, "evaluator"}
+    assert NASEnv.argument_names()[: len(ENV_ARGUMENTS)] == ENV_ARGUMENTS
+    env = NASEnv(evaluator=Instant(), **VALID)
+    assert env.mode == "design" and env.observation_mode == "dict"
+    assert env.settings.device == "cpu" and env.settings.training_seed == 3
+    assert check_arguments(VALID).vocab_size == 256
+
+
+def test_an_unknown_argument_lists_the_allowed_names_with_a_close_match() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'device'") as caught:
+        gym.make("nas_env/TransformerLM-v0", devcie="cpu")
+    message = str(caught.value)
+    assert "unknown argument 'devcie'" in message
+    assert all(name in message for name in NASEnv.argument_names())
+    with pytest.raises(ConfigError, match="--env-kwargs: unknown argument 'spaec'"):
+        NASEnv.check_arguments({"spaec": "tiny"}, "--env-kwargs")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"backend": "jax"}, 'src backend: "jax" is not allowed'),
+        ({"missing": "guess"}, "src missing:"),
+        ({"evaluator": "oracle"}, 'src evaluator: "oracle" is not allowed'),
+        ({"precision": "fp8"}, "allowed: auto, fp32, bf16, fp16"),
+        ({"device": "tpu"}, "src device: 'tpu' is not a device"),
+        ({"training_seed": "1"}, "src training_seed: expected an integer"),
+        ({"vocab_size": 1}, "src vocab_size: must be >= 2, got 1"),
+        ({"cache": 3}, "src cache: 3"),
+        ({"mode": "sculpt"}, "src mode:"),
+        ({"horizon": 0}, "src horizon: must be >= 1, got 0"),
+        ({"reward_scale": -1}, "src reward_scale"),
+        ({"invalid_action_penalty": "a lot"}, "src invalid_action_penalty: expected a number"),
+        ({"invalid_action_penalty": float("nan")}, "src invalid_action_penalty: must be finite"),
+        ({"render_mode": "human"}, "src render_mode"),
+        ({"space": "nosuch"}, "presets: "),
+        ({"fidelity": "nosuch"}, "nosuch"),
+        ({"reward": "nosuch"}, "registered rewards"),
+        ({"task": "lm/nosuch"}, "allowed: lm/stdlib"),
+    ],
+)
+def test_bad_values_name_the_value_its_source_and_what_is_allowed(
+    kwargs: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        NASEnv.check_arguments(kwargs, "src")
+    assert expected in str(caught.value)
+
+
+def test_a_cuda_device_without_cuda_is_refused_by_the_env_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="NASEnv device: 'cuda' needs CUDA") as caught:
+        NASEnv(evaluator=Instant(), device="cuda")
+    assert "allowed here: auto, cpu" in str(caught.value)
+
+
+def test_settings_round_trip_through_plain_data(tmp_path: Path) -> None:
+    settings = EvaluatorSettings("table", table=tmp_path / "t.sqlite", cache=False)
+    data = settings.to_dict()
+    assert data["table"] == str(tmp_path / "t.sqlite") and data["cache"] is False
+    assert EvaluatorSettings.from_kwargs(data) == EvaluatorSettings(
+        "table", table=str(tmp_path / "t.sqlite"), cache=False
+    )
+    with pytest.raises(ConfigError, match="did you mean 'cache'"):
+        EvaluatorSettings.from_kwargs({"cahce": True})
