@@ -3,6 +3,7 @@
 A genome (mapping gene name -> value) plus a :class:`TaskSpec` fully determines a model:
 :func:`model_config` validates it, :func:`build_model` instantiates it and
 :func:`count_params`, :func:`size_mb` and :func:`flops_per_token` measure it analytically.
+A bad config, gene value or task spec raises `models.errors.ModelConfigError` (a ``ValueError``).
 """
 
 from models.build import build_model

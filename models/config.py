@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from models.genes import check_bool, check_choice, check_float, check_int, per_layer
+from models.errors import ModelConfigError
+from models.genes import check_gene_choice, gene_where, per_layer
 from models.spec import TaskSpec
+from models.validate import check_bool, check_choice, check_int, check_real
 
 FAMILIES: tuple[str, ...] = ("transformer", "rnn")
 
@@ -63,24 +65,24 @@ class TransformerConfig:
     def __post_init__(self) -> None:
         fam = self.family
         if not isinstance(self.task, TaskSpec):
-            raise ValueError(
+            raise ModelConfigError(
                 f"TransformerConfig.task={self.task!r} is invalid; allowed: a TaskSpec"
             )
-        layers = check_int("layers", self.layers, fam)
-        d_model = check_int("d_model", self.d_model, fam)
+        layers = check_int(self.layers, gene_where(fam, "layers"))
+        d_model = check_int(self.d_model, gene_where(fam, "d_model"))
 
         def check_heads(value: Any, index: int | None) -> int:
-            n_head = check_int("heads", value, fam, index=index)
-            where = f"{fam} gene 'heads'" + ("" if index is None else f"[{index}]")
+            where = gene_where(fam, "heads", index)
+            n_head = check_int(value, where)
             divisors = [k for k in range(1, d_model + 1) if d_model % k == 0]
             if d_model % n_head != 0:
-                raise ValueError(
+                raise ModelConfigError(
                     f"{where}={n_head} does not divide d_model={d_model}; "
                     f"allowed: a divisor of d_model, one of {divisors}"
                 )
             if self.position == "rope" and (d_model // n_head) % 2 != 0:
                 even = [k for k in divisors if (d_model // k) % 2 == 0]
-                raise ValueError(
+                raise ModelConfigError(
                     f"{where}={n_head} gives head_dim={d_model // n_head}, which is odd, but "
                     f"position='rope' rotates channel pairs; allowed: heads with an even "
                     f"d_model / heads, one of {even}"
@@ -88,10 +90,11 @@ class TransformerConfig:
             return n_head
 
         def check_ratio(value: Any, index: int | None) -> float:
-            ratio = check_float("ffn_ratio", value, fam, 0.0, low_inclusive=False, index=index)
+            where = gene_where(fam, "ffn_ratio", index)
+            ratio = check_real(value, where, 0.0, low_inclusive=False)
             if round(ratio * d_model) < 1:
-                raise ValueError(
-                    f"{fam} gene 'ffn_ratio'={ratio!r} gives an FFN width of "
+                raise ModelConfigError(
+                    f"{where}={ratio!r} gives an FFN width of "
                     f"round({ratio} * {d_model}) = 0; allowed: a ratio with "
                     "round(ratio * d_model) >= 1"
                 )
@@ -100,14 +103,14 @@ class TransformerConfig:
         values = {
             "layers": layers,
             "d_model": d_model,
-            "norm": check_choice("norm", self.norm, fam),
-            "norm_position": check_choice("norm_position", self.norm_position, fam),
-            "activation": check_choice("activation", self.activation, fam),
-            "position": check_choice("position", self.position, fam),
-            "bias": check_bool("bias", self.bias, fam),
-            "tied_embeddings": check_bool("tied_embeddings", self.tied_embeddings, fam),
-            "pooling": check_choice("pooling", self.pooling, fam),
-            "dropout": check_float("dropout", self.dropout, fam, 0.0, 1.0),
+            "norm": check_gene_choice(fam, "norm", self.norm),
+            "norm_position": check_gene_choice(fam, "norm_position", self.norm_position),
+            "activation": check_gene_choice(fam, "activation", self.activation),
+            "position": check_gene_choice(fam, "position", self.position),
+            "bias": check_bool(self.bias, gene_where(fam, "bias")),
+            "tied_embeddings": check_bool(self.tied_embeddings, gene_where(fam, "tied_embeddings")),
+            "pooling": check_gene_choice(fam, "pooling", self.pooling),
+            "dropout": check_real(self.dropout, gene_where(fam, "dropout"), 0.0, 1.0),
         }
         values["heads"] = per_layer("heads", self.heads, fam, layers, check_heads)
         values["ffn_ratio"] = per_layer("ffn_ratio", self.ffn_ratio, fam, layers, check_ratio)
@@ -168,19 +171,19 @@ class RNNConfig:
     def __post_init__(self) -> None:
         fam = self.family
         if not isinstance(self.task, TaskSpec):
-            raise ValueError(f"RNNConfig.task={self.task!r} is invalid; allowed: a TaskSpec")
+            raise ModelConfigError(f"RNNConfig.task={self.task!r} is invalid; allowed: a TaskSpec")
         values = {
-            "cell": check_choice("cell", self.cell, fam),
-            "layers": check_int("layers", self.layers, fam),
-            "embed_dim": check_int("embed_dim", self.embed_dim, fam),
-            "hidden_size": check_int("hidden_size", self.hidden_size, fam),
-            "bidirectional": check_bool("bidirectional", self.bidirectional, fam),
-            "cell_norm": check_bool("cell_norm", self.cell_norm, fam),
-            "pooling": check_choice("pooling", self.pooling, fam),
-            "dropout": check_float("dropout", self.dropout, fam, 0.0, 1.0),
+            "cell": check_gene_choice(fam, "cell", self.cell),
+            "layers": check_int(self.layers, gene_where(fam, "layers")),
+            "embed_dim": check_int(self.embed_dim, gene_where(fam, "embed_dim")),
+            "hidden_size": check_int(self.hidden_size, gene_where(fam, "hidden_size")),
+            "bidirectional": check_bool(self.bidirectional, gene_where(fam, "bidirectional")),
+            "cell_norm": check_bool(self.cell_norm, gene_where(fam, "cell_norm")),
+            "pooling": check_gene_choice(fam, "pooling", self.pooling),
+            "dropout": check_real(self.dropout, gene_where(fam, "dropout"), 0.0, 1.0),
         }
         if values["bidirectional"] and self.task.is_lm:
-            raise ValueError(
+            raise ModelConfigError(
                 "rnn gene 'bidirectional'=True is invalid for task kind 'lm': a causal "
                 "language model cannot look ahead; allowed: False"
             )
@@ -234,13 +237,10 @@ def family_of(genes: Mapping[str, Any]) -> str:
     absence means ``"transformer"``.
 
     Raises:
-        ValueError: If ``family`` is given but is not a known family.
+        ModelConfigError: If ``family`` is given but is not a known family.
     """
     if "family" in genes:
-        family = genes["family"]
-        if family not in FAMILIES:
-            raise ValueError(f"genome key 'family'={family!r} is invalid; allowed: {FAMILIES}")
-        return str(family)
+        return str(check_choice(genes["family"], "genome key 'family'", FAMILIES))
     return "rnn" if "cell" in genes else "transformer"
 
 
@@ -257,18 +257,18 @@ def model_config(genes: Mapping[str, Any], task: TaskSpec) -> ModelConfig:
         A :class:`TransformerConfig` or :class:`RNNConfig`.
 
     Raises:
-        ValueError: On unknown gene names or invalid values; the message names the gene,
+        ModelConfigError: On unknown gene names or invalid values; the message names the gene,
             the bad value and the allowed values.
     """
     if not isinstance(genes, Mapping):
-        raise ValueError(f"genes={genes!r} is invalid; allowed: a mapping gene name -> value")
+        raise ModelConfigError(f"genes={genes!r} is invalid; allowed: a mapping gene name -> value")
     if not isinstance(task, TaskSpec):
-        raise ValueError(f"task={task!r} is invalid; allowed: a TaskSpec")
+        raise ModelConfigError(f"task={task!r} is invalid; allowed: a TaskSpec")
     family = family_of(genes)
     given = {k: v for k, v in genes.items() if k != "family"}
     unknown = sorted(str(k) for k in set(given) - set(GENE_NAMES[family]))
     if unknown:
-        raise ValueError(
+        raise ModelConfigError(
             f"unknown {family} genes {unknown}; allowed: {GENE_NAMES[family]} "
             "(plus the optional key 'family')"
         )
@@ -281,15 +281,15 @@ def resolve_config(
     """Accepts either a ready config or a genome plus task and returns the config.
 
     Raises:
-        ValueError: If a genome is given without a task, or a config with a different task.
+        ModelConfigError: If a genome is given without a task, or a config with a different task.
     """
     if isinstance(genes_or_config, (TransformerConfig, RNNConfig)):
         if task is not None and task != genes_or_config.task:
-            raise ValueError(
+            raise ModelConfigError(
                 f"task={task!r} differs from the config's task {genes_or_config.task!r}; "
                 "allowed: None or the same TaskSpec"
             )
         return genes_or_config
     if task is None:
-        raise ValueError("task=None is invalid when passing genes; allowed: a TaskSpec")
+        raise ModelConfigError("task=None is invalid when passing genes; allowed: a TaskSpec")
     return model_config(genes_or_config, task)

@@ -11,6 +11,7 @@ from models.norms import norm_params
 from models.rnn import GATES
 from models.rnn_cells import norm_cell_params
 from models.spec import TaskSpec
+from models.validate import check_choice
 
 BYTES_PER_ELEMENT: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
@@ -87,10 +88,9 @@ def size_mb(
         dtype: One of ``"float32"``, ``"float16"``, ``"bfloat16"``, ``"int8"``.
 
     Raises:
-        ValueError: If ``dtype`` is unknown.
+        ModelConfigError: If ``dtype`` is unknown.
     """
-    if dtype not in BYTES_PER_ELEMENT:
-        raise ValueError(f"dtype={dtype!r} is invalid; allowed: {tuple(BYTES_PER_ELEMENT)}")
+    check_choice(dtype, "dtype", BYTES_PER_ELEMENT)
     return count_params(genes_or_config, task) * BYTES_PER_ELEMENT[dtype] / 2**20
 
 

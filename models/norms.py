@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.validate import check_choice
+
+NORMS: tuple[str, ...] = ("layernorm", "rmsnorm")
+
 
 class RMSNorm(nn.Module):
     """Root-mean-square norm: ``x * rsqrt(mean(x**2) + eps) * weight``.
@@ -40,13 +44,11 @@ def make_norm(kind: str, dim: int, bias: bool) -> nn.Module:
         The norm module.
 
     Raises:
-        ValueError: If ``kind`` is unknown.
+        ModelConfigError: If ``kind`` is unknown.
     """
-    if kind == "layernorm":
+    if check_choice(kind, "norm kind", NORMS) == "layernorm":
         return nn.LayerNorm(dim, bias=bias)
-    if kind == "rmsnorm":
-        return RMSNorm(dim)
-    raise ValueError(f"norm kind={kind!r} is invalid; allowed: ('layernorm', 'rmsnorm')")
+    return RMSNorm(dim)
 
 
 def norm_params(kind: str, dim: int, bias: bool) -> int:

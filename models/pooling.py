@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.validate import check_choice
+
 POOLINGS: tuple[str, ...] = ("mean", "first", "last", "attention")
 
 
@@ -34,9 +36,7 @@ class Pooling(nn.Module):
 
     def __init__(self, kind: str, dim: int) -> None:
         super().__init__()
-        if kind not in POOLINGS:
-            raise ValueError(f"pooling kind={kind!r} is invalid; allowed: {POOLINGS}")
-        self.kind = kind
+        self.kind = check_choice(kind, "pooling kind", POOLINGS)
         self.query = nn.Parameter(torch.zeros(dim)) if kind == "attention" else None
 
     def forward(self, h: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from models.errors import ModelConfigError
+
 
 def sinusoidal_table(seq_len: int, dim: int, base: float = 10000.0) -> torch.Tensor:
     """Fixed sinusoidal position table of Vaswani et al. (2017).
@@ -43,10 +45,10 @@ def rope_cache(
         ``(cos, sin)``, each of shape ``(seq_len, head_dim // 2)``.
 
     Raises:
-        ValueError: If ``head_dim`` is odd.
+        ModelConfigError: If ``head_dim`` is odd.
     """
     if head_dim % 2 != 0:
-        raise ValueError(f"rope head_dim={head_dim} is invalid; allowed: an even number")
+        raise ModelConfigError(f"rope head_dim={head_dim} is invalid; allowed: an even number")
     inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
     angles = torch.arange(seq_len, dtype=torch.float32)[:, None] * inv_freq  # (T, hd/2)
     return torch.cos(angles), torch.sin(angles)

@@ -15,6 +15,7 @@ from models.common import (
     unique_param_count,
 )
 from models.config import RNNConfig
+from models.errors import ModelConfigError
 from models.pooling import Pooling
 from models.rnn_cells import NormRecurrentLayer
 
@@ -108,7 +109,7 @@ class RNNLM(nn.Module):
     def __init__(self, config: RNNConfig) -> None:
         super().__init__()
         if not config.task.is_lm:
-            raise ValueError(f"RNNLM needs task kind 'lm', got {config.task.kind!r}")
+            raise ModelConfigError(f"RNNLM needs task kind 'lm', got {config.task.kind!r}")
         self.config = config
         self.embedding = nn.Embedding(config.task.vocab_size, config.embed_dim)
         self.rnn = RNNStack(config)
@@ -161,7 +162,7 @@ class RNNClassifier(nn.Module):
         super().__init__()
         task = config.task
         if task.is_lm or task.num_classes is None:
-            raise ValueError(f"RNNClassifier needs task kind 'cls', got {task.kind!r}")
+            raise ModelConfigError(f"RNNClassifier needs task kind 'cls', got {task.kind!r}")
         self.config = config
         self.embedding = nn.Embedding(task.vocab_size, config.embed_dim)
         self.rnn = RNNStack(config)

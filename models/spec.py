@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from models.errors import ModelConfigError
+from models.validate import check_choice, check_int
+
 TASK_KINDS: tuple[str, ...] = ("lm", "cls")
-
-
-def _as_int(value: Any, name: str, minimum: int) -> int:
-    """Validates that ``value`` is an integer >= ``minimum`` and returns it as ``int``.
-
-    Args:
-        value: The value to check.
-        name: Field name used in the error message.
-        minimum: Smallest allowed value.
-
-    Returns:
-        The value converted to a plain ``int``.
-
-    Raises:
-        ValueError: If the value is not an integer or is below ``minimum``.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"TaskSpec.{name}={value!r} ({type(value).__name__}) is invalid; "
-            f"allowed: an integer >= {minimum}"
-        )
-    if value < minimum:
-        raise ValueError(f"TaskSpec.{name}={value!r} is invalid; allowed: an integer >= {minimum}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -47,6 +25,9 @@ class TaskSpec:
             for ``"lm"``.
         pad_id: Optional padding token id. Classifiers derive a padding mask from it when
             no explicit mask is passed.
+
+    Raises:
+        ModelConfigError: A field is invalid; the message names it and what is allowed.
     """
 
     kind: str
@@ -56,25 +37,25 @@ class TaskSpec:
     pad_id: int | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in TASK_KINDS:
-            raise ValueError(f"TaskSpec.kind={self.kind!r} is invalid; allowed: {TASK_KINDS}")
-        object.__setattr__(self, "vocab_size", _as_int(self.vocab_size, "vocab_size", 1))
-        object.__setattr__(self, "seq_len", _as_int(self.seq_len, "seq_len", 1))
+        check_choice(self.kind, "TaskSpec.kind", TASK_KINDS)
+        object.__setattr__(self, "vocab_size", check_int(self.vocab_size, "TaskSpec.vocab_size"))
+        object.__setattr__(self, "seq_len", check_int(self.seq_len, "TaskSpec.seq_len"))
         if self.kind == "cls":
             if self.num_classes is None:
-                raise ValueError(
+                raise ModelConfigError(
                     "TaskSpec.num_classes=None is invalid for kind 'cls'; allowed: an integer >= 2"
                 )
-            object.__setattr__(self, "num_classes", _as_int(self.num_classes, "num_classes", 2))
+            num_classes = check_int(self.num_classes, "TaskSpec.num_classes", 2)
+            object.__setattr__(self, "num_classes", num_classes)
         elif self.num_classes is not None:
-            raise ValueError(
+            raise ModelConfigError(
                 f"TaskSpec.num_classes={self.num_classes!r} is invalid for kind 'lm'; "
                 "allowed: None (a language model predicts vocab_size tokens)"
             )
         if self.pad_id is not None:
-            pad_id = _as_int(self.pad_id, "pad_id", 0)
+            pad_id = check_int(self.pad_id, "TaskSpec.pad_id", 0)
             if pad_id >= self.vocab_size:
-                raise ValueError(
+                raise ModelConfigError(
                     f"TaskSpec.pad_id={pad_id} is invalid; allowed: None or an integer in "
                     f"[0, vocab_size={self.vocab_size})"
                 )
@@ -100,10 +81,12 @@ class TaskSpec:
             The validated spec.
 
         Raises:
-            ValueError: If ``data`` has unknown keys or invalid values.
+            ModelConfigError: If ``data`` has unknown keys or invalid values.
         """
         allowed = tuple(f.name for f in fields(cls))
         unknown = sorted(set(data) - set(allowed))
         if unknown:
-            raise ValueError(f"TaskSpec.from_dict got unknown keys {unknown}; allowed: {allowed}")
+            raise ModelConfigError(
+                f"TaskSpec.from_dict got unknown keys {unknown}; allowed: {allowed}"
+            )
         return cls(**dict(data))

@@ -15,6 +15,7 @@ from models.common import (
     unique_param_count,
 )
 from models.config import BlockConfig, TransformerConfig
+from models.errors import ModelConfigError
 from models.ffn import make_ffn
 from models.norms import make_norm
 from models.pooling import Pooling
@@ -161,7 +162,7 @@ class TransformerLM(nn.Module):
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         if not config.task.is_lm:
-            raise ValueError(f"TransformerLM needs task kind 'lm', got {config.task.kind!r}")
+            raise ModelConfigError(f"TransformerLM needs task kind 'lm', got {config.task.kind!r}")
         self.config = config
         self.transformer = TransformerBackbone(config)
         self.lm_head = nn.Linear(config.d_model, config.task.vocab_size, bias=False)
@@ -197,7 +198,9 @@ class TransformerClassifier(nn.Module):
         super().__init__()
         task = config.task
         if task.is_lm or task.num_classes is None:
-            raise ValueError(f"TransformerClassifier needs task kind 'cls', got {task.kind!r}")
+            raise ModelConfigError(
+                f"TransformerClassifier needs task kind 'cls', got {task.kind!r}"
+            )
         self.config = config
         self.transformer = TransformerBackbone(config)
         self.pool = Pooling(config.pooling, config.d_model)

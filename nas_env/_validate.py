@@ -1,33 +1,66 @@
-"""Small helpers that check plain-data configuration and raise `ConfigError`.
+"""The checks nas_env (and the packages above it) use on configuration, raising `ConfigError`.
 
-Each helper takes ``where``, a dotted path such as ``"tiny.yaml: genes.layers.choices"``,
-so that the message points at the exact field that is wrong.
+Two message shapes, one for each kind of input:
+
+- ``expect_*`` and `check_keys` check a field of configuration data (a YAML or JSON file,
+  a mapping, a command line). ``where`` is a dotted path such as
+  ``"tiny.yaml: genes.layers.choices"`` and messages read
+  ``tiny.yaml: constraints.max_params: must be >= 1, got 0``.
+- ``check_*`` check an argument or attribute of a Python call. They are the checks of
+  `models.validate` raising `ConfigError`, and messages read
+  ``batch_size=0 is invalid; allowed: an integer >= 1``.
+
+Both shapes share one definition of what an integer or a real number is
+(`models.validate.is_integer`, `models.validate.is_real`).
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from models import validate as _checks
+from models.validate import is_integer, is_real, suggest
 from nas_env.errors import ConfigError
+
+__all__ = [
+    "check_bool",
+    "check_choice",
+    "check_int",
+    "check_keys",
+    "check_real",
+    "describe",
+    "expect_choice",
+    "expect_int",
+    "expect_mapping",
+    "expect_number",
+    "expect_positive",
+    "is_integer",
+    "is_real",
+    "load_data_file",
+    "suggest",
+]
+
+check_int = partial(_checks.check_int, error=ConfigError)
+"""`models.validate.check_int` raising `ConfigError`."""
+check_real = partial(_checks.check_real, error=ConfigError)
+"""`models.validate.check_real` raising `ConfigError`."""
+check_bool = partial(_checks.check_bool, error=ConfigError)
+"""`models.validate.check_bool` raising `ConfigError`."""
+check_choice = partial(_checks.check_choice, error=ConfigError)
+"""`models.validate.check_choice` raising `ConfigError`."""
 
 
 def describe(value: Any) -> str:
     """Return a short, unambiguous rendering of a config value for error messages."""
     text = json.dumps(value, default=repr)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def suggest(name: str, allowed: Iterable[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` when ``name`` is close to one of ``allowed``."""
-    close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def expect_mapping(value: Any, where: str) -> Mapping[str, Any]:
@@ -63,31 +96,48 @@ def expect_int(
     """Return ``value`` as an int (bools rejected), optionally bounded below."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_integer(value):
         raise ConfigError(f"{where}: expected an integer, got {describe(value)}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{where}: must be >= {minimum}, got {value}")
-    return value
+    return int(value)
 
 
 def expect_number(
-    value: Any, where: str, minimum: float | None = None, allow_none: bool = False
+    value: Any,
+    where: str,
+    minimum: float | None = None,
+    allow_none: bool = False,
+    *,
+    strict: bool = False,
+    finite: bool = False,
 ) -> float | None:
-    """Return ``value`` as a float (ints accepted, bools rejected), optionally bounded below."""
+    """Return ``value`` as a float (ints accepted, bools rejected), optionally bounded below.
+
+    Args:
+        value: The value to check.
+        where: Dotted path of the field, for the message.
+        minimum: Smallest allowed value (None: no bound).
+        allow_none: Whether None passes through.
+        strict: Whether ``minimum`` itself is excluded (``> minimum``).
+        finite: Whether infinities and NaN are rejected.
+    """
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_real(value):
         raise ConfigError(f"{where}: expected a number, got {describe(value)}")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{where}: must be >= {minimum}, got {value}")
+    bound = "" if minimum is None else f"{'>' if strict else '>='} {minimum:g}"
+    below = minimum is not None and (value < minimum or (strict and value == minimum))
+    if (finite and not math.isfinite(value)) or below:
+        wanted = " ".join(part for part in ("a finite number" if finite else "", bound) if part)
+        raise ConfigError(f"{where}: must be {wanted}, got {describe(value)}")
     return float(value)
 
 
 def expect_positive(value: Any, where: str) -> float:
     """Return ``value`` as a finite float > 0 (ints accepted, bools rejected)."""
-    number = expect_number(value, where)
-    if number is None or not (math.isfinite(number) and number > 0):
-        raise ConfigError(f"{where}: must be a finite number > 0, got {describe(value)}")
+    number = expect_number(value, where, minimum=0, strict=True, finite=True)
+    assert number is not None
     return number
 
 

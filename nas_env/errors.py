@@ -2,19 +2,39 @@
 
 Every error names the bad value, where it came from and what is allowed, so that
 a user can fix a YAML file or a command line without reading the source.
+
+The hierarchy::
+
+    ValueError
+      models.errors.ModelConfigError     a bad model config, gene value or task spec
+        ConfigError (also a NASEnvError)  a bad configuration given to nas_env
+    NASEnvError
+      ConfigError
+      InvalidGenomeError (also a ValueError)
+      InvalidActionError (also a ValueError)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from models.errors import ModelConfigError
+
+__all__ = [
+    "ConfigError",
+    "InvalidActionError",
+    "InvalidGenomeError",
+    "ModelConfigError",
+    "NASEnvError",
+]
+
 
 class NASEnvError(Exception):
     """Base class of all nas_env errors."""
 
 
-class ConfigError(NASEnvError, ValueError):
-    """A configuration file or mapping is malformed (wrong field, type or value)."""
+class ConfigError(NASEnvError, ModelConfigError):
+    """A configuration file, mapping or argument is malformed (wrong field, type or value)."""
 
 
 class InvalidGenomeError(NASEnvError, ValueError):

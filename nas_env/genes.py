@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from nas_env._validate import check_keys, describe, expect_choice, expect_mapping
+from nas_env._validate import check_keys, describe, expect_choice, expect_mapping, is_real
 from nas_env.errors import ConfigError
 
 GeneKind = Literal["ordinal", "categorical"]
@@ -104,10 +104,6 @@ def _parse_choices(raw: Any, where: str) -> tuple[Scalar, ...]:
     return tuple(raw)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def parse_gene(name: str, raw: Any, where: str) -> Gene:
     """Build a `Gene` from its YAML form.
 
@@ -128,7 +124,7 @@ def parse_gene(name: str, raw: Any, where: str) -> Gene:
     spec = expect_mapping(raw, where)
     check_keys(spec, where, ["choices"], ["kind", "default", "per_layer", "description"])
     choices = _parse_choices(spec["choices"], f"{where}.choices")
-    numeric = all(_is_number(c) for c in choices)
+    numeric = all(is_real(c) for c in choices)
     kind = spec.get("kind", "ordinal" if numeric else "categorical")
     expect_choice(kind, f"{where}.kind", GENE_KINDS)
     if kind == "ordinal":

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from models import build_model, count_params, flops_per_token, model_config, size_mb
-from nas_env._validate import expect_choice
+from nas_env._validate import check_int, expect_choice
 from nas_env.errors import ConfigError
 from nas_env.evaluation.cache import ResultCache, cache_key
 from nas_env.evaluation.failures import TimedOut, classify, free_memory, memory_limit
@@ -70,21 +70,10 @@ class TrainSettings:
     deepspeed_config: str | None = None
 
     def __post_init__(self) -> None:
-        for name, minimum in (("latency_repeats", 1), ("latency_warmup", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(
-                    f"TrainSettings.{name}={value!r} is invalid; allowed: an integer >= {minimum}"
-                )
-        for name in ("latency_threads", "threads"):
-            value = getattr(self, name)
-            if value is None and name == "threads":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(
-                    f"TrainSettings.{name}={value!r} is invalid; allowed: a positive integer"
-                    + (" or None" if name == "threads" else "")
-                )
+        check_int(self.latency_repeats, "TrainSettings.latency_repeats", 1)
+        check_int(self.latency_warmup, "TrainSettings.latency_warmup", 0)
+        check_int(self.latency_threads, "TrainSettings.latency_threads", 1)
+        check_int(self.threads, "TrainSettings.threads", 1, allow_none=True)
 
 
 class Evaluator:

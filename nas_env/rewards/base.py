@@ -187,13 +187,8 @@ def param_number(
         ConfigError: Naming the reward, the field, the bad value and what is allowed.
     """
     where = f"reward {reward_name}.{field}"
-    number = expect_number(value, where)
+    number = expect_number(value, where, minimum, strict=strict, finite=True)
     assert number is not None
-    if not math.isfinite(number):
-        raise ConfigError(f"{where}: must be a finite number, got {describe(value)}")
-    if number < minimum or (strict and number == minimum):
-        sign = ">" if strict else ">="
-        raise ConfigError(f"{where}: must be {sign} {minimum:g}, got {describe(value)}")
     return number
 
 

@@ -12,11 +12,12 @@ import numpy as np
 import torch
 
 from models import TaskSpec
+from nas_env._validate import check_choice, check_int
 from nas_env.errors import ConfigError
-from nas_env.tasks._checks import optional_positive_int, positive_int, split_name
 from nas_env.tasks.batch import Batch, iter_batches
 from nas_env.tasks.corpus import content_hash
 from nas_env.tasks.lm import heldout_seed
+from nas_env.tasks.split import SPLITS
 from nas_env.tasks.tokenizer import Tokenizer
 
 Label = str | int
@@ -132,8 +133,8 @@ class ClsTask:
         self, seq_len: int, split: str = "train"
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(x, mask, y)`` of ``split`` at ``seq_len``, built once per length."""
-        seq_len = positive_int(seq_len, "seq_len")
-        split = split_name(split)
+        seq_len = check_int(seq_len, "seq_len")
+        split = check_choice(split, "split", SPLITS)
         key = (split, seq_len)
         if key not in self._padded:
             ids = self._ids[split]
@@ -151,7 +152,7 @@ class ClsTask:
         return TaskSpec(
             kind="cls",
             vocab_size=self.tokenizer.vocab_size,
-            seq_len=positive_int(seq_len, "seq_len"),
+            seq_len=check_int(seq_len, "seq_len"),
             num_classes=self.num_classes,
             pad_id=self.tokenizer.pad_id,
         )
@@ -160,7 +161,7 @@ class ClsTask:
         self, batch_size: int, seq_len: int, generator: torch.Generator, split: str = "train"
     ) -> Batch:
         """Examples of ``split`` drawn uniformly with replacement using ``generator``."""
-        batch_size = positive_int(batch_size, "batch_size")
+        batch_size = check_int(batch_size, "batch_size")
         x, mask, y = self.tensors(seq_len, split)
         rows = torch.randint(0, x.shape[0], (batch_size,), generator=generator)
         return Batch(x[rows], y[rows], mask[rows])
@@ -175,8 +176,8 @@ class ClsTask:
         pseudo-random order of that class seeded by the task's fingerprint. The selection
         is the same for every genome and fidelity.
         """
-        seq_len = positive_int(seq_len, "seq_len")
-        max_tokens = optional_positive_int(max_tokens, "max_tokens")
+        seq_len = check_int(seq_len, "seq_len")
+        max_tokens = check_int(max_tokens, "max_tokens", allow_none=True)
         y = self._y["val"]
         total = int(y.numel())
         count = total if max_tokens is None else min(total, max(1, max_tokens // seq_len))
@@ -197,10 +198,10 @@ class ClsTask:
 
         On the ``train`` split (for diagnostics) the first examples are taken in order.
         """
-        batch_size = positive_int(batch_size, "batch_size")
-        max_tokens = optional_positive_int(max_tokens, "max_tokens")
+        batch_size = check_int(batch_size, "batch_size")
+        max_tokens = check_int(max_tokens, "max_tokens", allow_none=True)
         x, mask, y = self.tensors(seq_len, split)
-        if split_name(split) == "val":
+        if check_choice(split, "split", SPLITS) == "val":
             rows = self.scored_examples(seq_len, max_tokens)
         else:
             count = x.shape[0] if max_tokens is None else max(1, max_tokens // x.shape[1])
@@ -209,7 +210,7 @@ class ClsTask:
 
     def class_counts(self, split: str = "train") -> dict[str, int]:
         """Examples per class name in ``split``."""
-        counts = Counter(self._y[split_name(split)].tolist())
+        counts = Counter(self._y[check_choice(split, "split", SPLITS)].tolist())
         return {name: counts.get(i, 0) for i, name in enumerate(self.labels)}
 
     def stats(self) -> dict[str, Any]:

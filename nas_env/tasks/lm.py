@@ -12,11 +12,12 @@ import numpy as np
 import torch
 
 from models import TaskSpec
+from nas_env._validate import check_choice, check_int
 from nas_env.errors import ConfigError
-from nas_env.tasks._checks import optional_positive_int, positive_int, split_name
 from nas_env.tasks.batch import Batch, iter_batches
 from nas_env.tasks.cache import load_array, save_array
 from nas_env.tasks.corpus import content_hash
+from nas_env.tasks.split import SPLITS
 from nas_env.tasks.tokenizer import Tokenizer
 
 TOKEN_CACHE_VERSION = "lm-tokens-v1"
@@ -74,7 +75,7 @@ class LMTask:
         max_train_tokens: int | None = None,
         split_rule: str = "",
     ) -> None:
-        self.max_train_tokens = optional_positive_int(max_train_tokens, "max_train_tokens")
+        self.max_train_tokens = check_int(max_train_tokens, "max_train_tokens", allow_none=True)
         for split, texts in (("train", train_texts), ("val", val_texts)):
             if not any(text.strip() for text in texts):
                 raise ConfigError(f"empty corpus: the {split} split has no non-blank text")
@@ -124,7 +125,11 @@ class LMTask:
 
     def tokens(self, split: str = "train") -> torch.Tensor:
         """The 1-D ``int64`` token tensor of ``"train"`` or ``"val"``."""
-        return self.train_tokens if split_name(split) == "train" else self.val_tokens
+        return (
+            self.train_tokens
+            if check_choice(split, "split", SPLITS) == "train"
+            else self.val_tokens
+        )
 
     def _checked(self, split: str, seq_len: int) -> torch.Tensor:
         tokens = self.tokens(split)
@@ -141,7 +146,7 @@ class LMTask:
         Raises:
             ConfigError: A split has fewer than ``seq_len + 1`` tokens.
         """
-        seq_len = positive_int(seq_len, "seq_len")
+        seq_len = check_int(seq_len, "seq_len")
         for split in ("train", "val"):
             self._checked(split, seq_len)
         return TaskSpec(kind="lm", vocab_size=self.tokenizer.vocab_size, seq_len=seq_len)
@@ -154,8 +159,8 @@ class LMTask:
         The offsets come from ``torch.randint`` with ``generator``, so a generator with the
         same seed gives the same batches.
         """
-        batch_size = positive_int(batch_size, "batch_size")
-        seq_len = positive_int(seq_len, "seq_len")
+        batch_size = check_int(batch_size, "batch_size")
+        seq_len = check_int(seq_len, "seq_len")
         tokens = self._checked(split, seq_len)
         high = tokens.numel() - seq_len
         offsets = torch.randint(0, high, (batch_size,), generator=generator)
@@ -173,8 +178,8 @@ class LMTask:
         fidelity, and nested (a larger budget scores a superset). Without ``max_tokens``
         every window is scored.
         """
-        seq_len = positive_int(seq_len, "seq_len")
-        max_tokens = optional_positive_int(max_tokens, "max_tokens")
+        seq_len = check_int(seq_len, "seq_len")
+        max_tokens = check_int(max_tokens, "max_tokens", allow_none=True)
         windows = (self._checked("val", seq_len).numel() - 1) // seq_len
         count = windows if max_tokens is None else min(windows, max(1, max_tokens // seq_len))
         generator = torch.Generator().manual_seed(heldout_seed(self.fingerprint, seq_len))
@@ -190,11 +195,11 @@ class LMTask:
         ``train`` split (for diagnostics) windows are taken from its first token on. The
         last batch may hold fewer than ``batch_size`` windows.
         """
-        batch_size = positive_int(batch_size, "batch_size")
-        seq_len = positive_int(seq_len, "seq_len")
-        max_tokens = optional_positive_int(max_tokens, "max_tokens")
+        batch_size = check_int(batch_size, "batch_size")
+        seq_len = check_int(seq_len, "seq_len")
+        max_tokens = check_int(max_tokens, "max_tokens", allow_none=True)
         tokens = self._checked(split, seq_len)
-        if split_name(split) == "val":
+        if check_choice(split, "split", SPLITS) == "val":
             offsets = self.scored_windows(seq_len, max_tokens)
         else:
             windows = (tokens.numel() - 1) // seq_len

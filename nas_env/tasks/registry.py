@@ -18,9 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from nas_env._validate import suggest
+from nas_env._validate import check_int, suggest
 from nas_env.errors import ConfigError
-from nas_env.tasks._checks import optional_positive_int
 from nas_env.tasks.cache import cache_dir
 from nas_env.tasks.cls import ClsTask
 from nas_env.tasks.corpus import Document, content_hash, read_documents, text_files
@@ -173,9 +172,9 @@ def make_task(
             corpus for the vocabulary, fewer than two classes, or a bad argument.
     """
     parsed = parse_task_id(task_id)
-    vocab = optional_positive_int(vocab_size, "vocab_size") or DEFAULT_VOCAB[parsed.name]
+    vocab = check_int(vocab_size, "vocab_size", allow_none=True) or DEFAULT_VOCAB[parsed.name]
     val_fraction = check_val_fraction(val_fraction)
-    max_train_tokens = optional_positive_int(max_train_tokens, "max_train_tokens")
+    max_train_tokens = check_int(max_train_tokens, "max_train_tokens", allow_none=True)
     root = cache_dir(cache)
     argument = parsed.argument
     if parsed.name == "lm/text":

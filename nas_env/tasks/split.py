@@ -14,9 +14,11 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from nas_env.errors import ConfigError
+from nas_env._validate import check_real
 from nas_env.tasks.corpus import Document
 
+SPLITS: tuple[str, ...] = ("train", "val")
+"""The names of a task's two splits: training and held-out validation."""
 SPLIT_SALT = "nas_env-split-v1"
 
 
@@ -26,11 +28,7 @@ def check_val_fraction(val_fraction: float) -> float:
     Raises:
         ConfigError: It is not a number in ``(0, 1)``.
     """
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, int | float):
-        raise ConfigError(f"val_fraction={val_fraction!r} is invalid; allowed: a number in (0, 1)")
-    if not 0.0 < val_fraction < 1.0:
-        raise ConfigError(f"val_fraction={val_fraction!r} is invalid; allowed: a number in (0, 1)")
-    return float(val_fraction)
+    return check_real(val_fraction, "val_fraction", 0, 1, low_inclusive=False)
 
 
 def split_rule(val_fraction: float, salt: str = SPLIT_SALT) -> str:
