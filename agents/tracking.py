@@ -4,36 +4,18 @@
 metrics, score, global step, episode). ``pareto.json``: the non-dominated set of
 successfully evaluated genomes under (quality, params, latency_ms), quality meaning
 perplexity (lower is better) or accuracy (higher is better). Both files are written
-atomically (temporary file + ``os.replace``) so a reader never sees half a file.
+atomically (`nas_env.atomic`) so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nas_env.atomic import atomic_write_json
+
 PARETO_OBJECTIVES: tuple[str, ...] = ("quality", "params", "latency_ms")
-
-
-def atomic_write_json(path: str | Path, data: Any) -> None:
-    """Write ``data`` as indented JSON to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dumps(data)  # fail before touching the file on unserialisable data
-            json.dump(data, handle, indent=2, sort_keys=False, default=str)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; these files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _objectives(entry: Mapping[str, Any]) -> tuple[float, ...] | None:

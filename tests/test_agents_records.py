@@ -9,7 +9,7 @@ from typing import Any
 
 from agents.records import RECORD_FIELDS, RecordWriter, metrics_of, read_records
 from agents.runlog import RunLog
-from agents.tracking import ParetoFront, atomic_write_json, dominates
+from agents.tracking import ParetoFront, dominates
 
 
 def entry(key: str, ppl: float, params: int, latency: float, score: float = 0.5) -> dict[str, Any]:
@@ -41,13 +41,6 @@ def test_accuracy_is_maximised() -> None:
         e["metrics"]["metric"] = "accuracy"
         front.add(e)
     assert [e["genome_key"] for e in front.entries] == ["high"]
-
-
-def test_atomic_write_json_leaves_no_temporary_files(tmp_path: Path) -> None:
-    atomic_write_json(tmp_path / "x.json", {"a": 1})
-    atomic_write_json(tmp_path / "x.json", {"a": 2})
-    assert json.loads((tmp_path / "x.json").read_text()) == {"a": 2}
-    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
 def test_writer_appends_strict_json_lines_and_reader_skips_a_torn_line(tmp_path: Path) -> None:

@@ -1,8 +1,7 @@
-"""Cache folder resolution and atomic writes."""
+"""Cache folder resolution and the token-array files of the cache."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 
 from nas_env.errors import ConfigError
 from nas_env.tasks import cache_dir
-from nas_env.tasks.cache import atomic_write_bytes, atomic_writer, load_array, save_array
+from nas_env.tasks.cache import load_array, save_array
 
 
 @pytest.fixture
@@ -56,45 +55,6 @@ def test_uncreatable_cache_names_the_path(clean_env: Path) -> None:
     with pytest.raises(ConfigError, match="cannot be created") as info:
         cache_dir(blocker / "sub")
     assert str(blocker / "sub") in str(info.value)
-
-
-def test_atomic_write_replaces_and_leaves_no_temp_file(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "entry.bin"
-    atomic_write_bytes(path, b"first")
-    atomic_write_bytes(path, b"second")
-    assert path.read_bytes() == b"second"
-    assert sorted(p.name for p in path.parent.iterdir()) == ["entry.bin"]
-
-
-def test_failed_write_keeps_old_content(tmp_path: Path) -> None:
-    path = tmp_path / "entry.bin"
-    atomic_write_bytes(path, b"old")
-    with pytest.raises(RuntimeError), atomic_writer(path) as handle:
-        handle.write(b"half")
-        raise RuntimeError("crash while writing")
-    assert path.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["entry.bin"]
-
-
-def test_readers_never_see_partial_files(tmp_path: Path) -> None:
-    path = tmp_path / "big.bin"
-    payloads = [bytes([i]) * 2_000_000 for i in range(1, 5)]
-    atomic_write_bytes(path, payloads[0])
-    seen: list[bytes] = []
-    done = threading.Event()
-
-    def read() -> None:
-        while not done.is_set():
-            seen.append(path.read_bytes())
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    for payload in payloads * 3:
-        atomic_write_bytes(path, payload)
-    done.set()
-    reader.join()
-    assert seen
-    assert all(data in payloads for data in seen)
 
 
 def test_array_round_trip_and_bad_file(tmp_path: Path) -> None:

@@ -1,22 +1,18 @@
 """Where tokenizers and token arrays are cached, and how files get there safely.
 
-Every write into the cache goes to a temporary file in the destination folder that is
-then renamed over the final name with `os.replace`, which is atomic on POSIX and
-Windows. Several processes may therefore build the same entry at the same time: each
-reader sees either no file or a complete one, never a half-written file.
+Every write into the cache goes through `nas_env.atomic`: several processes may build
+the same entry at the same time, and each reader sees either no file or a complete one,
+never a half-written file.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
+from nas_env.atomic import atomic_writer
 from nas_env.errors import ConfigError
 
 CACHE_ENV_VAR = "NAS_ENV_CACHE"
@@ -54,38 +50,6 @@ def cache_dir(override: str | Path | None = None) -> Path:
             "allowed: a writable folder"
         ) from exc
     return path
-
-
-@contextmanager
-def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
-    """Open a temporary file next to ``path`` and move it over ``path`` on success.
-
-    Args:
-        path: Final destination; its parent folder is created when missing.
-
-    Yields:
-        A binary file handle. When the ``with`` block raises, the temporary file is
-        removed and ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; cache entries are readable like any file
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see `atomic_writer`)."""
-    with atomic_writer(path) as handle:
-        handle.write(data)
 
 
 def save_array(path: str | Path, array: np.ndarray) -> None:

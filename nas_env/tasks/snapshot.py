@@ -25,8 +25,8 @@ import lzma
 import sys
 from pathlib import Path
 
+from nas_env.atomic import atomic_write_bytes
 from nas_env.errors import ConfigError
-from nas_env.tasks.cache import atomic_write_bytes
 from nas_env.tasks.corpus import Document, read_documents, stdlib_files, stdlib_root
 
 DATA_DIR = Path(__file__).resolve().parent / "data"

@@ -31,8 +31,9 @@ from pathlib import Path
 
 import sentencepiece as spm
 
+from nas_env._validate import check_int
+from nas_env.atomic import atomic_write_bytes
 from nas_env.errors import ConfigError
-from nas_env.tasks.cache import atomic_write_bytes
 
 MAX_TRAINING_LINES = 200_000
 MAX_LINE_BYTES = 1 << 16
@@ -156,10 +157,7 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> bytes:
     Raises:
         ConfigError: No non-blank line to train on, or too little text for ``vocab_size``.
     """
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < MIN_VOCAB:
-        raise ConfigError(
-            f"vocab_size={vocab_size!r} is invalid; allowed: an integer >= {MIN_VOCAB}"
-        )
+    vocab_size = check_int(vocab_size, "vocab_size", MIN_VOCAB)
     lines = training_lines(texts)
     if not lines:
         raise ConfigError("empty corpus: the training split has no non-blank line of text")
