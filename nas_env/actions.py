@@ -18,17 +18,14 @@ breaks a constraint of the space.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from nas_env._validate import suggest
 from nas_env.errors import InvalidActionError
 from nas_env.genes import Gene, format_value, same_value
-from nas_env.genome import Genome
-
-if TYPE_CHECKING:
-    from nas_env.space import SearchSpace
+from nas_env.genome import GeneSpace, Genome
 
 STOP = "stop"
 ActionOp = Literal["inc", "dec", "set", "stop"]
@@ -73,10 +70,10 @@ class EditActions:
     """The discrete action set of a space: names, application and masks.
 
     Args:
-        space: The search space the actions edit.
+        space: The search space the actions edit (a `nas_env.space.SearchSpace`).
     """
 
-    def __init__(self, space: SearchSpace) -> None:
+    def __init__(self, space: GeneSpace) -> None:
         self.space = space
         actions: list[Action] = []
         for gene in space.genes:

@@ -11,17 +11,51 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from nas_env._validate import describe, expect_mapping
 from nas_env.errors import ConfigError, InvalidGenomeError
-
-if TYPE_CHECKING:
-    from nas_env.space import SearchSpace
+from nas_env.genes import Gene
 
 RNGLike = np.random.Generator | int | None
+
+
+class GeneSpace(Protocol):
+    """What genomes and edit actions need of their search space.
+
+    `nas_env.space.SearchSpace` implements it; genomes and actions depend on this
+    protocol rather than on the space module, which builds on both of them.
+    """
+
+    name: str
+    genes: tuple[Gene, ...]
+
+    @property
+    def max_layers(self) -> int:
+        """Largest possible layer count."""
+        ...
+
+    def gene(self, name: str) -> Gene:
+        """The gene called ``name`` (KeyError when there is none)."""
+        ...
+
+    def layer_gene(self) -> Gene | None:
+        """The ``layers`` gene, or None for a space without one."""
+        ...
+
+    def default_layers(self) -> int:
+        """Layer count of the default genome."""
+        ...
+
+    def check(self, genome: Genome) -> list[str]:
+        """Every reason why ``genome`` is invalid (empty when it is valid)."""
+        ...
+
+    def validate(self, genome: Genome) -> None:
+        """Raise `InvalidGenomeError` unless ``genome`` is valid."""
+        ...
 
 
 def _freeze(value: Any) -> Any:
@@ -104,7 +138,7 @@ class Genome(Mapping[str, Any]):
 
     # -- construction through a space -------------------------------------------
     @classmethod
-    def from_genes(cls, space: SearchSpace, genes: Mapping[str, Any]) -> Genome:
+    def from_genes(cls, space: GeneSpace, genes: Mapping[str, Any]) -> Genome:
         """Build and validate a genome of ``space``.
 
         Raises:
@@ -116,7 +150,7 @@ class Genome(Mapping[str, Any]):
         return genome
 
     @classmethod
-    def from_dict(cls, space: SearchSpace, data: Mapping[str, Any]) -> Genome:
+    def from_dict(cls, space: GeneSpace, data: Mapping[str, Any]) -> Genome:
         """Inverse of `to_dict`; the stored space id must match ``space``."""
         data = expect_mapping(data, "genome")
         if "genes" not in data:
@@ -129,7 +163,7 @@ class Genome(Mapping[str, Any]):
         return cls.from_genes(space, expect_mapping(data["genes"], "genome.genes"))
 
     @classmethod
-    def from_json(cls, space: SearchSpace, text: str) -> Genome:
+    def from_json(cls, space: GeneSpace, text: str) -> Genome:
         """Inverse of `to_json`."""
         try:
             data = json.loads(text)
@@ -138,7 +172,7 @@ class Genome(Mapping[str, Any]):
         return cls.from_dict(space, data)
 
     @classmethod
-    def default(cls, space: SearchSpace) -> Genome:
+    def default(cls, space: GeneSpace) -> Genome:
         """The genome made of every gene's default value (per-layer genes repeated)."""
         layers = space.default_layers()
         genes = {
@@ -148,7 +182,7 @@ class Genome(Mapping[str, Any]):
         return cls.from_genes(space, genes)
 
     @classmethod
-    def random(cls, space: SearchSpace, rng: RNGLike = None, max_tries: int = 10_000) -> Genome:
+    def random(cls, space: GeneSpace, rng: RNGLike = None, max_tries: int = 10_000) -> Genome:
         """Draw a valid genome uniformly per gene, rejecting those that break a constraint.
 
         Args:

@@ -20,7 +20,7 @@ import itertools
 import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -34,13 +34,11 @@ from nas_env._validate import (
     load_data_file,
     suggest,
 )
+from nas_env.actions import Action, EditActions
 from nas_env.constraints import Budget, constraint_reasons
 from nas_env.errors import ConfigError, InvalidGenomeError
 from nas_env.genes import Gene, parse_genes
 from nas_env.genome import Genome, RNGLike
-
-if TYPE_CHECKING:
-    from nas_env.actions import Action, EditActions
 
 LAYERS = "layers"
 _CHECK_CACHE_LIMIT = 200_000
@@ -343,8 +341,6 @@ class SearchSpace:
     def actions(self) -> EditActions:
         """The named edit actions of this space (built once)."""
         if self._actions is None:
-            from nas_env.actions import EditActions
-
             self._actions = EditActions(self)
         return self._actions
 

@@ -16,6 +16,11 @@ STATUSES: tuple[str, ...] = ("ok", "diverged", "oom", "timeout", "invalid", "err
 FAILURES: tuple[str, ...] = ("diverged", "oom", "timeout", "invalid", "error")
 
 
+def lower_is_better(metric: str | None) -> bool:
+    """Direction of a quality metric: perplexity down, accuracy up."""
+    return metric != "accuracy"
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """Measured metrics of one trained candidate.

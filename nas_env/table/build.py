@@ -19,10 +19,11 @@ from tqdm.auto import tqdm
 from nas_env.errors import ConfigError
 from nas_env.evaluation.evaluator import EVALUATOR_VERSION, TrainSettings
 from nas_env.evaluation.fidelity import Fidelity
-from nas_env.evaluation.result import EvalResult
+from nas_env.evaluation.result import EvalResult, lower_is_better
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
 from nas_env.table import store
+from nas_env.table.evaluator import TableEvaluator
 
 # Spaces with at most this many genomes (ignoring constraints) are sampled from their full
 # enumeration; bigger ones by drawing random genomes and dropping duplicates.
@@ -83,11 +84,6 @@ class TableSummary:
             f"{self.evaluated}, skipped {self.skipped} already stored, {self.seconds:.1f} s; "
             f"{self.size_bytes / 1024:.0f} KiB"
         )
-
-
-def lower_is_better(metric: str | None) -> bool:
-    """Direction of a quality metric: perplexity down, accuracy up."""
-    return metric != "accuracy"
 
 
 def is_better(quality: float | None, best: float | None, metric: str | None) -> bool:
@@ -332,8 +328,6 @@ def summarize(
     path: str | Path, selected: int = 0, evaluated: int = 0, seconds: float = 0.0
 ) -> TableSummary:
     """Read a finished table back into a `TableSummary`."""
-    from nas_env.table.evaluator import TableEvaluator
-
     table = TableEvaluator(path)
     best = table.best()
     return TableSummary(

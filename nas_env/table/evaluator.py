@@ -15,11 +15,10 @@ from nas_env.constraints import Budget
 from nas_env.errors import ConfigError, NASEnvError
 from nas_env.evaluation.evaluator import Evaluator, TrainSettings
 from nas_env.evaluation.fidelity import Fidelity
-from nas_env.evaluation.result import EvalResult
+from nas_env.evaluation.result import EvalResult, lower_is_better
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
 from nas_env.table import store
-from nas_env.table.build import lower_is_better
 from nas_env.table.provenance import check_provenance
 
 MISSING_MODES: tuple[str, ...] = ("error", "train")
