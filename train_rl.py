@@ -22,6 +22,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -230,7 +231,7 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
         max_episode_steps(env_id),
         config.max_evaluations,
     )
-    return config.updated({}, hyperparams=fitted, budget_changes=tuple(changes))
+    return replace(config, hyperparams=fitted, budget_changes=tuple(changes))
 
 
 def _prepare_resume(args: argparse.Namespace, argv: list[str]) -> RunConfig:

@@ -7,8 +7,11 @@
 * `agents.records` / `agents.runlog` / `agents.tracking`: the episode-record format
   (``episodes.jsonl``), scalars, ``best.json`` and ``pareto.json``.
 * `agents.callbacks`: SB3 callbacks (records, budgets, checkpoints).
+* `agents.progress`: SB3's schedules follow an evaluation budget (``--max-evaluations``).
 * `agents.baselines`: random search and regularized evolution on the same env.
-* `agents.runs` / `agents.session`: run folders and running a job (used by ``train_rl.py``).
+* `agents.config`: `RunConfig`, the one validated configuration of a run (``config.yaml``).
+* `agents.runs` / `agents.session`: run folders and running a `RunConfig` (used by
+  ``train_rl.py``).
 """
 
 from __future__ import annotations
