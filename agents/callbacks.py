@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.runlog import RunLog
 from agents.sb3_counters import gradient_updates
-from agents.tracking import atomic_write_json
+from nas_env.atomic import atomic_write_json, atomic_writer
 
 MODEL_FILE = "model.zip"
 REPLAY_FILE = "replay_buffer.pkl"
@@ -125,14 +124,12 @@ def save_checkpoint(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp_model = folder / f".{MODEL_FILE}.tmp.zip"
-    model.save(tmp_model)
-    os.replace(tmp_model, folder / MODEL_FILE)
+    with atomic_writer(folder / MODEL_FILE) as handle:
+        model.save(handle)
     replay = None
     if isinstance(model, OffPolicyAlgorithm) and model.replay_buffer is not None:
-        tmp_buffer = folder / f".{REPLAY_FILE}.tmp"
-        model.save_replay_buffer(tmp_buffer)
-        os.replace(tmp_buffer, folder / REPLAY_FILE)
+        with atomic_writer(folder / REPLAY_FILE) as handle:
+            model.save_replay_buffer(handle)
         replay = REPLAY_FILE
     state = {
         "num_timesteps": int(model.num_timesteps),

@@ -26,6 +26,8 @@ import yaml
 
 from agents.algos import ALGOS, ALL_ALGOS, algo_class
 from config import CONFIG_DIR
+from nas_env._validate import suggest
+from nas_env.errors import ConfigError
 
 ZOO_KEYS: tuple[str, ...] = ("n_timesteps", "policy", "n_envs")
 """Keys that are not constructor arguments but are handled by the CLI (as in the zoo);
@@ -57,7 +59,7 @@ _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _FLOW_KEY = re.compile(r"(?<=[{,\s])([A-Za-z_][\w.-]*):(?=\S)(?!//)")
 
 
-class HyperparamError(ValueError):
+class HyperparamError(ConfigError):
     """A hyperparameter file or override is wrong; the message says what is allowed."""
 
 
@@ -125,17 +127,13 @@ def valid_keys(algo: str) -> list[str]:
 
 def check_keys(algo: str, params: Mapping[str, Any], where: str) -> None:
     """Reject keys the algorithm does not take, listing the valid ones."""
-    import difflib
-
     allowed = valid_keys(algo)
     for key in params:
         if key in RESERVED:
             raise HyperparamError(f"{where}: {key!r} is not a hyperparameter here: {RESERVED[key]}")
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise HyperparamError(
-                f"{where}: unknown hyperparameter {key!r} for {algo}{hint}; "
+                f"{where}: unknown hyperparameter {key!r} for {algo}{suggest(key, allowed)}; "
                 f"valid: {', '.join(allowed)}"
             )
 

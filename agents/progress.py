@@ -30,6 +30,8 @@ from typing import Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
 
+from nas_env.errors import ConfigError
+
 SCHEDULES: tuple[str, ...] = ("lr_schedule", "clip_range", "clip_range_vf", "exploration_schedule")
 """The public schedule attributes of SB3 algorithms (each a callable of
 ``progress_remaining``; an algorithm has those that apply to it)."""
@@ -49,7 +51,7 @@ class EvaluationBudget:
 
     def __post_init__(self) -> None:
         if self.max_evaluations < 1:
-            raise ValueError(f"max_evaluations must be >= 1, got {self.max_evaluations}")
+            raise ConfigError(f"max_evaluations must be >= 1, got {self.max_evaluations}")
 
     def remaining(self) -> float:
         """The fraction of the budget left, from 1 (nothing spent) to 0."""
@@ -95,7 +97,7 @@ def follow_evaluation_budget(
         The budget the schedules follow.
 
     Raises:
-        ValueError: ``max_evaluations`` is below 1.
+        ConfigError: ``max_evaluations`` is below 1.
     """
     budget = EvaluationBudget(max_evaluations, spent)
     for name in SCHEDULES:

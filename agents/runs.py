@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 
-from agents.tracking import atomic_write_json
+from nas_env.atomic import atomic_write_json, atomic_write_text
+from nas_env.errors import ConfigError
 
 CONFIG_FILE = "config.yaml"
 COMMAND_FILE = "command.txt"
@@ -81,9 +82,7 @@ def plain(value: Any) -> Any:
 def write_config(run_dir: Path, config: Mapping[str, Any]) -> None:
     """Write ``config.yaml`` (plain YAML, readable with ``yaml.safe_load``)."""
     text = yaml.safe_dump(plain(config), sort_keys=False, default_flow_style=None)
-    tmp = run_dir / f".{CONFIG_FILE}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(run_dir / CONFIG_FILE)
+    atomic_write_text(run_dir / CONFIG_FILE, text)
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
@@ -93,7 +92,7 @@ def read_config(run_dir: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{run_dir} is not a run folder: no {CONFIG_FILE}")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping")
+        raise ConfigError(f"{path}: expected a mapping, got {type(data).__name__}")
     return data
 
 

@@ -46,7 +46,7 @@ from agents.runs import (
     write_config,
 )
 from agents.sb3_counters import gradient_updates
-from agents.tracking import atomic_write_json
+from nas_env.atomic import atomic_write_json
 
 INTERRUPTED = 130
 
