@@ -176,6 +176,7 @@ def test_other_exceptions_are_errors_not_crashes(
     assert evaluator.cache.get(evaluator.key(evaluator.space.default_genome())) is None
 
 
+@pytest.mark.slow  # JIT-compiles DeepSpeed's CPU Adam on a fresh machine (minutes)
 @pytest.mark.deepspeed
 def test_deepspeed_backend_on_cpu(cache_root: Path) -> None:
     pytest.importorskip("deepspeed")
