@@ -261,6 +261,9 @@ class ResultCache:
         with self._state_lock:
             if self._held.get(key) == me:
                 raise RuntimeError(f"ResultCache.compute: key {key} is already being computed")
+        found = self.get(key)  # the common case, a stored result: no write lock taken
+        if found is not None:
+            return found
         while True:
             found, claimed = self._db.transaction(lambda conn: self._lookup_or_claim(conn, key))
             if found is not None:
