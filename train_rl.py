@@ -37,6 +37,8 @@ override them). The registered ``fast`` fidelity costs ~10 s per new candidate o
 CPU cores (measured), so a default run would make a few dozen evaluations; ``tiny`` costs
 ~0.3-0.9 s, which leaves the agent hundreds of real evaluations and several policy
 updates. ``gymnasium.make`` itself keeps the registered ``fast``."""
+DEFAULT_FINAL_TOP = 3
+"""Genomes re-trained at the reference fidelity after a search that trains candidates."""
 CLI_ENV_KWARGS: dict[str, dict[str, Any]] = {DEFAULT_ENV: DEFAULT_ENV_KWARGS}
 """The CLI's own env kwargs per env id (applied before ``--env-kwargs``)."""
 RESUME_FLAGS = (
@@ -115,6 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--verbose", type=int, default=0, help="1 prints SB3's log tables (default: 0)")
     add(
+        "--final-top",
+        type=int,
+        default=None,
+        metavar="N",
+        help="after the search, re-train the N best genomes at --final-fidelity and pick the "
+        f"winner on that (default: {DEFAULT_FINAL_TOP} when candidates are trained, 0 for "
+        "table-served ids)",
+    )
+    add(
+        "--final-fidelity",
+        default="reference",
+        metavar="LEVEL",
+        help="fidelity level of the final training (default: reference)",
+    )
+    add(
         "--threads",
         type=int,
         default=1,
@@ -140,6 +157,8 @@ FLAGS: dict[str, str] = {
     "verbose": "--verbose",
     "eval_episodes": "--eval-episodes",
     "threads": "--threads",
+    "final_top": "--final-top",
+    "final_fidelity": "--final-fidelity",
     "log_folder": "--log-folder",
     "run_dir": "--resume",
 }
@@ -205,6 +224,12 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     else:
         n_envs = args.n_envs
     save_freq = max(1, n_timesteps // 10) if args.save_freq is None else args.save_freq
+    final_top = args.final_top
+    if final_top is None:
+        from agents.envs import registered_kwargs
+
+        served = {**registered_kwargs(env_id), **env_kwargs}.get("evaluator") == "table"
+        final_top = 0 if served else DEFAULT_FINAL_TOP
     config = RunConfig(
         algo=algo,
         env_id=env_id,
@@ -215,6 +240,8 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
         env_kwargs=env_kwargs,
         save_freq=save_freq,
         log_folder=args.log_folder,
+        final_top=final_top,
+        final_fidelity=args.final_fidelity,
         command=tuple(argv),
         origin=origin,
         n_timesteps=n_timesteps,
@@ -237,7 +264,16 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
 def _prepare_resume(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     given = [
         f"--{k.replace('_', '-')}"
-        for k in ("algo", "env", "n_envs", "seed", "hyperparams", "env_kwargs", "backend")
+        for k in (
+            "algo",
+            "env",
+            "n_envs",
+            "seed",
+            "hyperparams",
+            "env_kwargs",
+            "backend",
+            "final_top",
+        )
         if getattr(args, k) is not None
     ]
     if given:
@@ -286,10 +322,27 @@ def main(argv: list[str] | None = None) -> int:
         from agents.session import run_job
 
         with torch_threads(config.threads):
-            return run_job(config)
+            return run_job(config, after=draw_plots)
     except (UsageError, HyperparamError, NASEnvError) as exc:
         print(f"nas-train: error: {exc}", file=sys.stderr)
         return 2
+
+
+def draw_plots(run_dir: Path) -> None:
+    """Draw the run's report (`analyze`) into ``RUN_DIR/plots`` and say where it is."""
+    import warnings
+
+    from analyze.load import AnalyzeError, load_runs
+    from analyze.report import make_report
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = make_report(load_runs([str(run_dir)]), str(run_dir / "plots"), force=True)
+    except AnalyzeError as exc:  # a run with nothing to plot is still a finished run
+        print(f"plots: none ({exc})")
+        return
+    print(f"plots: {report.parent} (report {report.name})")
 
 
 @contextmanager

@@ -56,6 +56,10 @@ class RunConfig:
         verbose: 1 prints SB3's log tables.
         eval_episodes: Greedy episodes of the policy after training (``eval.json``).
         threads: Torch CPU threads for agent and candidates (0: torch's default).
+        final_top: After the search, re-train this many best genomes at
+            ``final_fidelity`` and pick the winner on that measurement (0: no final
+            training; `agents.final`).
+        final_fidelity: The fidelity level of the final training.
         log_folder: Where new run folders go.
         command: The command line that created the run.
         run_dir: The run folder (None until the session creates it).
@@ -82,6 +86,8 @@ class RunConfig:
     verbose: int = 0
     eval_episodes: int = 0
     threads: int = 1
+    final_top: int = 0
+    final_fidelity: str = "reference"
     log_folder: str = "runs"
     command: tuple[str, ...] = ()
     run_dir: str | None = None
@@ -216,6 +222,7 @@ def _numbers(config: RunConfig) -> None:
         ("verbose", 0),
         ("eval_episodes", 0),
         ("threads", 0),
+        ("final_top", 0),
     ):
         expect_int(getattr(config, name), config.where(name), minimum=minimum)
     expect_int(config.max_evaluations, config.where("max_evaluations"), 1, allow_none=True)
@@ -223,6 +230,13 @@ def _numbers(config: RunConfig) -> None:
     for name in ("tensorboard", "progress", "resumed"):
         if not isinstance(getattr(config, name), bool):
             raise config.fail(name, "allowed: true, false")
+    if config.final_top:
+        from nas_env.evaluation.fidelity import Fidelity
+
+        try:
+            Fidelity.resolve(config.final_fidelity)
+        except ConfigError as exc:
+            raise RunConfigError(f"{config.where('final_fidelity')}: {exc}") from None
     for name in ("device", "log_folder"):
         if not isinstance(getattr(config, name), str) or not getattr(config, name):
             raise config.fail(name, "allowed: a non-empty string")

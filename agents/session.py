@@ -12,6 +12,7 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -76,25 +77,46 @@ def _open_run(config: RunConfig) -> tuple[RunConfig, RunLog, Logger]:
     return config, run_log, logger
 
 
-def run_job(config: RunConfig) -> int:
+def run_job(config: RunConfig, after: Callable[[Path], None] | None = None) -> int:
     """Run the agent or baseline ``config`` describes; returns the exit code.
 
-    SIGTERM is handled like Ctrl-C (checkpoint, then exit code 130), so that a job
-    scheduler's preemption loses nothing.
+    A search that ends normally is followed by the final training of its
+    ``config.final_top`` best genomes (`agents.final`), then by ``after(run_dir)`` (the
+    CLI draws the plots there). SIGTERM is handled like Ctrl-C (checkpoint, then exit
+    code 130), so that a job scheduler's preemption loses nothing.
     """
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        if config.algo in BASELINE_CLASSES:
-            return _run_baseline(config)
-        return _run_agent(config)
-    except KeyboardInterrupt:  # before training started: nothing to save
-        print("\ninterrupted before training started")
+        run = _run_baseline if config.algo in BASELINE_CLASSES else _run_agent
+        code, config = run(config)
+        if code == 0 and config.run_dir is not None:
+            if config.final_top > 0:
+                _final(config)
+            if after is not None:
+                after(config.path)
+        return code
+    except KeyboardInterrupt:  # before training started, or in the final training
+        print("\ninterrupted (the search's results and checkpoint are kept)")
         return INTERRUPTED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _final(config: RunConfig) -> None:
+    from agents.final import final_report, final_training
+
+    print(
+        f"\nfinal training: the best {config.final_top} genomes at `{config.final_fidelity}` "
+        "(--final-top 0 skips it)",
+        flush=True,
+    )
+    data = final_training(
+        config.path, config.env_id, config.env_kwargs, config.final_top, config.final_fidelity
+    )
+    print(final_report(data, config.path))
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -145,7 +167,7 @@ def _load_or_create(config: RunConfig, venv: Any) -> Any:
     )
 
 
-def _run_agent(config: RunConfig) -> int:
+def _run_agent(config: RunConfig) -> tuple[int, RunConfig]:
     venv = _make_venv(config)
     run_log: RunLog | None = None
     try:
@@ -163,7 +185,7 @@ def _run_agent(config: RunConfig) -> int:
                 f"nothing to do: {run_dir} is at {model.num_timesteps}/{total} steps "
                 "(pass -n with a larger total to continue)"
             )
-            return 0
+            return 0, config
         record = NASRecordCallback(run_log, total, max_evals)
         checkpoint = CheckpointCallback(run_dir / CHECKPOINTS, config.save_freq, run_log)
         started = time.monotonic()
@@ -182,7 +204,7 @@ def _run_agent(config: RunConfig) -> int:
                 f"Continue with: python train_rl.py --resume {run_dir}"
             )
             _finish(run_log, run_dir, model.num_timesteps, started, "interrupted")
-            return INTERRUPTED
+            return INTERRUPTED, config
         except Exception:
             _save_anyway(lambda: save_checkpoint(model, run_dir / CHECKPOINTS))
             raise
@@ -191,7 +213,7 @@ def _run_agent(config: RunConfig) -> int:
         _finish(run_log, run_dir, model.num_timesteps, started, record.stop_reason)
         if config.eval_episodes > 0:
             _evaluate(model, config)
-        return 0
+        return 0, config
     finally:
         _close(run_log, venv)
 
@@ -256,7 +278,7 @@ def _baseline_state(searcher: SearchBaseline, run_log: RunLog) -> dict[str, Any]
     }
 
 
-def _run_baseline(config: RunConfig) -> int:
+def _run_baseline(config: RunConfig) -> tuple[int, RunConfig]:
     env = gym.make(config.env_id, **dict(config.env_kwargs))
     run_log: RunLog | None = None
     try:
@@ -290,7 +312,7 @@ def _run_baseline(config: RunConfig) -> int:
                 f"Continue with: python train_rl.py --resume {run_dir}"
             )
             _finish(run_log, run_dir, searcher.num_timesteps, started, "interrupted")
-            return INTERRUPTED
+            return INTERRUPTED, config
         except Exception:
             _save_anyway(lambda: atomic_write_json(state_path, _baseline_state(searcher, run_log)))
             raise
@@ -302,7 +324,7 @@ def _run_baseline(config: RunConfig) -> int:
         if max_evals is not None and run_log.unique_evaluations >= max_evals:
             reason = f"evaluation budget reached ({run_log.unique_evaluations} genomes)"
         _finish(run_log, run_dir, searcher.num_timesteps, started, reason)
-        return 0
+        return 0, config
     finally:
         _close(run_log, env)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -136,16 +138,30 @@ class TransformerBackbone(nn.Module):
             else None
         )
         self.register_buffer("pos_table", table, persistent=False)
+        # Vaswani et al. (2017), as fairseq implements it: token embeddings initialised
+        # N(0, d_model**-0.5) and multiplied by sqrt(d_model) before the fixed table is
+        # added, so that content and position have the same scale (`init_embedding`). With
+        # the N(0, 0.02) init of the other options the unit-amplitude table would swamp
+        # the content for hundreds of steps.
+        self.embed_scale = math.sqrt(config.d_model) if table is not None else 1.0
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config.block(i)) for i in range(config.layers))
         self.norm_f = (
             make_norm(config.norm, config.d_model, config.bias) if config.final_norm else None
         )
 
+    def init_embedding(self) -> None:
+        """Re-initialise the token embedding for the sinusoidal table (N(0, d**-0.5)); a
+        no-op for the other position encodings (call after the model-wide init)."""
+        if self.embed_scale != 1.0:
+            nn.init.normal_(self.tok_emb.weight, mean=0.0, std=self.embed_scale**-1)
+
     def forward(self, idx: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Maps token ids ``(B, T)`` to hidden states ``(B, T, C)``."""
         T = idx.shape[1]
         x = self.tok_emb(idx)  # (B, T) -> (B, T, C)
+        if self.embed_scale != 1.0:
+            x = x * self.embed_scale
         if self.pos_emb is not None:
             x = x + self.pos_emb(torch.arange(T, device=idx.device))  # (T, C) broadcast over B
         elif self.pos_table is not None:
@@ -167,6 +183,7 @@ class TransformerLM(nn.Module):
         self.transformer = TransformerBackbone(config)
         self.lm_head = nn.Linear(config.d_model, config.task.vocab_size, bias=False)
         self.apply(init_linear_and_embedding)
+        self.transformer.init_embedding()
         if config.tied_embeddings:
             self.lm_head.weight = self.transformer.tok_emb.weight
 
@@ -206,6 +223,7 @@ class TransformerClassifier(nn.Module):
         self.pool = Pooling(config.pooling, config.d_model)
         self.head = nn.Linear(config.d_model, task.num_classes)
         self.apply(init_linear_and_embedding)
+        self.transformer.init_embedding()
 
     def forward(
         self,

@@ -60,6 +60,48 @@ class Budget:
         }
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Size and latency targets of a space: what the default reward aims under.
+
+    Unlike a `Budget`, a target does not make a genome invalid: the ``target`` reward
+    orders genomes within the targets by quality and charges a smooth penalty beyond them
+    (see `nas_env.rewards.TargetReward`).
+
+    Attributes:
+        size_mb: Model size target in MiB at float32, or None.
+        latency_ms: Latency target in ms (batch 1, the task's context, pinned threads), or
+            None.
+    """
+
+    size_mb: float | None = None
+    latency_ms: float | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str) -> Targets:
+        """Parse the ``targets:`` mapping of a space file."""
+        if raw is None:
+            return cls()
+        data = expect_mapping(raw, where)
+        check_keys(data, where, [], ["size_mb", "latency_ms"])
+        return cls(
+            size_mb=expect_number(
+                data.get("size_mb"), f"{where}.size_mb", minimum=0, strict=True, allow_none=True
+            ),
+            latency_ms=expect_number(
+                data.get("latency_ms"),
+                f"{where}.latency_ms",
+                minimum=0,
+                strict=True,
+                allow_none=True,
+            ),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, as written in a space file."""
+        return {"size_mb": self.size_mb, "latency_ms": self.latency_ms}
+
+
 def constraint_reasons(
     genes: Mapping[str, Any], family: str, task: TaskSpec, budget: Budget
 ) -> list[str]:

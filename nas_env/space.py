@@ -35,7 +35,7 @@ from nas_env._validate import (
     suggest,
 )
 from nas_env.actions import Action, EditActions
-from nas_env.constraints import Budget, constraint_reasons
+from nas_env.constraints import Budget, Targets, constraint_reasons
 from nas_env.errors import ConfigError, InvalidGenomeError
 from nas_env.genes import Gene, parse_genes
 from nas_env.genome import Genome, RNGLike
@@ -63,6 +63,7 @@ class SearchSpace:
         task: Task the budgets are measured for (vocabulary size, classes, sequence length).
         budget: Resource limits.
         description: Free text.
+        targets: Size and latency targets of the default reward (none by default).
         source: Where the space came from (a file path or ``preset:NAME``).
     """
 
@@ -76,12 +77,14 @@ class SearchSpace:
         description: str = "",
         source: str = "",
         check_default: bool = True,
+        targets: Targets | None = None,
     ) -> None:
         self.name = name
         self.family = family
         self.genes = tuple(genes)
         self.task = task
         self.budget = budget or Budget()
+        self.targets = targets or Targets()
         self.description = description
         self.source = source
         self._by_name = {gene.name: gene for gene in self.genes}
@@ -114,7 +117,10 @@ class SearchSpace:
         """Build a space from plain data (a parsed space file)."""
         data = expect_mapping(raw, source)
         check_keys(
-            data, source, ["name", "family", "task", "genes"], ["description", "constraints"]
+            data,
+            source,
+            ["name", "family", "task", "genes"],
+            ["description", "constraints", "targets"],
         )
         name = data["name"]
         if not isinstance(name, str) or not name:
@@ -131,6 +137,7 @@ class SearchSpace:
             budget=Budget.from_dict(data.get("constraints"), f"{source}: constraints"),
             description=description.strip(),
             source=source,
+            targets=Targets.from_dict(data.get("targets"), f"{source}: targets"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +149,7 @@ class SearchSpace:
             "task": self.task.to_dict(),
             "genes": {gene.name: gene.to_dict() for gene in self.genes},
             "constraints": self.budget.to_dict(),
+            "targets": self.targets.to_dict(),
         }
 
     def with_task(self, task: TaskSpec) -> SearchSpace:
@@ -161,13 +169,21 @@ class SearchSpace:
             self.description,
             self.source,
             check_default=False,
+            targets=self.targets,
         )
 
     def with_budget(self, **limits: Any) -> SearchSpace:
         """The same space with some budget fields replaced (``max_params=...``)."""
         budget = Budget.from_dict({**self.budget.to_dict(), **limits}, f"space {self.name} budget")
         return SearchSpace(
-            self.name, self.family, self.genes, self.task, budget, self.description, self.source
+            self.name,
+            self.family,
+            self.genes,
+            self.task,
+            budget,
+            self.description,
+            self.source,
+            targets=self.targets,
         )
 
     def _check_static(self, check_default: bool) -> None:
@@ -304,6 +320,10 @@ class SearchSpace:
     def random_genome(self, rng: RNGLike = None) -> Genome:
         """See `Genome.random`."""
         return Genome.random(self, rng)
+
+    def uniform_genome(self, rng: RNGLike = None) -> Genome:
+        """See `Genome.uniform` (uniform over the valid genomes, not per gene)."""
+        return Genome.uniform(self, rng)
 
     def genome(self, genes: Mapping[str, Any]) -> Genome:
         """See `Genome.from_genes`."""

@@ -211,12 +211,20 @@ class NASEnv(gym.Env):
 
     # -- helpers ----------------------------------------------------------------
     def _make_reward(self, reward: str | dict[str, Any] | Reward) -> Reward:
-        """The reward, measuring perplexity against the task's vocabulary unless told."""
+        """The reward, measuring perplexity against the task's vocabulary unless told, and
+        aiming at the space's targets (rewards with ``space_targets``) unless given."""
         if isinstance(reward, Reward):
             return reward
         spec = {"name": reward} if isinstance(reward, str) else dict(reward)
-        if "vocab_size" in reward_class(str(spec.get("name"))).parameter_names():
+        cls = reward_class(str(spec.get("name")))
+        if "vocab_size" in cls.parameter_names():
             spec.setdefault("vocab_size", self.vocab_size)
+        if getattr(cls, "space_targets", False):
+            targets = self.space.targets
+            if spec.get("target_size_mb") is None:
+                spec["target_size_mb"] = targets.size_mb
+            if spec.get("target_latency_ms") is None:
+                spec["target_latency_ms"] = targets.latency_ms
         return make_reward(spec)
 
     @property

@@ -34,7 +34,7 @@ from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
 from nas_env.tasks import cache_dir, make_task
 
-EVALUATOR_VERSION = "3"
+EVALUATOR_VERSION = "4"
 BACKENDS: tuple[str, ...] = ("torch", "deepspeed")
 
 
@@ -207,6 +207,7 @@ class Evaluator:
             "genome_key": genome.key(),
             "task": self.task_id,
             "task_fingerprint": self.task.fingerprint,
+            "baseline_loss": self.task.baseline_loss(),
             "metric": self.task.metric,
             "fidelity": self.fidelity.name,
             "fidelity_config": self.fidelity.to_dict(),

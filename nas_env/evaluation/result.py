@@ -35,6 +35,10 @@ class EvalResult:
         val_loss: Mean cross-entropy on the task's held-out selection (nats per token /
             per example).
         val_loss_se: Standard error of ``val_loss`` (per-window / per-example spread).
+        baseline_loss: The task's own yardstick for ``val_loss``: the held-out
+            cross-entropy of the context-free predictor fitted on the training split
+            (unigram token frequencies for LM, class priors for classification); a model
+            must beat it to have learned anything (`TaskBaseline`).
         scored_tokens: Held-out target tokens (LM) or examples (classification) scored.
         perplexity: ``exp(val_loss)`` for language models, else None.
         accuracy: Held-out accuracy for classifiers, else None.
@@ -72,6 +76,7 @@ class EvalResult:
     task_fingerprint: str = ""
     val_loss: float | None = None
     val_loss_se: float | None = None
+    baseline_loss: float | None = None
     scored_tokens: int | None = None
     perplexity: float | None = None
     accuracy: float | None = None

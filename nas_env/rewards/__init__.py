@@ -7,6 +7,9 @@ a failed evaluation costs, and its `Reward.to_dict` records name and parameters 
 
 Built-in rewards (see each class for its formula and defaults):
 
+* ``target`` (`TargetReward`, the default of every registered id): quality normalised by
+  the task's context-free cross-entropy, ordered by quality within the space's size and
+  latency targets, with a smooth penalty beyond them.
 * ``quality`` (`QualityReward`): the task quality alone.
 * ``weighted`` (`WeightedReward`): ``0.5 * quality + 0.3 * size_score + 0.2 * latency_score``.
 * ``mnasnet`` (`MnasNetReward`): ``quality * (latency / target) ** w * (size / target) ** w``.
@@ -30,6 +33,7 @@ from nas_env.rewards.base import (
 )
 from nas_env.rewards.builtin import BudgetReward, MnasNetReward, QualityReward, WeightedReward
 from nas_env.rewards.registry import REWARDS, make_reward, register_reward, reward_class
+from nas_env.rewards.target import TargetReward, normalized_quality
 
 __all__ = [
     "DEFAULT_FAILURE_PENALTY",
@@ -40,9 +44,11 @@ __all__ = [
     "MnasNetReward",
     "QualityReward",
     "Reward",
+    "TargetReward",
     "WeightedReward",
     "log_score",
     "make_reward",
+    "normalized_quality",
     "quality_score",
     "register_reward",
     "reward_class",

@@ -10,12 +10,13 @@ from nas_env._validate import describe, expect_mapping, suggest
 from nas_env.errors import ConfigError
 from nas_env.rewards.base import Reward
 from nas_env.rewards.builtin import BUILTIN_REWARDS
+from nas_env.rewards.target import TargetReward
 
 R = TypeVar("R", bound=type[Reward])
 
-REWARDS: dict[str, type[Reward]] = {cls.name: cls for cls in BUILTIN_REWARDS}
-"""Registered reward classes by name (``quality``, ``weighted``, ``mnasnet``, ``budget``
-and whatever `register_reward` added)."""
+REWARDS: dict[str, type[Reward]] = {cls.name: cls for cls in (TargetReward, *BUILTIN_REWARDS)}
+"""Registered reward classes by name (``target``, ``quality``, ``weighted``, ``mnasnet``,
+``budget`` and whatever `register_reward` added)."""
 
 
 @overload

@@ -208,6 +208,17 @@ class ClsTask:
             rows = torch.arange(min(x.shape[0], count))
         return iter_batches(x[rows], y[rows], batch_size, mask[rows])
 
+    def baseline_loss(self) -> float:
+        """Held-out cross-entropy (nats per example) of the class priors of the train split.
+
+        Class frequencies of the training split with add-one smoothing, scored on every
+        held-out example: what a classifier that ignores its input reaches, the yardstick
+        `quality` scores normalise against.
+        """
+        counts = torch.bincount(self._y["train"], minlength=self.num_classes).double() + 1.0
+        log_p = counts.log() - counts.sum().log()
+        return float(-log_p[self._y["val"]].mean())
+
     def class_counts(self, split: str = "train") -> dict[str, int]:
         """Examples per class name in ``split``."""
         counts = Counter(self._y[check_choice(split, "split", SPLITS)].tolist())

@@ -97,6 +97,7 @@ class LMTask:
             _shuffled(train_texts), self.max_train_tokens, cache, f"{key}-train"
         )
         self.val_tokens = self._load_or_tokenize(list(val_texts), None, cache, f"{key}-val")
+        self._baseline: float | None = None
 
     def _tokenize(self, texts: Sequence[str], limit: int | None) -> np.ndarray:
         eos = self.tokenizer.eos_id
@@ -208,6 +209,20 @@ class LMTask:
             offsets = torch.arange(windows) * seq_len
         index = offsets[:, None] + torch.arange(seq_len)  # (windows, seq_len)
         return iter_batches(tokens[index], tokens[index + 1], batch_size)
+
+    def baseline_loss(self) -> float:
+        """Held-out cross-entropy (nats per token) of the unigram model of the train split.
+
+        Token frequencies of the training split with add-one smoothing over the vocabulary,
+        scored on every held-out target token: what a model that ignores context reaches,
+        the yardstick `quality` scores normalise against.
+        """
+        if self._baseline is None:
+            vocab = self.tokenizer.vocab_size
+            counts = torch.bincount(self.train_tokens, minlength=vocab).double() + 1.0
+            log_p = counts.log() - counts.sum().log()
+            self._baseline = float(-log_p[self.val_tokens[1:]].mean())
+        return self._baseline
 
     def document_of(self, offsets: torch.Tensor) -> torch.Tensor:
         """Index of the held-out document that each validation-stream offset falls in."""
