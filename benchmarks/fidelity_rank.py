@@ -17,8 +17,8 @@ Failed candidates (diverged, timeout) rank last. Every result goes into a result
 levels reuse what is there. ``--workers`` runs candidates in parallel processes of one
 thread each (seconds per candidate then include the contention of the other worker).
 
-    python benchmarks/fidelity_rank.py                                  # tiny space, 30 genomes
-    python benchmarks/fidelity_rank.py --levels tiny,bench,fast --extra candidates.yaml
+    python benchmarks/fidelity_rank.py --workers 2 --cache fr.sqlite    # tiny space, 30 genomes
+    python benchmarks/fidelity_rank.py --extra benchmarks/fidelity_candidates.yaml --noise fast,c150
     python benchmarks/fidelity_rank.py --space cls --task cls/stdlib-modules --genomes 12
     python benchmarks/fidelity_rank.py --quick                          # CI smoke run
 """
@@ -183,7 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     add("--noise", default="fast,reference", help="levels also trained with seed 1")
     add("--extra", type=Path, default=None, help="YAML of extra levels: name -> fields")
     add("--workers", type=int, default=1, help="parallel processes of one thread (1)")
-    add("--cache", type=Path, default=Path("fidelity-rank.sqlite"), help="result database")
+    add(
+        "--cache",
+        type=Path,
+        default=None,
+        help="result database, to resume and to reuse results (default: none, in memory)",
+    )
     add("--json", type=Path, default=None, help="write rows and summaries here")
     add("--quick", action="store_true", help="smoke run: 4 genomes, tiny against bench")
     args = parser.parse_args(argv)
@@ -210,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                         "seed": seed,
                         "index": index,
                         "genes": dict(genome),
-                        "cache": str(args.cache),
+                        "cache": str(args.cache) if args.cache else False,
                     }
                 )
     start = time.perf_counter()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import fidelity_rank as fr
 from benchmarks import search_efficiency as se
 from benchmarks.run_all import BENCHMARKS
 
@@ -56,6 +57,40 @@ def test_every_method_names_an_algorithm_and_a_registered_env() -> None:
 
     for algo, env_id, _extra in se.METHODS.values():
         assert algo in ALL_ALGOS and env_id in gym.registry
+
+
+def test_fidelity_rank_summarises_against_the_mean_reference() -> None:
+    def row(level: str, seed: int, index: int, loss: float | None) -> dict:  # type: ignore[type-arg]
+        status = "ok" if loss is not None else "diverged"
+        return {"level": level, "seed": seed, "index": index, "status": status, "loss": loss,
+                "seconds": 2.0}  # fmt: skip
+
+    truth = [3.0, 3.5, 4.0, 4.5, 5.0]
+    rows = [row("reference", s, i, v + 0.01 * s) for s in (0, 1) for i, v in enumerate(truth)]
+    rows += [row("same", 0, i, v + 1) for i, v in enumerate(truth)]
+    rows += [row("same", 1, i, v + 1) for i, v in enumerate(truth)]
+    rows += [row("reversed", 0, i, -v) for i, v in enumerate(truth)]
+    rows += [row("failing", 0, i, None if i == 0 else v) for i, v in enumerate(truth)]
+    out = {
+        s["level"]: s for s in fr.summarise(rows, ["same", "reversed", "failing"], "reference", 5)
+    }
+    assert out["same"]["tau"] == pytest.approx(1.0) and out["same"]["noise_tau"] == pytest.approx(
+        1.0
+    )
+    assert out["reversed"]["tau"] == pytest.approx(-1.0) and "noise_tau" not in out["reversed"]
+    assert out["failing"]["failed"] == 1 and out["failing"]["tau"] < 1.0  # a failure ranks last
+    assert out["reference"]["noise_tau"] == pytest.approx(1.0)
+    assert out["same"]["top10"] == (1, 1) and out["same"]["s_per_candidate"] == 2.0
+    assert "| `same` | 5 (0) | 1.00 |" in fr.table(list(out.values()), "reference")
+
+
+def test_fidelity_rank_samples_distinct_uniform_genomes() -> None:
+    from nas_env.space import SearchSpace
+
+    space = SearchSpace.load("tiny")
+    genomes = fr.sample(space, 12, seed=0)
+    assert len(set(genomes)) == 12 and genomes == fr.sample(space, 12, seed=0)
+    assert all(space.is_valid(g) for g in genomes)
 
 
 @pytest.mark.slow

@@ -84,6 +84,40 @@ def test_random_draws_heterogeneous_layers(tiny: SearchSpace) -> None:
     assert all(len(g["heads"]) == g["layers"] for g in genomes)
 
 
+def test_uniform_weights_layer_counts_by_their_number_of_genomes() -> None:
+    space = SearchSpace.from_dict(
+        {
+            "name": "u",
+            "family": "transformer",
+            "task": {"kind": "lm", "vocab_size": 64, "seq_len": 16},
+            "genes": {
+                "layers": {"choices": [1, 2], "default": 1},
+                "d_model": [32],
+                "heads": {"choices": [1, 2], "per_layer": True},
+                "ffn_ratio": {"choices": [1, 2, 4], "per_layer": True},
+            },
+        }
+    )
+    genomes = list(space.enumerate())
+    assert len(genomes) == 6 + 36  # 6 one-layer genomes, 36 two-layer ones
+    rng = np.random.default_rng(0)
+    draws = [space.uniform_genome(rng) for _ in range(4200)]
+    counts = {g: 0 for g in genomes}
+    for g in draws:
+        counts[g] += 1
+    # every genome equally likely (100 expected each): two-layer genomes are 6/7 of draws
+    assert min(counts.values()) > 60 and max(counts.values()) < 145
+    two = sum(1 for g in draws if g["layers"] == 2) / len(draws)
+    assert abs(two - 36 / 42) < 0.02
+    per_gene = [Genome.random(space, rng)["layers"] for _ in range(2000)]
+    assert abs(per_gene.count(2) / 2000 - 0.5) < 0.05  # `random` is uniform per gene
+
+
+def test_uniform_respects_constraints(tiny: SearchSpace) -> None:
+    rng = np.random.default_rng(1)
+    assert all(tiny.is_valid(tiny.uniform_genome(rng)) for _ in range(50))
+
+
 def test_from_genes_rejects_without_repairing(tiny: SearchSpace) -> None:
     genes = dict(Genome.default(tiny))
     genes["heads"] = (2, 2, 2)

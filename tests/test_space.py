@@ -87,6 +87,8 @@ def test_user_yaml_space(tmp_path: Path) -> None:
         ({"constraints": {"size_dtype": "fp8"}}, ["size_dtype", "fp8", "float32"]),
         ({"constraints": {"max_params": 10}}, ["default genome is invalid", "max_params"]),
         ({"extra": 1}, ["unknown field 'extra'"]),
+        ({"targets": {"size_mb": 0}}, ["targets.size_mb", "> 0"]),
+        ({"targets": {"latency": 2}}, ["targets", "latency", "latency_ms"]),
     ],
 )
 def test_malformed_space_errors_name_field_value_and_allowed(
@@ -217,3 +219,12 @@ def test_cardinality_is_exact_beyond_int64() -> None:
     count = space.cardinality()
     assert type(count) is int
     assert count == expected
+
+
+def test_targets_load_and_round_trip(tmp_path: Path) -> None:
+    space = SearchSpace.load(write(tmp_path, {**TINY_FILE, "targets": {"size_mb": 0.5}}))
+    assert (space.targets.size_mb, space.targets.latency_ms) == (0.5, None)
+    again = SearchSpace.from_dict(space.to_dict())
+    assert again.targets == space.targets
+    assert space.with_budget(max_params=10**6).targets == space.targets
+    assert SearchSpace.load("tiny").targets.size_mb is not None

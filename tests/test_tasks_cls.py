@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import json
 from pathlib import Path
 
@@ -263,3 +265,12 @@ def test_constant_predictor_cannot_beat_the_majority_share(modules_task: ClsTask
             assert (
                 scores.macro_f1 <= 2 * majority / (1 + majority) / modules_task.num_classes + 0.05
             )
+
+
+def test_baseline_loss_is_the_class_prior_cross_entropy(tokenizer: Tokenizer) -> None:
+    train = [("good", "pos")] * 30 + [("bad", "neg")] * 10
+    val = [("good", "pos")] * 3 + [("bad", "neg")]
+    task = ClsTask(train, val, tokenizer, split_rule="test")
+    p_neg, p_pos = 11 / 42, 31 / 42  # add-one smoothing
+    expected = -(3 * math.log(p_pos) + math.log(p_neg)) / 4
+    assert task.baseline_loss() == pytest.approx(expected)

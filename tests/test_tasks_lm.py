@@ -223,3 +223,11 @@ def test_document_of(task: LMTask) -> None:
     ends = torch.nonzero(task.val_tokens == task.tokenizer.eos_id).flatten()
     first_end = int(ends[0])
     assert task.document_of(torch.tensor([0, first_end, first_end + 1])).tolist() == [0, 0, 1]
+
+
+def test_baseline_loss_is_the_unigram_cross_entropy(task: LMTask, tokenizer: Tokenizer) -> None:
+    counts = np.bincount(task.train_tokens.numpy(), minlength=tokenizer.vocab_size) + 1.0
+    log_p = np.log(counts / counts.sum())
+    expected = -log_p[task.val_tokens.numpy()[1:]].mean()
+    assert task.baseline_loss() == pytest.approx(expected)
+    assert 0 < task.baseline_loss() < np.log(tokenizer.vocab_size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ def cli(algo: str, log: Path, cache_root: Path, n: int = 8, *extra: str) -> list
     args += ["--env-kwargs", FIDELITY, "vocab_size:256", "device:cpu", f"cache_root:{cache_root}"]
     if TINY_HP[algo]:
         args += ["--hyperparams", *TINY_HP[algo]]
+    args += ["--final-top", "0"]
     return [*args, "--log-folder", str(log), "--no-progress", "--save-freq", "4", *extra]
 
 
@@ -307,3 +309,39 @@ def test_the_fidelity_in_force_is_printed_at_start(
         lines = capsys.readouterr().out.splitlines()
         assert expected in lines
     assert seen[0] == seen[1] and seen[0]["fidelity"] == "tiny"
+
+
+def test_the_final_training_re_trains_the_best_genomes_and_names_the_winner(
+    tmp_path: Path, cache_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = cli("random", tmp_path, cache_root, 6)
+    argv[argv.index("--final-top") + 1] = "2"
+    assert train_rl.main([*argv, "--final-fidelity", "tiny"]) == 0
+    out = capsys.readouterr().out
+    run = only_run(tmp_path, "random")
+    final = json.loads((run / "final.json").read_text())
+    assert final["fidelity"] == "tiny" and len(final["candidates"]) == 2
+    records = [r for r in read_records(run / "episodes.jsonl") if r["status"] == "ok"]
+    best: dict[str, float] = {}
+    for r in records:
+        best[r["genome_key"]] = max(r["score"], best.get(r["genome_key"], -math.inf))
+    expected = sorted(best, key=lambda k: (-best[k], k))[:2]  # ties broken by key
+    assert [c["genome_key"] for c in final["candidates"]] == expected
+    scores = {c["genome_key"]: c["final"]["score"] for c in final["candidates"]}
+    assert final["winner"] == max(scores, key=scores.__getitem__)
+    assert all(c["final"]["fidelity"] == "tiny" for c in final["candidates"])
+    assert final["targets"] == {"size_mb": 1.0, "latency_ms": 1.5}
+    assert "winner:" in out and "Pareto front" in out and "targets: size_mb <= 1" in out
+    assert (run / "plots" / "report.md").is_file() and "plots:" in out
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert (config["final_top"], config["final_fidelity"]) == (2, "tiny")
+
+
+def test_final_training_defaults(tmp_path: Path) -> None:
+    parser = train_rl.build_parser()
+    trained = train_rl.prepare(parser.parse_args(["--log-folder", str(tmp_path)]), [])
+    assert (trained.final_top, trained.final_fidelity) == (train_rl.DEFAULT_FINAL_TOP, "reference")
+    served = ["--env", "nas_env/BenchLM-v0", "--algo", "random"]
+    assert train_rl.prepare(parser.parse_args(served), served).final_top == 0
+    bad = ["--final-fidelity", "nosuch", "--final-top", "1"]
+    assert train_rl.main([*bad, "--log-folder", str(tmp_path)]) == 2

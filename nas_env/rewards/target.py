@@ -40,12 +40,14 @@ def normalized_quality(result: EvalResult, vocab_size: int = DEFAULT_VOCAB_SIZE)
     0 is the task's context-free predictor (or worse), so the useful range of held-out
     losses spans the score whatever the vocabulary. A result without ``baseline_loss``
     (from an external evaluator) falls back, for language models, to the uniform
-    predictor's ``ln(vocab_size)``.
+    predictor's ``ln(vocab_size)``, and one without ``val_loss`` uses ``ln(perplexity)``.
 
     Raises:
         ValueError: No ``val_loss``, or no baseline for a classification result.
     """
     loss = result.val_loss
+    if (loss is None or math.isnan(loss)) and result.metric == "perplexity" and result.perplexity:
+        loss = math.log(result.perplexity)  # a result that only reports its perplexity
     if loss is None or math.isnan(loss):
         raise ValueError(
             f"normalized_quality: result of {result.genome_key!r} with status "
