@@ -79,8 +79,14 @@ class NASEnv(gym.Env):
     ``MultiInputPolicy``.
 
     ## Rewards
-    A named reward (``weighted`` default, ``mnasnet``, ``budget``, or a registered one)
-    turns an `EvalResult` into a score. ``edit``: each evaluated step earns
+    A named reward turns an `EvalResult` into a score. The default, ``target``
+    (`TargetReward`), answers "the best quality within the space's size and latency
+    targets" (``targets:`` in the space YAML): quality is ``1 - val_loss /
+    baseline_loss``, the share of the task's context-free cross-entropy the model
+    removes; within the targets the score is that quality, beyond them it is multiplied by
+    a smooth penalty (``exp(-beta * excess)``, about ``(value / target) ** -beta`` far
+    out). ``quality``, ``weighted``, ``mnasnet``, ``budget`` or a registered reward are
+    chosen with ``reward=``. ``edit``: each evaluated step earns
     ``score(new) - score(previous)``, so an episode's return telescopes to final minus
     initial score; a failed evaluation (``diverged``, ``oom``, ``timeout``, ``invalid``,
     ``error``) earns ``-reward.failure_penalty`` and the genome is not adopted (an edit
@@ -122,6 +128,9 @@ class NASEnv(gym.Env):
       ``evaluator_version`` and ``task_fingerprint`` (both in every result and record);
       evaluator version 3 pinned the corpus, took the context from the space and sampled
       the held-out windows over all documents, so its scores differ from version 2's.
+      Evaluator version 4 fixed the sinusoidal position encoding (it swamped the token
+      embeddings), added ``baseline_loss`` to every result and made ``target`` the default
+      reward.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
