@@ -69,7 +69,7 @@ def max_episode_steps(env_id: str, default: int = 20) -> int:
 def describe_fidelity(env_id: str, kwargs: Mapping[str, Any]) -> str:
     """One line naming the training budget of each new candidate, for the start of a run:
     ``fidelity: tiny (40 steps x 4 x 64)`` (steps x batch size x sequence length)."""
-    from nas_env.evaluation.fidelity import Fidelity
+    from nas_env.evaluation.fidelity import Fidelity, measured_ranking
     from nas_env.space import load_space
 
     merged = {**registered_kwargs(env_id), **kwargs}
@@ -83,7 +83,15 @@ def describe_fidelity(env_id: str, kwargs: Mapping[str, Any]) -> str:
     line = f"{fidelity.name} ({fidelity.steps} steps x {fidelity.batch_size} x {seq_len})"
     if served:
         return f"fidelity: the benchmark table's; genomes missing from it train at {line}"
-    return f"fidelity: {line}"
+    space = merged.get("space", DEFAULT_SPACE)
+    ranking = measured_ranking(str(space), fidelity.name) if isinstance(space, str) else None
+    if ranking is None:
+        return f"fidelity: {line}"
+    return (
+        f"fidelity: {line}; ranks genomes like `{ranking['reference']}` with Kendall tau "
+        f"{ranking['tau']:.2f} ({ranking['genomes']} uniform genomes of the {space} space, "
+        "benchmarks/fidelity_rank.py)"
+    )
 
 
 def resolve_cache(kwargs: Mapping[str, Any]) -> str | bool:

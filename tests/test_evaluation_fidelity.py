@@ -58,3 +58,35 @@ def test_warmup_then_cosine() -> None:
     assert f.lr_at(110) == pytest.approx(0.1)
     lrs = [f.lr_at(s) for s in range(10, 110)]
     assert all(a >= b for a, b in itertools.pairwise(lrs))
+
+
+def test_measured_rankings_name_real_levels_and_plausible_figures() -> None:
+    from config import CONFIG_DIR
+    from nas_env._validate import load_data_file
+    from nas_env.evaluation.fidelity import fidelity_levels, measured_ranking
+
+    data = load_data_file(CONFIG_DIR / "fidelity_ranking.yaml")
+    levels = fidelity_levels()
+    assert "tiny" in data
+    for space, entry in data.items():
+        assert entry["reference"] in levels and entry["genomes"] >= 8
+        for level, row in entry["levels"].items():
+            assert level in levels
+            assert -1.0 <= row["tau"] <= 1.0 and -1.0 <= row["spearman"] <= 1.0
+            assert row["s_per_candidate"] > 0
+            assert measured_ranking(space, level)["tau"] == row["tau"]
+    assert measured_ranking("tiny", "no-such-level") is None
+    assert measured_ranking("no-such-space", "fast") is None
+
+
+def test_the_run_banner_says_how_well_its_fidelity_ranks() -> None:
+    from agents.envs import describe_fidelity
+    from nas_env.evaluation.fidelity import measured_ranking
+
+    line = describe_fidelity("nas_env/TransformerLM-v0", {})
+    ranking = measured_ranking("tiny", "fast")
+    assert ranking is not None
+    assert f"Kendall tau {ranking['tau']:.2f}" in line and "`reference`" in line
+    assert "Kendall" not in describe_fidelity(
+        "nas_env/TransformerLM-v0", {"fidelity": {"steps": 3, "batch_size": 2, "lr": 1e-3}}
+    )

@@ -152,3 +152,19 @@ def test_the_env_default_reward_aims_at_the_space_targets() -> None:
     )
     assert explicit.unwrapped.reward_fn.target_size_mb == 4.0
     assert explicit.unwrapped.reward_fn.target_latency_ms == targets.latency_ms
+
+
+def test_on_the_shipped_table_the_default_reward_orders_by_quality_within_the_targets() -> None:
+    env = gym.make("nas_env/BenchLM-v0")
+    base = env.unwrapped
+    reward = base.reward_fn
+    results = [base.evaluator.evaluate(g) for g in base.space.enumerate()]
+    within = [r for r in results if reward.within(r)]
+    assert 20 <= len(within) < len(results)  # the targets bind, and leave a real choice
+    scores = [reward.score(r) for r in within]
+    assert spearman(scores, [-r.val_loss for r in within]) >= 0.95
+    # the best score overall is the best quality among the genomes within the targets,
+    # unless a genome beyond them is better by more than its penalty
+    best = max(results, key=reward.score)
+    best_within = max(within, key=reward.score)
+    assert best is best_within or normalized_quality(best) > normalized_quality(best_within)

@@ -165,3 +165,26 @@ def fidelity_levels() -> dict[str, Any]:
     """The named levels of ``config/fidelities.yaml`` as raw mappings."""
     raw = load_data_file(CONFIG_DIR / "fidelities.yaml")
     return dict(expect_mapping(raw, "fidelities.yaml"))
+
+
+def measured_ranking(space: str, level: str) -> dict[str, Any] | None:
+    """How well ``level`` ranks genomes of ``space`` against the ``reference`` level, as
+    measured by ``benchmarks/fidelity_rank.py`` and recorded in
+    ``config/fidelity_ranking.yaml`` (None when not measured).
+
+    The mapping holds ``tau`` and ``spearman`` (against the reference), ``noise_tau``
+    (seed 0 against seed 1 at this level, when measured), ``reference``, ``genomes`` and
+    ``s_per_candidate``.
+    """
+    path = CONFIG_DIR / "fidelity_ranking.yaml"
+    if not path.is_file():
+        return None
+    raw = expect_mapping(load_data_file(path), "fidelity_ranking.yaml")
+    entry = raw.get(space)
+    if not isinstance(entry, Mapping):
+        return None
+    levels = entry.get("levels", {})
+    row = levels.get(level) if isinstance(levels, Mapping) else None
+    if not isinstance(row, Mapping):
+        return None
+    return {"reference": entry.get("reference"), "genomes": entry.get("genomes"), **row}
