@@ -285,30 +285,34 @@ def test_naming_the_default_env_keeps_the_default_jobs_fidelity() -> None:
     bare = resolved([])
     assert bare == resolved(["--env", "nas_env/TransformerLM-v0"])
     assert bare == resolved(["--env", "TransformerLM-v0"])
-    assert bare[1]["fidelity"] == "tiny"
-    assert resolved(["--env", "TransformerLM-v0", "--env-kwargs", "fidelity:fast"])[1] == {
-        "fidelity": "fast"
+    assert "fidelity" not in bare[1]  # the registered level, the one gymnasium.make uses
+    assert resolved(["--env", "TransformerLM-v0", "--env-kwargs", "fidelity:tiny"])[1] == {
+        "fidelity": "tiny"
     }
 
 
-def test_the_fidelity_in_force_is_printed_at_start(
+def test_the_fidelity_in_force_and_its_ranking_are_printed_at_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from agents import session
     from nas_env import SearchSpace
     from nas_env.evaluation import Fidelity
+    from nas_env.evaluation.fidelity import measured_ranking
 
-    tiny = Fidelity.resolve("tiny")
-    seq_len = tiny.seq_len or SearchSpace.load("tiny").task.seq_len
-    expected = f"fidelity: tiny ({tiny.steps} steps x {tiny.batch_size} x {seq_len})"
+    fast = Fidelity.resolve("fast")
+    seq_len = fast.seq_len or SearchSpace.load("tiny").task.seq_len
+    expected = f"fidelity: fast ({fast.steps} steps x {fast.batch_size} x {seq_len}); "
+    tau = measured_ranking("tiny", "fast")["tau"]  # type: ignore[index]
     seen: list[dict[str, Any]] = []
-    monkeypatch.setattr(session, "run_job", lambda config: seen.append(dict(config.env_kwargs)))
+    monkeypatch.setattr(
+        session, "run_job", lambda config, after=None: seen.append(dict(config.env_kwargs))
+    )
     for env in ([], ["--env", "nas_env/TransformerLM-v0"]):
         argv = [*env, "--env-kwargs", "cache:false", "--log-folder", str(tmp_path)]
         train_rl.main(argv)
         lines = capsys.readouterr().out.splitlines()
-        assert expected in lines
-    assert seen[0] == seen[1] and seen[0]["fidelity"] == "tiny"
+        assert any(line.startswith(expected) and f"tau {tau:.2f}" in line for line in lines)
+    assert seen[0] == seen[1] and "fidelity" not in seen[0]
 
 
 def test_the_final_training_re_trains_the_best_genomes_and_names_the_winner(
