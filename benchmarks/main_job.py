@@ -21,6 +21,7 @@ import math
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -130,11 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run every seed, print the table and write JSON with ``--json``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
-    parser.add_argument("--out", type=Path, default=Path("main-job-results"), help="run folders")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run folders (default: a temporary folder)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the rows here")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny fidelity, 1 seed")
     args = parser.parse_args(argv)
     seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
+    if args.out is None:
+        args.out = Path(tempfile.mkdtemp(prefix="nas-main-job-"))
     rows = []
     for seed in seeds:
         rows.append(run_seed(seed, args.out, args.quick))

@@ -33,7 +33,16 @@ BENCHMARKS: dict[str, list[str]] = {
     "deepspeed_memory": ["--candidates", "20"],
     "heldout_noise": ["--fidelities", "tiny,bench,fast,medium", "--genomes", "6"],
     "search_efficiency": ["--seeds", "10", "--budget", "100", "--jobs", "2"],
-    "fidelity_rank": ["--genomes", "30", "--workers", "2"],
+    "fidelity_rank": [
+        "--extra",
+        str(HERE / "fidelity_candidates.yaml"),
+        "--noise",
+        "fast,fast300lr3,c150,c100lr07,reference",
+        "--workers",
+        "2",
+    ],
+    "reward_ordering": [],
+    "main_job": ["--seeds", "0,1,2"],
 }
 """Script name -> the arguments of the full run (the ones BENCHMARKS.md quotes)."""
 
