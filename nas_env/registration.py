@@ -40,7 +40,7 @@ ENV_IDS: dict[str, dict[str, Any]] = {
         "kwargs": {
             "space": "cls",
             "task": "cls/stdlib-modules",
-            "fidelity": "fast",
+            "fidelity": "fast-cls",
             "mode": "edit",
         },
         "max_episode_steps": EDIT_STEPS,
@@ -49,7 +49,7 @@ ENV_IDS: dict[str, dict[str, Any]] = {
         "kwargs": {
             "space": "rnn",
             "task": "cls/stdlib-modules",
-            "fidelity": "fast",
+            "fidelity": "fast-cls",
             "mode": "edit",
         },
         "max_episode_steps": EDIT_STEPS,
