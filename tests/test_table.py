@@ -374,6 +374,8 @@ def test_a_table_measured_differently_is_refused_unless_allowed(
     with pytest.warns(UserWarning, match=fragment):
         table = TableEvaluator(path, allow_mismatch=True)
     assert table.provenance_problems and len(table) == len(TableEvaluator(fake_table[0]))
+    with pytest.warns(UserWarning, match=fragment):
+        assert main(["info", str(path)]) == 0  # info describes it, with the warning
 
 
 def test_shipped_table_matches_the_running_evaluator() -> None:

@@ -207,8 +207,9 @@ def render_info(info: dict[str, Any]) -> str:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    """The ``info`` command."""
-    info = describe_table(TableEvaluator(args.path))
+    """The ``info`` command: describes any table, one built by another evaluator version
+    or on other task data included (a warning says so)."""
+    info = describe_table(TableEvaluator(args.path, allow_mismatch=True))
     print(json.dumps(info, indent=2) if args.json else render_info(info))
     return 0
 
