@@ -143,8 +143,10 @@ def test_the_env_default_reward_aims_at_the_space_targets() -> None:
         targets.size_mb,
         targets.latency_ms,
     )
-    _, info = env.reset(seed=0)
+    obs, info = env.reset(seed=0)
     assert info["score"] == pytest.approx(0.4 * math.exp(-math.log(2) / 2))  # twice the size
+    slot = env.unwrapped.observation_names.index("metric.quality")
+    assert obs[slot] == pytest.approx(0.4)  # the observation shows the reward's own quality
     explicit = gym.make(
         "nas_env/TransformerLM-v0",
         evaluator=ConstantEvaluator(),

@@ -27,7 +27,13 @@ import numpy as np
 from nas_env.evaluation import EvalResult
 from nas_env.genes import Gene
 from nas_env.genome import Genome
-from nas_env.rewards import DEFAULT_VOCAB_SIZE, MetricBounds, log_score, quality_score
+from nas_env.rewards import (
+    DEFAULT_VOCAB_SIZE,
+    MetricBounds,
+    log_score,
+    normalized_quality,
+    quality_score,
+)
 from nas_env.space import SearchSpace
 
 METRIC_SLOTS: tuple[str, ...] = (
@@ -122,6 +128,12 @@ class ObservationEncoder:
             slots = self._memo[genes] = self.encode_genome(genes)
         return slots
 
+    def _quality(self, result: EvalResult) -> float:
+        vocab = self.bounds.vocab_size or DEFAULT_VOCAB_SIZE
+        if self.bounds.quality == "baseline":
+            return normalized_quality(result, vocab)
+        return quality_score(result, vocab)
+
     def encode_metrics(self, result: EvalResult | None, score: float) -> np.ndarray:
         """The metric slots of ``result`` with the current ``score`` (all 0 unless ok)."""
         if result is None or not result.ok:
@@ -129,7 +141,7 @@ class ObservationEncoder:
         bounds = self.bounds
         return np.array(
             [
-                quality_score(result, bounds.vocab_size or DEFAULT_VOCAB_SIZE),
+                self._quality(result),
                 log_score(result.size_mb, *bounds.size_mb),
                 log_score(result.latency_ms, *bounds.latency_ms),
                 1.0,

@@ -94,11 +94,16 @@ class MetricBounds:
             ``high`` as 0, log-linear between (`log_score`).
         latency_ms: The same for latency.
         vocab_size: Vocabulary the perplexity score is measured against (None: the task's).
+        quality: How the quality slot is scaled: ``"vocabulary"`` (`quality_score`:
+            ``1 - ln(ppl) / ln(vocab_size)``, or the accuracy) or ``"baseline"``
+            (`nas_env.rewards.target.normalized_quality`: ``1 - val_loss /
+            baseline_loss``, the scale of the ``target`` reward).
     """
 
     size_mb: tuple[float, float] = DEFAULT_SIZE_BOUNDS_MB
     latency_ms: tuple[float, float] = DEFAULT_LATENCY_BOUNDS_MS
     vocab_size: int | None = None
+    quality: str = "vocabulary"
 
 
 def around(target: float | None, default: tuple[float, float]) -> tuple[float, float]:

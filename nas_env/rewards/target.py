@@ -120,11 +120,13 @@ class TargetReward(Reward):
         object.__setattr__(self, "vocab_size", param_vocab(self.name, self.vocab_size))
 
     def metric_bounds(self) -> MetricBounds:
-        """Three decades around each target (the target shows as 0.5)."""
+        """Three decades around each target (the target shows as 0.5), and quality on the
+        reward's own scale (`normalized_quality`)."""
         return MetricBounds(
             size_mb=around(self.target_size_mb, DEFAULT_SIZE_BOUNDS_MB),
             latency_ms=around(self.target_latency_ms, DEFAULT_LATENCY_BOUNDS_MS),
             vocab_size=self.vocab_size,
+            quality="baseline",
         )
 
     def within(self, result: EvalResult) -> bool:
