@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -208,13 +208,31 @@ class Genome(Mapping[str, Any]):
                 per_layer *= len(gene.choices)
         weights = np.array([float(per_layer) ** n for n in counts])
         weights /= weights.sum()
+        return cls._rejection_sample(
+            space, rng, lambda: int(rng.choice(len(counts), p=weights)), "uniform", max_tries
+        )
+
+    @classmethod
+    def _rejection_sample(
+        cls,
+        space: GeneSpace,
+        rng: np.random.Generator,
+        layer_index: Callable[[], int],
+        kind: str,
+        max_tries: int,
+    ) -> Genome:
+        """Draw genomes until one is valid: the layer count's index from ``layer_index``
+        (not called without a layer gene), then every other gene uniformly."""
+        layer_gene = space.layer_gene()
         last: list[str] = []
         for _ in range(max_tries):
-            layers = counts[int(rng.choice(len(counts), p=weights))]
             genes: dict[str, Any] = {}
+            layers = 1
+            if layer_gene is not None:
+                layers = int(layer_gene.choices[layer_index()])
             for gene in space.genes:
                 if gene is layer_gene:
-                    genes[gene.name] = gene.choices[counts.index(layers)]
+                    genes[gene.name] = layers
                 elif gene.per_layer:
                     picks = rng.integers(len(gene.choices), size=layers)
                     genes[gene.name] = tuple(gene.choices[int(i)] for i in picks)
@@ -225,7 +243,7 @@ class Genome(Mapping[str, Any]):
             if not last:
                 return genome
         raise InvalidGenomeError(
-            [f"no valid genome in {max_tries} uniform draws; last reasons: {'; '.join(last)}"],
+            [f"no valid genome in {max_tries} {kind} draws; last reasons: {'; '.join(last)}"],
             f"of space {space.name!r}",
         )
 
@@ -242,26 +260,8 @@ class Genome(Mapping[str, Any]):
             InvalidGenomeError: No valid genome was found in ``max_tries`` draws.
         """
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        last: list[str] = []
-        for _ in range(max_tries):
-            genes: dict[str, Any] = {}
-            layer_gene = space.layer_gene()
-            layers = 1
-            if layer_gene is not None:
-                layers = int(layer_gene.choices[rng.integers(len(layer_gene.choices))])
-            for gene in space.genes:
-                if gene is layer_gene:
-                    genes[gene.name] = layers
-                elif gene.per_layer:
-                    picks = rng.integers(len(gene.choices), size=layers)
-                    genes[gene.name] = tuple(gene.choices[int(i)] for i in picks)
-                else:
-                    genes[gene.name] = gene.choices[int(rng.integers(len(gene.choices)))]
-            genome = cls(space.name, genes)
-            last = space.check(genome)
-            if not last:
-                return genome
-        raise InvalidGenomeError(
-            [f"no valid genome in {max_tries} random draws; last reasons: {'; '.join(last)}"],
-            f"of space {space.name!r}",
+        layer_gene = space.layer_gene()
+        choices = len(layer_gene.choices) if layer_gene is not None else 1
+        return cls._rejection_sample(
+            space, rng, lambda: int(rng.integers(choices)), "random", max_tries
         )
