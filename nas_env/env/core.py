@@ -21,6 +21,7 @@ from nas_env.env.factory import (
 )
 from nas_env.env.observation import ObservationEncoder
 from nas_env.env.render import render_ansi, render_rgb
+from nas_env.env.reward_setup import env_reward
 from nas_env.env.settings import (
     DEFAULT_EVALUATOR,
     DEFAULT_FIDELITY,
@@ -40,7 +41,7 @@ from nas_env.env.settings import (
 )
 from nas_env.evaluation import EvalResult
 from nas_env.genome import Genome
-from nas_env.rewards import Reward, make_reward, reward_class, step_reward
+from nas_env.rewards import Reward, step_reward
 from nas_env.space import SearchSpace
 
 __all__ = ["MODES", "OBSERVATIONS", "STARTS", "NASEnv"]
@@ -173,7 +174,7 @@ class NASEnv(gym.Env):
             self.evaluator = ready_evaluator(evaluator)
         self.space: SearchSpace = self.evaluator.space
         self.vocab_size = vocab_size_of(self.evaluator)
-        self.reward_fn = self._make_reward(reward)
+        self.reward_fn = env_reward(reward, self.space, self.vocab_size)
         self.invalid_action_penalty = float(invalid_action_penalty)
         self.reward_scale = float(reward_scale)
         self._horizon = horizon
@@ -219,23 +220,6 @@ class NASEnv(gym.Env):
         return check_arguments(kwargs, where)
 
     # -- helpers ----------------------------------------------------------------
-    def _make_reward(self, reward: str | dict[str, Any] | Reward) -> Reward:
-        """The reward, measuring perplexity against the task's vocabulary unless told, and
-        aiming at the space's targets (rewards with ``space_targets``) unless given."""
-        if isinstance(reward, Reward):
-            return reward
-        spec = {"name": reward} if isinstance(reward, str) else dict(reward)
-        cls = reward_class(str(spec.get("name")))
-        if "vocab_size" in cls.parameter_names():
-            spec.setdefault("vocab_size", self.vocab_size)
-        if getattr(cls, "space_targets", False):
-            targets = self.space.targets
-            if spec.get("target_size_mb") is None:
-                spec["target_size_mb"] = targets.size_mb
-            if spec.get("target_latency_ms") is None:
-                spec["target_latency_ms"] = targets.latency_ms
-        return make_reward(spec)
-
     @property
     def horizon(self) -> int:
         """Steps (edit) or decisions (design) that ``episode.progress`` is measured against."""
