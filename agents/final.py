@@ -18,6 +18,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from agents.records import metrics_of
 from agents.runs import EPISODES_FILE
 from nas_env.atomic import atomic_write_json
 from nas_env.genome import Genome
@@ -46,16 +47,10 @@ def top_genomes(run_dir: Path, top: int) -> list[dict[str, Any]]:
 
 
 def _measured(result: Any, reward: Any) -> dict[str, Any]:
+    """The record's metric fields of ``result`` (`metrics_of`), its training time, and
+    its score and whether it is within the reward's targets (None unless ok)."""
     data = {
-        "status": result.status,
-        "message": result.message,
-        "fidelity": result.fidelity,
-        "quality": result.quality,
-        "val_loss": result.val_loss,
-        "val_loss_se": result.val_loss_se,
-        "params": result.params,
-        "size_mb": result.size_mb,
-        "latency_ms": result.latency_ms,
+        **metrics_of(result.to_dict()),
         "train_seconds": result.train_seconds,
         "score": None,
         "within_targets": None,
