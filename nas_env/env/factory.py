@@ -9,8 +9,12 @@ from config import CONFIG_DIR
 from nas_env.env.settings import EvaluatorSettings
 from nas_env.errors import ConfigError
 from nas_env.evaluation import EvalResult, Evaluator, TrainSettings
+from nas_env.evaluation.checkpoints import CheckpointStore
+from nas_env.evaluation.promotion import PromotionEvaluator, rung_steps
+from nas_env.evaluation.rung_log import RungLog
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
+from nas_env.tasks import cache_dir
 
 
 class EvaluatorLike(Protocol):
@@ -59,6 +63,20 @@ def close_evaluator(evaluator: Any) -> None:
         close_evaluator(fallback)
 
 
+def promoted_trainer(top: Evaluator, settings: EvaluatorSettings) -> EvaluatorLike:
+    """A `PromotionEvaluator` over rungs of ``top``'s fidelity (``settings.rungs``,
+    ``eta``): checkpoints in ``<cache root>/checkpoints``, the rung log beside the result
+    database (in memory for a private cache)."""
+    steps = rung_steps(top.fidelity.steps, settings.rungs, settings.eta)
+    store = CheckpointStore(cache_dir(settings.cache_root) / "checkpoints", settings.checkpoint_mb)
+    rungs: list[Evaluator] = []
+    for count in steps:
+        rungs.append(top.at_rung(count, store, rungs[-1] if rungs else None))
+    path = top.cache.path
+    log = RungLog(None if path == ":memory:" else f"{path}.rungs")
+    return PromotionEvaluator(rungs, steps, settings.eta, log, top.context_key())
+
+
 def make_evaluator(
     space: str | Path | SearchSpace,
     task: str,
@@ -91,6 +109,8 @@ def make_evaluator(
         )
 
     if settings.evaluator == "train":
+        if settings.promotion == "asha":
+            return promoted_trainer(trainer(), settings)
         return trainer()
     from nas_env.table import TableEvaluator
 

@@ -43,6 +43,7 @@ STARTS: tuple[str, ...] = ("default", "random")
 OBSERVATIONS: tuple[str, ...] = ("flat", "dict")
 RENDER_MODES: tuple[str, ...] = ("ansi", "rgb_array")
 EVALUATOR_KINDS: tuple[str, ...] = ("train", "table")
+PROMOTIONS: tuple[str, ...] = ("off", "asha")
 
 ENV_ARGUMENTS: tuple[str, ...] = (
     "space",
@@ -214,6 +215,16 @@ class EvaluatorSettings:
         cache_root: Folder of tokenizers, token arrays and the default result database
             (None: ``$NAS_ENV_CACHE`` or the user's cache folder).
         vocab_size: The task's vocabulary size (None: the space's task spec).
+        promotion: ``off`` (every candidate trains the whole fidelity) or ``asha``
+            (successive halving inside the env, `nas_env.evaluation.promotion`: a new
+            candidate trains the lowest rung and continues from its checkpoint while it
+            stays in the top 1/eta of its rung). With a benchmark, the benchmark's own
+            rungs are used.
+        rungs: Rungs of the ladder (``asha``): rung ``i`` trains the first
+            ``steps / eta**(rungs - 1 - i)`` steps of the fidelity's schedule.
+        eta: Promotion rate (``asha``): the top ``ceil(n / eta)`` of a rung go on.
+        checkpoint_mb: Size cap of the promotion checkpoints kept in the cache folder
+            (``<cache root>/checkpoints``; the oldest go first).
 
     Raises:
         ConfigError: A field has a bad value (``"<field>: ..."``; `from_kwargs` prefixes
@@ -231,9 +242,17 @@ class EvaluatorSettings:
     cache: str | Path | bool | None = None
     cache_root: str | Path | None = None
     vocab_size: int | None = None
+    promotion: str = "off"
+    rungs: int = 2
+    eta: int = 3
+    checkpoint_mb: float = 512.0
 
     def __post_init__(self) -> None:
         expect_choice(self.evaluator, "evaluator", EVALUATOR_KINDS)
+        expect_choice(self.promotion, "promotion", PROMOTIONS)
+        expect_int(self.rungs, "rungs", minimum=1)
+        expect_int(self.eta, "eta", minimum=2)
+        expect_positive(self.checkpoint_mb, "checkpoint_mb")
         expect_choice(self.missing, "missing", MISSING_MODES)
         expect_choice(self.backend, "backend", BACKENDS)
         expect_choice(self.precision, "precision", PRECISIONS)

@@ -10,6 +10,7 @@ CUDA) exactly as it found it: initialisation and batch sampling are seeded priva
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
@@ -23,6 +24,7 @@ from models import build_model, count_params, flops_per_token, model_config, siz
 from nas_env._validate import check_int, expect_choice
 from nas_env.errors import ConfigError
 from nas_env.evaluation.cache import ResultCache, cache_key
+from nas_env.evaluation.checkpoints import CheckpointStore
 from nas_env.evaluation.failures import TimedOut, classify, free_memory, memory_limit
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.loop import TrainOutcome, train_torch
@@ -160,6 +162,39 @@ class Evaluator:
             f"{settings.latency_repeats}x{settings.latency_threads};"
             f"ds={deepspeed_token}"
         )
+        self.checkpoints: CheckpointStore | None = None
+        self.lower: Evaluator | None = None
+
+    def at_rung(
+        self, steps: int, checkpoints: CheckpointStore, lower: Evaluator | None
+    ) -> Evaluator:
+        """This evaluator trained for the first ``steps`` of its fidelity's schedule.
+
+        A rung below the top leaves its training state in ``checkpoints``; a rung above
+        ``lower`` continues from ``lower``'s checkpoint of the same genome when there is
+        one (and discards it), else trains from scratch: the result is the same either
+        way. The copy shares this evaluator's task, cache and settings.
+
+        Raises:
+            ConfigError: The DeepSpeed backend (it does not continue from checkpoints),
+                or ``steps`` outside the fidelity's schedule.
+        """
+        if self.settings.backend != "torch":
+            raise ConfigError(
+                f"promotion continues training from checkpoints, which the "
+                f"{self.settings.backend!r} backend does not support; use backend='torch' "
+                "or promotion='off'"
+            )
+        rung = copy.copy(self)
+        rung.fidelity = self.fidelity.rung(steps)
+        rung._fidelity_token = rung.fidelity.cache_token()
+        rung.checkpoints = checkpoints
+        rung.lower = lower
+        return rung
+
+    def context_key(self) -> str:
+        """A hash of every part of `key` but the genome: which evaluations are comparable."""
+        return cache_key(*self._key_parts(""))
 
     def train_threads(self) -> int:
         """CPU threads training runs with (the setting, else torch's current count)."""
@@ -173,8 +208,11 @@ class Evaluator:
         memory cap, the latency protocol (warm-up, repeats, pinned threads), the training
         thread count and, for DeepSpeed, a hash of the resolved DeepSpeed config.
         """
-        return cache_key(
-            genome.key(),
+        return cache_key(*self._key_parts(genome.key()))
+
+    def _key_parts(self, genome_key: str) -> tuple[object, ...]:
+        return (
+            genome_key,
             self._task_token,
             self._fidelity_token,
             self.settings.seed,
@@ -238,7 +276,7 @@ class Evaluator:
                 memory_limit(self.settings.max_memory_mb, self.device),
                 peak_memory(self.device) as memory,
             ):
-                measured = self._train_and_measure(config, start)
+                measured = self._train_and_measure(config, start, genome)
         except Exception as exc:  # every failure becomes a result, never a crash
             status, message = classify(exc)
             free_memory(self.device)
@@ -259,11 +297,11 @@ class Evaluator:
             **base,
         )
 
-    def _train_and_measure(self, config: Any, start: float) -> dict[str, Any]:
+    def _train_and_measure(self, config: Any, start: float, genome: Genome) -> dict[str, Any]:
         deadline = start + self.fidelity.max_seconds
         torch.manual_seed(self.settings.seed)
         model = build_model(config).to(self.device)
-        outcome, model = self._train(model, deadline)
+        outcome, model = self._train(model, deadline, genome)
         autocast = self.precision.dtype if self.precision.autocast else None
         scores = validate(
             model,
@@ -302,9 +340,12 @@ class Evaluator:
             "tokens_per_second": outcome.tokens / max(outcome.seconds, 1e-9),
             "steps": outcome.steps,
             "final_train_loss": outcome.final_loss,
+            "resumed_from": outcome.start_step or None,
         }
 
-    def _train(self, model: torch.nn.Module, deadline: float) -> tuple[TrainOutcome, Any]:
+    def _train(
+        self, model: torch.nn.Module, deadline: float, genome: Genome
+    ) -> tuple[TrainOutcome, Any]:
         args = (self.task, self.fidelity, self.seq_len, self.device, self.precision)
         if self.settings.backend == "deepspeed":
             from nas_env.evaluation.deepspeed_backend import train_deepspeed
@@ -312,4 +353,17 @@ class Evaluator:
             return train_deepspeed(
                 model, *args, self.settings.seed, deadline, self.settings.deepspeed_config
             )
-        return train_torch(model, *args, self.settings.seed, deadline), model
+        if self.checkpoints is None:
+            return train_torch(model, *args, self.settings.seed, deadline), model
+        lower_key = self.lower.key(genome) if self.lower is not None else None
+        resume = self.checkpoints.load(lower_key) if lower_key else None
+        keep = self.fidelity.steps < self.fidelity.total_steps
+        outcome = train_torch(
+            model, *args, self.settings.seed, deadline, resume=resume, keep_state=keep
+        )
+        if outcome.state is not None:
+            self.checkpoints.save(self.key(genome), outcome.state)
+            outcome.state = None
+        if lower_key:
+            self.checkpoints.discard(lower_key)
+        return outcome, model

@@ -36,6 +36,7 @@ _FIELDS = (
     "grad_clip",
     "eval_tokens",
     "max_seconds",
+    "schedule_steps",
 )
 
 
@@ -57,6 +58,10 @@ class Fidelity:
             examples of ``seq_len`` tokens (classification).
         max_seconds: Wall-clock cap for training plus validation; beyond it the result
             has status ``timeout``.
+        schedule_steps: The length of the learning-rate schedule when it differs from
+            ``steps``: a promotion rung (`rung`) trains the first ``steps`` of a longer
+            run, so that continuing from its checkpoint to the next rung is the same
+            training as running the longer schedule at once (None: ``steps``).
     """
 
     name: str
@@ -70,12 +75,45 @@ class Fidelity:
     grad_clip: float
     eval_tokens: int
     max_seconds: float
+    schedule_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.schedule_steps is not None and self.schedule_steps < self.steps:
+            raise ConfigError(
+                f"fidelity {self.name!r}: schedule_steps ({self.schedule_steps}) must be at "
+                f"least steps ({self.steps})"
+            )
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of the whole learning-rate schedule (``schedule_steps`` or ``steps``)."""
+        return self.schedule_steps or self.steps
+
+    def rung(self, steps: int) -> Fidelity:
+        """The first ``steps`` of this fidelity's schedule, as a fidelity of its own.
+
+        The learning rate follows this level's whole schedule, so training a rung and
+        then continuing from its checkpoint gives exactly the training of a longer rung.
+        ``rung(total_steps)`` is this fidelity itself (the same cache key).
+
+        Raises:
+            ConfigError: ``steps`` is not in ``1..total_steps``.
+        """
+        total = self.total_steps
+        if not isinstance(steps, int) or not 1 <= steps <= total:
+            raise ConfigError(
+                f"fidelity {self.name!r}: a rung needs 1 <= steps <= {total}, got {steps!r}"
+            )
+        base = self.name.split("@", 1)[0]
+        if steps == total:
+            return replace(self, name=base, steps=total, schedule_steps=None)
+        return replace(self, name=f"{base}@{steps}", steps=steps, schedule_steps=total)
 
     def lr_at(self, step: int) -> float:
         """Learning rate for optimizer step ``step`` (0-based): warm-up, then cosine."""
         if step < self.warmup_steps:
             return self.lr * (step + 1) / self.warmup_steps
-        span = max(1, self.steps - self.warmup_steps)
+        span = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / span)
         floor = self.lr * self.min_lr_ratio
         return floor + 0.5 * (self.lr - floor) * (1.0 + math.cos(math.pi * progress))
@@ -86,7 +124,10 @@ class Fidelity:
 
     def cache_token(self) -> str:
         """A canonical string of every field that changes the result (for cache keys)."""
-        return ",".join(f"{k}={v}" for k, v in sorted(self.to_dict().items()) if k != "name")
+        items = sorted(self.to_dict().items())
+        return ",".join(
+            f"{k}={v}" for k, v in items if k != "name" and (k != "schedule_steps" or v)
+        )
 
     @classmethod
     def from_dict(cls, raw: Any, name: str = "custom", where: str = "fidelity") -> Fidelity:
@@ -108,7 +149,15 @@ class Fidelity:
         ratio = expect_number(data.get("min_lr_ratio", 0.1), f"{where}.min_lr_ratio", minimum=0)
         if ratio > 1:
             raise ConfigError(f"{where}.min_lr_ratio: must be in [0, 1], got {ratio}")
+        schedule = expect_int(
+            data.get("schedule_steps"), f"{where}.schedule_steps", minimum=1, allow_none=True
+        )
+        if schedule is not None and schedule < steps:
+            raise ConfigError(
+                f"{where}.schedule_steps: must be at least steps ({steps}), got {schedule}"
+            )
         return cls(
+            schedule_steps=schedule,
             name=name,
             steps=steps,
             batch_size=batch,

@@ -30,12 +30,50 @@ from nas_env.evaluation.precision import Precision
 
 @dataclass
 class TrainOutcome:
-    """What a training run did."""
+    """What a training run did.
+
+    Attributes:
+        steps: Optimizer steps the model has had in all (``fidelity.steps``).
+        tokens: Tokens those steps trained on.
+        seconds: Wall-clock time of this call's steps.
+        final_loss: Training loss at the last step.
+        start_step: The step this call resumed from (0: a fresh model).
+        state: The training state after the last step (`capture_state`), when asked for.
+    """
 
     steps: int
     tokens: int
     seconds: float
     final_loss: float
+    start_step: int = 0
+    state: dict[str, Any] | None = None
+
+
+def capture_state(
+    model: nn.Module, optimizer: Any, generator: torch.Generator, step: int, scaler: Any = None
+) -> dict[str, Any]:
+    """Everything a run needs to continue exactly where it stopped: the model's weights,
+    the optimizer's moments, the batch sampler's random state and the step reached (plain
+    tensors and numbers, loadable with ``torch.load(weights_only=True)``)."""
+    return {
+        "step": step,
+        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "generator": generator.get_state(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+    }
+
+
+def restore_state(
+    state: Any, model: nn.Module, optimizer: Any, generator: torch.Generator, scaler: Any
+) -> int:
+    """Load a `capture_state` dict into the run's objects; the step to continue from."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    return int(state["step"])
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -93,8 +131,10 @@ def train_torch(
     seed: int,
     deadline: float,
     check_every: int | None = None,
+    resume: Any = None,
+    keep_state: bool = False,
 ) -> TrainOutcome:
-    """Train ``model`` on ``task`` for ``fidelity.steps`` optimizer steps.
+    """Train ``model`` on ``task`` up to ``fidelity.steps`` optimizer steps.
 
     Args:
         model: A freshly initialised model already on ``device``.
@@ -106,6 +146,10 @@ def train_torch(
         seed: Seeds the batch sampler (the model's init is seeded by the caller).
         deadline: `time.perf_counter` value past which the run is a timeout.
         check_every: Steps between loss checks (default: 1 on CPU, 16 on CUDA).
+        resume: A `capture_state` dict of an earlier run of the same model and schedule
+            (a lower promotion rung): training continues from its step, which gives the
+            same weights as training from scratch (bit for bit on the CPU).
+        keep_state: Return the final training state in `TrainOutcome.state`.
 
     Raises:
         Diverged: The loss became NaN or infinite.
@@ -118,9 +162,17 @@ def train_torch(
     is_lm = task.metric == "perplexity"
     params = list(model.parameters())  # walked once, not once per step
     model.train()
+    first = 0
+    if resume is not None:
+        first = restore_state(resume, model, optimizer, generator, scaler)
+        if not 0 <= first <= fidelity.steps:
+            raise ValueError(
+                f"train_torch: the resumed state is at step {first}, past this rung's "
+                f"{fidelity.steps} steps"
+            )
     start = time.perf_counter()
     last = float("nan")
-    for step in range(fidelity.steps):
+    for step in range(first, fidelity.steps):
         set_lr(optimizer, fidelity.lr_at(step))
         batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(device)
         with torch.autocast(device.type, dtype=precision.dtype, enabled=precision.autocast):
@@ -144,4 +196,5 @@ def train_torch(
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     tokens = fidelity.steps * fidelity.batch_size * seq_len
-    return TrainOutcome(fidelity.steps, tokens, seconds, last)
+    state = capture_state(model, optimizer, generator, fidelity.steps, scaler) if keep_state else None
+    return TrainOutcome(fidelity.steps, tokens, seconds, last, first, state)

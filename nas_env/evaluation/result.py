@@ -64,7 +64,19 @@ class EvalResult:
         steps: Optimizer steps actually made.
         final_train_loss: Training loss at the last step.
         evaluator_version: Version of the evaluation code (part of cache keys).
-        source: ``train`` (measured now or cached from a real run) or ``table``.
+        resumed_from: The step of the lower promotion rung's checkpoint that training
+            continued from (None or 0: trained from scratch).
+        rung: Promotion only: the index of the highest rung this candidate reached (0 is
+            the cheapest); ``rungs`` is the ladder's length.
+        cost_steps: Promotion only: optimizer steps trained for this candidate by this
+            evaluation (0 when every rung came from the cache or a table).
+        rung_val_loss: Promotion only: the held-out loss measured at ``rung``; ``val_loss``
+            (and ``perplexity``) are then its estimate at the top rung (``calibration``
+            says how it was made, see `nas_env.evaluation.promotion`).
+        calibration: Promotion only: how ``val_loss`` was mapped from ``rung`` to the top
+            rung (``top`` when it was measured there).
+        source: ``train`` (measured now or cached from a real run), ``table`` or
+            ``surrogate`` (predicted by a benchmark's surrogate model).
         cache_hit: True when served from the cache (not stored; set on retrieval).
     """
 
@@ -103,6 +115,12 @@ class EvalResult:
     steps: int | None = None
     final_train_loss: float | None = None
     evaluator_version: str = ""
+    resumed_from: int | None = None
+    rung: int | None = None
+    rungs: int | None = None
+    cost_steps: int | None = None
+    rung_val_loss: float | None = None
+    calibration: str = ""
     source: str = "train"
     cache_hit: bool = False
 

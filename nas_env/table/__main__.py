@@ -60,6 +60,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="torch CPU threads (default 1: fastest for small candidates, and fair on a "
         "shared machine; 0 = torch's default)",
     )
+    build.add_argument(
+        "--rungs",
+        type=int,
+        default=1,
+        help="promotion rungs to tabulate (default 1): rung i trains the first "
+        "steps/eta**(rungs-1-i) steps of the fidelity's schedule, continuing from the rung "
+        "below; each rung but the top goes to <out stem>@<steps>.sqlite",
+    )
+    build.add_argument("--eta", type=int, default=3, help="ratio between rungs (default 3)")
+    build.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="training processes (default 1); they share the result cache, and the tables "
+        "are written from it",
+    )
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     info = sub.add_parser("info", help="describe a table: meta, rows, statuses, best genome")
     info.add_argument("path", help="table file")
@@ -101,6 +117,8 @@ def run_build(args: argparse.Namespace) -> int:
         precision=resume_precision(args.out, args.precision),
         seed=args.seed,
     )
+    if args.rungs > 1 or args.workers > 1:
+        return run_ladder_build(args, settings)
     evaluator = Evaluator(
         args.space,
         task=args.task,
@@ -115,13 +133,53 @@ def run_build(args: argparse.Namespace) -> int:
             evaluator, args.out, sample=args.sample, seed=args.seed, progress=not args.no_progress
         )
     except KeyboardInterrupt:
-        print(
-            f"interrupted: the rows evaluated so far are saved in {args.out}; run the same "
-            "command again to resume",
-            file=sys.stderr,
-        )
-        return 130
+        return _interrupted(args.out)
     print(summary)
+    return 0
+
+
+def _interrupted(out: str) -> int:
+    print(
+        f"interrupted: what was evaluated so far is saved (in {out} and the result cache); "
+        "run the same command again to resume",
+        file=sys.stderr,
+    )
+    return 130
+
+
+def run_ladder_build(args: argparse.Namespace, settings: Any) -> int:
+    """``build`` with ``--rungs`` or ``--workers``: train the selection rung by rung in
+    worker processes into the shared cache, then write one table per rung from it."""
+    from dataclasses import replace
+
+    from nas_env.errors import ConfigError
+    from nas_env.space import load_space
+    from nas_env.table.build import build_table, select_genomes
+    from nas_env.table.ladder import LadderJob, ladder_evaluators, rung_table_path, train_ladder
+
+    if args.no_cache:
+        raise ConfigError("--rungs/--workers share results through the cache; drop --no-cache")
+    job = LadderJob(
+        space=args.space,
+        task=args.task,
+        fidelity=args.fidelity,
+        settings=replace(settings, threads=args.threads or None),
+        rungs=args.rungs,
+        eta=args.eta,
+        cache_root=args.cache_dir,
+        vocab_size=args.vocab_size,
+    )
+    rungs = ladder_evaluators(job)
+    genomes = select_genomes(rungs[0].space, None, args.sample, args.seed)
+    try:
+        counts = train_ladder(job, genomes, args.workers, progress=not args.no_progress)
+        print(f"trained {len(genomes)} genomes: {dict(counts)}", file=sys.stderr)
+        top = rungs[-1].fidelity.steps
+        for evaluator in rungs:
+            out = rung_table_path(args.out, evaluator.fidelity.steps, top)
+            print(build_table(evaluator, out, genomes=genomes, progress=not args.no_progress))
+    except KeyboardInterrupt:
+        return _interrupted(args.out)
     return 0
 
 

@@ -137,7 +137,8 @@ def select_genomes(
     """The genomes a build covers, deduplicated by key, in evaluation order.
 
     Without ``genomes``: every valid genome of ``space`` (`SearchSpace.enumerate`), or with
-    ``sample``, that many drawn without replacement using ``seed``. A sample of size n is a
+    ``sample``, that many drawn without replacement using ``seed`` (uniformly over the
+    valid genomes, `SearchSpace.uniform_genome`, when the space is too big to enumerate). A sample of size n is a
     prefix of the sample of size n + k under the same seed, so a table can be extended.
     With ``genomes``: those (and a ``sample`` of them when given).
 
@@ -170,7 +171,7 @@ def _draw_unique(space: SearchSpace, sample: int, rng: np.random.Generator) -> l
     misses = 0
     limit = 1000 + 50 * sample  # consecutive duplicates before the space counts as exhausted
     while len(seen) < sample and misses < limit:
-        genome = space.random_genome(rng)
+        genome = space.uniform_genome(rng)
         if genome.key() in seen:
             misses += 1
             continue
