@@ -7,7 +7,8 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from agents.baselines import BASELINE_CLASSES, SearchBaseline
+from agents.baselines import RandomSearch, RegularizedEvolution, SearchBaseline
+from agents.optuna_search import NSGA2Search, TPESearch
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {
     "dqn": DQN,
@@ -16,6 +17,14 @@ ALGOS: dict[str, type[BaseAlgorithm]] = {
     "maskable_ppo": MaskablePPO,
 }
 """Stable-Baselines3 (and sb3-contrib) agents by their CLI name."""
+
+BASELINE_CLASSES: dict[str, type[SearchBaseline]] = {
+    "random": RandomSearch,
+    "evolution": RegularizedEvolution,
+    "tpe": TPESearch,
+    "nsga2": NSGA2Search,
+}
+"""The search baselines by CLI name."""
 
 BASELINES: tuple[str, ...] = tuple(BASELINE_CLASSES)
 """Search baselines (`agents.baselines`) that run on the same environment."""

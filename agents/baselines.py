@@ -219,10 +219,3 @@ class RegularizedEvolution(SearchBaseline):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.population = deque(Member(**m) for m in state.get("population", []))
-
-
-BASELINE_CLASSES: dict[str, type[SearchBaseline]] = {
-    "random": RandomSearch,
-    "evolution": RegularizedEvolution,
-}
-"""The baselines by CLI name."""

@@ -22,8 +22,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-from agents.algos import ALGOS
-from agents.baselines import BASELINE_CLASSES, SearchBaseline
+from agents.algos import ALGOS, BASELINE_CLASSES
+from agents.baselines import SearchBaseline
 from agents.callbacks import (
     MODEL_FILE,
     REPLAY_FILE,
