@@ -11,14 +11,18 @@ searcher (SB3 agents and the baselines). Each line is a JSON object with the fie
   (None at step 0), ``invalid_action`` (why a masked action was refused, else "");
 * the genome the metrics describe: ``genome`` (genes), ``genome_key`` (the candidate when
   this step evaluated one, even a failing one; else the current genome), ``state_key``
-  (the env's genome after the step; differs when a failed candidate was not adopted);
+  (the env's genome after the step; differs when a failed candidate was not adopted),
+  ``start_genome`` (on the first step of an episode whose start has no record of its own,
+  such as an evolution mutation: the genes it started from; else null);
 * ``evaluated`` (this step evaluated a genome), ``new_evaluation`` (first evaluation of
   that genome in this run), ``unique_evaluations`` (distinct genomes evaluated so far);
 * metrics from the `EvalResult`: ``status``, ``message``, ``metric`` (``perplexity`` or
   ``accuracy``), ``quality`` (the value of that metric), ``perplexity``, ``accuracy``,
   ``val_loss`` and its standard error ``val_loss_se``, ``macro_f1`` (classifiers),
-  ``params``, ``size_mb``, ``latency_ms``, ``flops_per_token``, ``source`` (``train`` or
-  ``table``: a table-served result says so), ``cache_hit``, and what the result was
+  ``params``, ``size_mb``, ``latency_ms``, ``flops_per_token``, ``rung`` and
+  ``cost_steps`` (with promotion: the highest rung reached and the optimizer steps this
+  step trained; else null), ``source`` (``train``, ``table`` or ``surrogate``: a
+  benchmark-served result says so), ``cache_hit``, and what the result was
   measured on: ``fidelity``, ``task_fingerprint`` (the task's data, split and tokenizer)
   and ``evaluator_version``;
 * ``reward``, ``score`` (the env's score after the step), ``episode_return`` so far,
@@ -51,6 +55,7 @@ RECORD_FIELDS: tuple[str, ...] = (
     "genome",
     "genome_key",
     "state_key",
+    "start_genome",
     "evaluated",
     "new_evaluation",
     "unique_evaluations",
@@ -67,6 +72,8 @@ RECORD_FIELDS: tuple[str, ...] = (
     "size_mb",
     "latency_ms",
     "flops_per_token",
+    "rung",
+    "cost_steps",
     "source",
     "cache_hit",
     "fidelity",
@@ -96,6 +103,8 @@ METRIC_FIELDS: tuple[str, ...] = (
     "size_mb",
     "latency_ms",
     "flops_per_token",
+    "rung",
+    "cost_steps",
     "source",
     "cache_hit",
     "fidelity",

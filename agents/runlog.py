@@ -37,6 +37,7 @@ class EnvSlot:
     step: int = 0
     episode_return: float = 0.0
     genes: dict[str, Any] | None = None
+    start_genes: dict[str, Any] | None = None  # an episode start that has no record
     last_time: float = field(default_factory=time.monotonic)
 
 
@@ -121,6 +122,7 @@ class RunLog:
         slot = self.slots.setdefault(env_index, EnvSlot())
         slot.episode, slot.step, slot.episode_return = self._new_episode(), 0, 0.0
         slot.genes = genes
+        slot.start_genes = genes
         slot.last_time = time.monotonic()
 
     def on_reset(
@@ -138,6 +140,7 @@ class RunLog:
         slot = self.slots.setdefault(env_index, EnvSlot())
         slot.episode, slot.step, slot.episode_return = self._new_episode(), 0, 0.0
         slot.genes = info.get("genome")
+        slot.start_genes = None
         result = info.get("result")
         record = self._write(
             slot,
@@ -245,6 +248,7 @@ class RunLog:
             "genome": genome,
             "genome_key": key,
             "state_key": info.get("genome_key"),
+            "start_genome": slot.start_genes if slot.step == 1 else None,
             "evaluated": evaluated,
             "new_evaluation": new,
             "unique_evaluations": self.unique_evaluations,

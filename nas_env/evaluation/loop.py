@@ -196,5 +196,7 @@ def train_torch(
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     tokens = fidelity.steps * fidelity.batch_size * seq_len
-    state = capture_state(model, optimizer, generator, fidelity.steps, scaler) if keep_state else None
+    state = (
+        capture_state(model, optimizer, generator, fidelity.steps, scaler) if keep_state else None
+    )
     return TrainOutcome(fidelity.steps, tokens, seconds, last, first, state)

@@ -74,7 +74,9 @@ class Calibration:
         return self.kind if self.kind in ("top", "none") else f"{self.kind}:{self.pairs}"
 
 
-def fit_calibration(pairs: Sequence[tuple[float, float]], min_pairs: int = MIN_PAIRS) -> Calibration:
+def fit_calibration(
+    pairs: Sequence[tuple[float, float]], min_pairs: int = MIN_PAIRS
+) -> Calibration:
     """The calibration of (rung loss, top loss) pairs, by the module's rule."""
     if not pairs:
         return Calibration("none")
@@ -143,7 +145,9 @@ class PromotionEvaluator:
         """Close the rung log and each rung's result cache."""
         self.log.close()
         for rung in self.rungs:
-            close = getattr(rung, "close", None) or getattr(getattr(rung, "cache", None), "close", None)
+            close = getattr(rung, "close", None) or getattr(
+                getattr(rung, "cache", None), "close", None
+            )
             if callable(close):
                 close()
 

@@ -70,9 +70,13 @@ class RungLog:
         """Every genome's loss at ``rung``, by genome key."""
         if self.path is None:
             return dict(self._memory.get((context, rung), {}))
-        rows = self._conn().execute(
-            "SELECT genome_key, loss FROM rungs WHERE context = ? AND rung = ?", (context, rung)
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT genome_key, loss FROM rungs WHERE context = ? AND rung = ?", (context, rung)
+            )
+            .fetchall()
+        )
         return {key: loss for key, loss in rows}
 
     def close(self) -> None:

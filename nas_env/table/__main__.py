@@ -153,7 +153,6 @@ def run_ladder_build(args: argparse.Namespace, settings: Any) -> int:
     from dataclasses import replace
 
     from nas_env.errors import ConfigError
-    from nas_env.space import load_space
     from nas_env.table.build import build_table, select_genomes
     from nas_env.table.ladder import LadderJob, ladder_evaluators, rung_table_path, train_ladder
 
