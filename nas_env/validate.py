@@ -15,9 +15,9 @@ evolution mutation), then each recorded action. A record holds when
 * the reward, the score and the held-out loss are equal to the recorded ones: exactly
   when the replayed result comes from a benchmark (table or surrogate) or the result
   cache (a reward recorded by an SB3 agent equals to float32 precision: its vector envs
-  carry rewards as float32), within ``--tolerance`` (absolute, on the unscaled score) when it had to be
-  trained again (latency is re-measured), or when promotion calibrated it (its calibration
-  depends on what the rung log held at the time).
+  carry rewards as float32), within ``--tolerance`` (absolute, on the unscaled score)
+  when it had to be trained again (latency is re-measured), or when promotion calibrated
+  it (its calibration depends on what the rung log held at the time).
 
 It prints a summary and exits with 0 when every record holds, 1 on any mismatch, 2 on
 a usage error. ``--no-train`` skips (and counts) the steps whose result is not cached

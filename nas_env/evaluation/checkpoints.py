@@ -13,6 +13,7 @@ beyond ``cap_mb``. A checkpoint is deleted once the next rung has used it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -75,10 +76,8 @@ class CheckpointStore:
 
     def discard(self, key: str) -> None:
         """Delete ``key``'s checkpoint if it exists."""
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
-        except FileNotFoundError:
-            pass
 
     def files(self) -> list[Path]:
         """The checkpoint files, oldest first."""
@@ -116,10 +115,8 @@ class CheckpointStore:
         for path in files:
             if total <= self.cap_mb * 2**20:
                 break
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            except FileNotFoundError:
-                pass
             total -= sizes.get(path, 0)
             removed += 1
         return removed

@@ -22,6 +22,7 @@ which map was used, ``cost_steps`` the optimizer steps this call trained.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -48,7 +49,7 @@ def rung_steps(top: int, rungs: int, eta: int) -> tuple[int, ...]:
     expect_int(rungs, "promotion rungs", minimum=1)
     expect_int(eta, "promotion eta", minimum=2)
     steps = tuple(max(1, round(top / eta ** (rungs - 1 - i))) for i in range(rungs))
-    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(steps)):
         raise ConfigError(
             f"promotion: {rungs} rungs with eta={eta} do not fit in {top} steps "
             f"(rungs {list(steps)}); use fewer rungs or a smaller eta"
@@ -123,7 +124,7 @@ class PromotionEvaluator:
             raise ConfigError(
                 f"PromotionEvaluator: {len(rungs)} rung evaluators for {len(steps)} rung steps"
             )
-        if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(steps)):
             raise ConfigError(f"PromotionEvaluator: rung steps must increase, got {list(steps)}")
         self.rungs = list(rungs)
         self.steps = tuple(int(s) for s in steps)

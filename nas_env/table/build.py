@@ -138,8 +138,9 @@ def select_genomes(
 
     Without ``genomes``: every valid genome of ``space`` (`SearchSpace.enumerate`), or with
     ``sample``, that many drawn without replacement using ``seed`` (uniformly over the
-    valid genomes, `SearchSpace.uniform_genome`, when the space is too big to enumerate). A sample of size n is a
-    prefix of the sample of size n + k under the same seed, so a table can be extended.
+    valid genomes, `SearchSpace.uniform_genome`, when the space is too big to enumerate).
+    A sample of size n is a prefix of the sample of size n + k under the same seed, so a
+    table can be extended.
     With ``genomes``: those (and a ``sample`` of them when given).
 
     Raises:
