@@ -36,6 +36,10 @@ VALID: dict[str, Any] = {
     "cache": False,
     "cache_root": "/tmp/somewhere",
     "vocab_size": 256,
+    "promotion": "asha",
+    "rungs": 3,
+    "eta": 2,
+    "checkpoint_mb": 64,
 }
 """A valid value for every argument but ``evaluator``."""
 
