@@ -229,7 +229,8 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     if final_top is None:
         from agents.envs import registered_kwargs
 
-        served = {**registered_kwargs(env_id), **env_kwargs}.get("evaluator") == "table"
+        evaluator = {**registered_kwargs(env_id), **env_kwargs}.get("evaluator")
+        served = evaluator in ("table", "surrogate")
         final_top = 0 if served else DEFAULT_FINAL_TOP
     config = RunConfig(
         algo=algo,

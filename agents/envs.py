@@ -75,12 +75,19 @@ def describe_fidelity(env_id: str, kwargs: Mapping[str, Any]) -> str:
     merged = {**registered_kwargs(env_id), **kwargs}
     names = EvaluatorSettings.names()
     settings = EvaluatorSettings.from_kwargs({k: v for k, v in merged.items() if k in names})
+    if settings.evaluator == "surrogate":
+        return "fidelity: the surrogate benchmark's (predicted results served, nothing trained)"
     served = settings.evaluator == "table"
     if served and settings.missing != "train":
         return "fidelity: the benchmark table's (results served, nothing trained)"
     fidelity = Fidelity.resolve(merged.get("fidelity", DEFAULT_FIDELITY))
     seq_len = fidelity.seq_len or load_space(merged.get("space", DEFAULT_SPACE)).task.seq_len
     line = f"{fidelity.name} ({fidelity.steps} steps x {fidelity.batch_size} x {seq_len})"
+    if settings.promotion == "asha":
+        from nas_env.evaluation.promotion import rung_steps
+
+        steps = rung_steps(fidelity.steps, settings.rungs, settings.eta)
+        line += f", promoted over rungs of {list(steps)} steps (eta {settings.eta})"
     if served:
         return f"fidelity: the benchmark table's; genomes missing from it train at {line}"
     space = merged.get("space", DEFAULT_SPACE)

@@ -30,6 +30,7 @@ from typing import Any
 
 from agents.baselines import SearchBaseline
 from agents.runlog import RunLog
+from nas_env.genome import Genome
 from nas_env.rewards.target import normalized_quality
 
 STUDY_FILE = "optuna.journal"
@@ -169,7 +170,7 @@ class OptunaSearch(SearchBaseline):
         for _ in range(1000):  # proposals that break the space's rules cost no env step
             trial = self.study.ask()
             genes = self.propose(trial)
-            genome = self.space.genome(genes)
+            genome = Genome(self.space.name, genes)  # every value is a choice; rules next
             if not self.space.check(genome):
                 break
             self.rejected += 1
@@ -213,7 +214,7 @@ class OptunaSearch(SearchBaseline):
                 genes = json.loads(line).get("genome") if line.strip() else None
                 if not isinstance(genes, dict):
                     continue
-                genome = self.space.genome(genes)
+                genome = Genome(self.space.name, genes)
                 if genome.key() in seen or self.space.check(genome):
                     continue
                 seen.add(genome.key())

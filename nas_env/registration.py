@@ -76,6 +76,33 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 }
 
 
+SURROGATE_IDS: dict[str, dict[str, Any]] = {
+    "nas_env/SurrogateLM-v0": {
+        "kwargs": {
+            "space": "mid",
+            "evaluator": "surrogate",
+            "mode": "edit",
+            "start": "random",
+            "reward_scale": BENCH_REWARD_SCALE,
+        },
+        "max_episode_steps": EDIT_STEPS,
+    },
+    "nas_env/SurrogateLMDesign-v0": {
+        "kwargs": {
+            "space": "mid",
+            "evaluator": "surrogate",
+            "mode": "design",
+            "reward_scale": BENCH_REWARD_SCALE,
+        },
+        "max_episode_steps": None,
+    },
+}
+"""The surrogate benchmark's ids (`nas_env.table.SurrogateEvaluator` over the ``mid``
+space, 56,364 genomes predicted from real training at two rungs of ``fast``): instant and
+deterministic; ``promotion="asha"`` runs successive halving over its rungs."""
+ENV_IDS.update(SURROGATE_IDS)
+
+
 def register_envs() -> None:
     """Register every id of `ENV_IDS` that is not registered yet."""
     for env_id, spec in ENV_IDS.items():
@@ -86,5 +113,5 @@ def register_envs() -> None:
             entry_point=ENTRY_POINT,
             kwargs=dict(spec["kwargs"]),
             max_episode_steps=spec["max_episode_steps"],
-            nondeterministic=spec["kwargs"].get("evaluator") != "table",
+            nondeterministic=spec["kwargs"].get("evaluator") not in ("table", "surrogate"),
         )

@@ -27,9 +27,10 @@ class EvaluatorLike(Protocol):
         ...
 
 
-def default_table(space_name: str) -> Path:
-    """The shipped benchmark table of a space (``config/tables/<space>.sqlite``)."""
-    return CONFIG_DIR / "tables" / f"{space_name}.sqlite"
+def default_table(space_name: str, suffix: str = ".sqlite") -> Path:
+    """The shipped benchmark of a space: ``config/tables/<space>.sqlite`` (a table) or
+    ``<space>.npz`` (a surrogate benchmark)."""
+    return CONFIG_DIR / "tables" / f"{space_name}{suffix}"
 
 
 def vocab_size_of(evaluator: Any) -> int:
@@ -77,6 +78,24 @@ def promoted_trainer(top: Evaluator, settings: EvaluatorSettings) -> EvaluatorLi
     return PromotionEvaluator(rungs, steps, settings.eta, log, top.context_key())
 
 
+def surrogate(name: str, settings: EvaluatorSettings) -> EvaluatorLike:
+    """The surrogate benchmark ``settings`` name (default ``config/tables/<space>.npz``),
+    promoted over its own rungs (rung log in memory) with ``promotion="asha"``."""
+    from nas_env.table.surrogate_evaluator import SurrogateEvaluator
+
+    path = Path(settings.table) if settings.table else default_table(name, ".npz")
+    served = SurrogateEvaluator(path)
+    if served.space.name != name:
+        raise ConfigError(
+            f"surrogate benchmark {path} holds space {served.space.name!r}, but the env asks "
+            f"for {name!r}"
+        )
+    if settings.promotion != "asha":
+        return served
+    context = f"surrogate:{path.resolve()}"
+    return PromotionEvaluator(served.rung_views(), served.steps, settings.eta, RungLog(), context)
+
+
 def make_evaluator(
     space: str | Path | SearchSpace,
     task: str,
@@ -112,9 +131,16 @@ def make_evaluator(
         if settings.promotion == "asha":
             return promoted_trainer(trainer(), settings)
         return trainer()
+    name = space.name if isinstance(space, SearchSpace) else load_space(space).name
+    if settings.evaluator == "surrogate":
+        return surrogate(name, settings)
     from nas_env.table import TableEvaluator
 
-    name = space.name if isinstance(space, SearchSpace) else load_space(space).name
+    if settings.promotion == "asha":
+        raise ConfigError(
+            "promotion='asha' needs rungs: a training evaluator or a surrogate benchmark; "
+            "a benchmark table holds one fidelity"
+        )
     path = Path(settings.table) if settings.table else default_table(name)
     fallback = trainer() if settings.missing == "train" else None
     served = TableEvaluator(

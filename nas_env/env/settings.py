@@ -42,7 +42,7 @@ MODES: tuple[str, ...] = ("edit", "design")
 STARTS: tuple[str, ...] = ("default", "random")
 OBSERVATIONS: tuple[str, ...] = ("flat", "dict")
 RENDER_MODES: tuple[str, ...] = ("ansi", "rgb_array")
-EVALUATOR_KINDS: tuple[str, ...] = ("train", "table")
+EVALUATOR_KINDS: tuple[str, ...] = ("train", "table", "surrogate")
 PROMOTIONS: tuple[str, ...] = ("off", "asha")
 
 ENV_ARGUMENTS: tuple[str, ...] = (
@@ -202,8 +202,10 @@ class EvaluatorSettings:
     Every field is a keyword argument of `NASEnv` (and so of ``gymnasium.make(id, ...)``).
 
     Attributes:
-        evaluator: ``train`` (real training) or ``table`` (a benchmark table).
-        table: The table's path (None: the space's shipped ``config/tables/<space>.sqlite``).
+        evaluator: ``train`` (real training), ``table`` (a benchmark table) or
+            ``surrogate`` (a surrogate benchmark, `nas_env.table.SurrogateEvaluator`).
+        table: The table's or surrogate benchmark's path (None: the space's shipped
+            ``config/tables/<space>.sqlite``, or ``<space>.npz`` for a surrogate).
         missing: What a table does for a genome it lacks: ``error`` or ``train`` it.
         table_allow_mismatch: Serve a table built by another evaluator version or on other
             task data (with a warning) instead of refusing it.
@@ -218,8 +220,8 @@ class EvaluatorSettings:
         promotion: ``off`` (every candidate trains the whole fidelity) or ``asha``
             (successive halving inside the env, `nas_env.evaluation.promotion`: a new
             candidate trains the lowest rung and continues from its checkpoint while it
-            stays in the top 1/eta of its rung). With a benchmark, the benchmark's own
-            rungs are used.
+            stays in the top 1/eta of its rung). A surrogate benchmark serves its own
+            rungs (``rungs`` is then ignored); a table cannot promote.
         rungs: Rungs of the ladder (``asha``): rung ``i`` trains the first
             ``steps / eta**(rungs - 1 - i)`` steps of the fidelity's schedule.
         eta: Promotion rate (``asha``): the top ``ceil(n / eta)`` of a rung go on.

@@ -1,4 +1,4 @@
-"""Benchmark tables: every genome of a small space evaluated once, served by lookup.
+"""Benchmarks: tables of real results and surrogate benchmarks, served by lookup.
 
 A table is one SQLite file (see `nas_env.table.store` for the schema) built with
 `build_table` or ``python -m nas_env.table build``; `TableEvaluator` serves it as a
@@ -19,6 +19,7 @@ from config import CONFIG_DIR
 from nas_env.table.build import TableSummary, build_table, select_genomes
 from nas_env.table.evaluator import MISSING_MODES, TableEvaluator, TableMissError
 from nas_env.table.store import TABLE_FORMAT
+from nas_env.table.surrogate_evaluator import SurrogateEvaluator
 
 SHIPPED_TABLES = CONFIG_DIR / "tables"
 
@@ -26,6 +27,7 @@ __all__ = [
     "MISSING_MODES",
     "SHIPPED_TABLES",
     "TABLE_FORMAT",
+    "SurrogateEvaluator",
     "TableEvaluator",
     "TableMissError",
     "TableSummary",

@@ -77,6 +77,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "are written from it",
     )
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--sample-seed",
+        type=int,
+        default=None,
+        help="seed of the --sample draw (default: --seed); with another --seed, the same "
+        "genomes trained with another seed (a noise floor)",
+    )
+    surrogate = sub.add_parser(
+        "surrogate",
+        help="fit a surrogate on multi-rung tables and write a benchmark of every genome",
+        description="Fit one gradient-boosted model per rung (and for latency) on the "
+        "tables of a ladder build, report its held-out rank correlation with the real "
+        "results, and write the predictions for every valid genome of the space.",
+    )
+    surrogate.add_argument("--data", required=True, help="the top rung's table (build --rungs)")
+    surrogate.add_argument("--out", required=True, help="the benchmark file (.npz)")
+    surrogate.add_argument(
+        "--noise", default=None, help="the top rung's table of the same genomes, another seed"
+    )
+    surrogate.add_argument("--seed", type=int, default=0, help="split and CV seed (0)")
     info = sub.add_parser("info", help="describe a table: meta, rows, statuses, best genome")
     info.add_argument("path", help="table file")
     info.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -129,8 +149,9 @@ def run_build(args: argparse.Namespace) -> int:
         vocab_size=args.vocab_size,
     )
     try:
+        sample_seed = args.seed if args.sample_seed is None else args.sample_seed
         summary = build_table(
-            evaluator, args.out, sample=args.sample, seed=args.seed, progress=not args.no_progress
+            evaluator, args.out, sample=args.sample, seed=sample_seed, progress=not args.no_progress
         )
     except KeyboardInterrupt:
         return _interrupted(args.out)
@@ -169,7 +190,8 @@ def run_ladder_build(args: argparse.Namespace, settings: Any) -> int:
         vocab_size=args.vocab_size,
     )
     rungs = ladder_evaluators(job)
-    genomes = select_genomes(rungs[0].space, None, args.sample, args.seed)
+    sample_seed = args.seed if args.sample_seed is None else args.sample_seed
+    genomes = select_genomes(rungs[0].space, None, args.sample, sample_seed)
     try:
         counts = train_ladder(job, genomes, args.workers, progress=not args.no_progress)
         print(f"trained {len(genomes)} genomes: {dict(counts)}", file=sys.stderr)
@@ -263,9 +285,49 @@ def render_info(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_surrogate(args: argparse.Namespace) -> int:
+    """The ``surrogate`` command."""
+    from nas_env.table.surrogate import build_surrogate
+
+    meta = build_surrogate(args.data, args.out, noise=args.noise, seed=args.seed)
+    print(render_surrogate(args.out, meta))
+    return 0
+
+
+def render_surrogate(path: str, meta: dict[str, Any]) -> str:
+    """Human-readable summary of a surrogate benchmark's meta."""
+    lines = [
+        f"surrogate    {path}: {meta['genomes']:,} genomes of space {meta['space']['name']}, "
+        f"rungs {meta['rung_steps']} steps ({meta['fidelities'][-1]['name']})",
+        f"model        {meta['model']['estimator']} ({meta['model']['library']}), fitted on "
+        f"{meta['training_rows']} real evaluations "
+        f"({meta['real_training_seconds'] / 60:.0f} min of training)",
+    ]
+    for name, row in meta["report"].items():
+        held = row["held_out"]
+        lines.append(
+            f"held-out     {name}: Kendall tau {held['kendall_tau']:.3f}, Spearman "
+            f"{held['spearman']:.3f} on {row['held_out_genomes']} genomes (CV tau "
+            f"{row['cv_kendall_tau']:.3f})"
+        )
+    for row in meta.get("noise_floor", []):
+        lines.append(
+            f"noise floor  {row['rung_steps']} steps: seed 0 vs seed 1 Kendall tau "
+            f"{row['kendall_tau']:.3f} on {row['genomes']} genomes"
+        )
+    return "\n".join(lines)
+
+
 def run_info(args: argparse.Namespace) -> int:
     """The ``info`` command: describes any table, one built by another evaluator version
-    or on other task data included (a warning says so)."""
+    or on other task data included (a warning says so); a ``.npz`` surrogate benchmark
+    by its meta."""
+    if str(args.path).endswith(".npz"):
+        from nas_env.table.surrogate_evaluator import load_benchmark
+
+        meta = load_benchmark(args.path)["meta"]
+        print(json.dumps(meta, indent=2) if args.json else render_surrogate(args.path, meta))
+        return 0
     info = describe_table(TableEvaluator(args.path, allow_mismatch=True))
     print(json.dumps(info, indent=2) if args.json else render_info(info))
     return 0
@@ -275,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 on a usage or configuration error)."""
     args = parse_args(argv)
     try:
-        return run_build(args) if args.command == "build" else run_info(args)
+        commands = {"build": run_build, "surrogate": run_surrogate, "info": run_info}
+        return commands[args.command](args)
     except (NASEnvError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

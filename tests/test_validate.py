@@ -1,0 +1,116 @@
+"""Replay validation: real run folders pass, a tampered record fails, usage errors exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import train_rl
+from nas_env.validate import main, same_float, validate_run
+
+HP = {
+    "random": [],
+    "evolution": ["--hyperparams", "population_size:3", "sample_size:2"],
+    "tpe": ["--hyperparams", "n_startup_trials:3"],
+    "ppo": ["--hyperparams", "n_steps:4", "batch_size:4", "n_epochs:1"],
+    "maskable_ppo": ["--hyperparams", "n_steps:4", "batch_size:4", "n_epochs:1"],
+}
+BENCH = {"edit": "nas_env/BenchLM-v0", "design": "nas_env/BenchLMDesign-v0"}
+
+
+def make_run(tmp_path: Path, algo: str, env_id: str, n: int = 10, *extra: str) -> Path:
+    log = tmp_path / "logs"
+    argv = ["--algo", algo, "--env", env_id, "-n", str(n), *HP[algo], *extra]
+    assert train_rl.main([*argv, "--log-folder", str(log), "--no-progress"]) == 0
+    (run,) = list((log / algo).iterdir())
+    return run
+
+
+def tamper(run: Path, index: int, key: str, change) -> None:
+    path = run / "episodes.jsonl"
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[index])
+    record[key] = change(record[key])
+    lines[index] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("algo", "mode"),
+    [
+        ("random", "edit"),
+        ("evolution", "edit"),
+        ("tpe", "edit"),
+        ("ppo", "edit"),
+        ("maskable_ppo", "design"),
+    ],
+)
+def test_a_run_replays_exactly(
+    algo: str, mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = make_run(tmp_path, algo, BENCH[mode])
+    records = [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
+    report = validate_run(run)
+    assert report.ok and not report.mismatches and report.records == len(records) >= 10
+    assert report.exact == sum(1 for r in records if r["evaluated"]) >= 1
+    capsys.readouterr()
+    assert main([str(run)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("key", "change", "what"),
+    [
+        ("reward", lambda r: r + 0.01, "reward"),
+        ("genome_key", lambda k: "0" * 16, "candidate"),
+        ("invalid_action", lambda a: "made up", "refused"),
+    ],
+)
+def test_a_tampered_record_fails(
+    key: str, change, what: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = make_run(tmp_path, "ppo", BENCH["edit"])
+    tamper(run, 3, key, change)
+    capsys.readouterr()
+    assert main([str(run)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "mismatches        1" in out
+    report = json.loads(_json(run, capsys))
+    assert report["mismatches"] == 1 and what in report["first_mismatches"][0]
+
+
+def _json(run: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    main([str(run), "--json"])
+    return capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "nowhere")]) == 2
+    assert "error:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main([str(tmp_path), "--tolerance", "-1"])
+    assert stop.value.code == 2
+
+
+def test_retrained_results_within_tolerance_and_no_train(tmp_path: Path) -> None:
+    kwargs = [
+        "--env-kwargs",
+        "fidelity:{steps: 2, batch_size: 2, lr: 0.001, eval_tokens: 256}",
+        "vocab_size:256",
+        f"cache_root:{tmp_path / 'cache'}",
+    ]
+    run = make_run(tmp_path, "random", "nas_env/TransformerLM-v0", 3, *kwargs, "--final-top", "0")
+    assert validate_run(run).exact == 3  # the run's own cache serves every result
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("results.sqlite", "elsewhere.sqlite"))
+    skipped = validate_run(run, train=False)
+    assert skipped.ok and skipped.skipped == 3 and skipped.exact == 0
+    trained = validate_run(run, tolerance=1.0)
+    assert trained.ok and trained.tolerant >= 1 and trained.tolerant + trained.exact == 3
+
+
+def test_same_float_is_float32_aware() -> None:
+    assert same_float(0.1, float.fromhex("0x1.99999a0000000p-4"))
+    assert not same_float(0.1, 0.1001)
