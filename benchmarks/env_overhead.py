@@ -1,5 +1,5 @@
-"""Environment overhead: steps per second on the benchmark table, and the cost of a
-cache hit on the training evaluator.
+"""Environment overhead: steps per second on the benchmark table and the surrogate, and the
+cost of a cache hit on the training evaluator.
 
 The table evaluator answers from memory, so these numbers are the environment's own
 cost per step (action application, masks, observation, reward, info) plus what an
@@ -26,10 +26,15 @@ import torch
 import nas_env  # noqa: F401  (registers the ids)
 from nas_env.evaluation import Evaluator, Fidelity, TrainSettings
 
+SURROGATE_ID = "nas_env/SurrogateLM-v0"
 
-def table_steps_per_second(steps: int, masked: bool, seed: int = 0) -> float:
-    """Steps/s of ``nas_env/BenchLM-v0`` through `gymnasium.make` (all wrappers on)."""
-    env = gym.make("nas_env/BenchLM-v0")
+
+def table_steps_per_second(
+    steps: int, masked: bool, seed: int = 0, env_id: str = "nas_env/BenchLM-v0"
+) -> float:
+    """Steps/s of ``env_id`` (a table or surrogate id) through `gymnasium.make` (all
+    wrappers on)."""
+    env = gym.make(env_id)
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     n_actions = int(env.action_space.n)
@@ -83,9 +88,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for masked in (False, True):
         runs = [table_steps_per_second(args.steps, masked, seed) for seed in range(args.repeats)]
         out["masked" if masked else "unmasked"] = statistics.median(runs)
+        runs = [
+            table_steps_per_second(args.steps, masked, seed, SURROGATE_ID)
+            for seed in range(args.repeats)
+        ]
+        out["surrogate_masked" if masked else "surrogate_unmasked"] = statistics.median(runs)
     out["cache_hit"] = cache_hit_ms(200 if args.quick else 2000)
     print(f"table env, random actions:         {out['unmasked']:>10,.0f} steps/s")
     print(f"table env, action_masks() + valid: {out['masked']:>10,.0f} steps/s")
+    print(f"surrogate env, random actions:     {out['surrogate_unmasked']:>10,.0f} steps/s")
+    print(f"surrogate env, masks + valid:      {out['surrogate_masked']:>10,.0f} steps/s")
     hit = out["cache_hit"]
     print(
         f"training evaluator cache hit:      {hit['median_ms']:.3f} ms median, "

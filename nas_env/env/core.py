@@ -57,7 +57,13 @@ class NASEnv(gym.Env):
     budget on a task (e.g. causal LM on the Python standard library's source) and
     measures held-out quality, size and latency; results are cached on disk, so revisiting
     a genome costs well under a millisecond. A ``table`` evaluator serves a pre-built
-    benchmark table instead (every record is labelled ``source="table"``).
+    benchmark table instead (every record is labelled ``source="table"``), a
+    ``surrogate`` evaluator a surrogate benchmark's prediction for every genome of its
+    space (``source="surrogate"``). With ``promotion="asha"`` a new candidate first
+    trains a lower rung of the fidelity and continues from its checkpoint to the next
+    rung only while its loss stays in the top ``1/eta`` of that rung's results (successive
+    halving); a candidate stopped early is scored from its calibrated rung loss, and
+    ``info["result"]`` carries ``rung``, ``rungs``, ``cost_steps`` and ``calibration``.
 
     ## Action Space
     ``Discrete(n)``. Mode ``edit``: the space's named edits, ``action_names[i]`` (e.g.
@@ -111,8 +117,8 @@ class NASEnv(gym.Env):
 
     ## Arguments
     ``space`` (preset or YAML path), ``task`` (task id), ``fidelity`` (level or mapping),
-    ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator`` (``train``, ``table``
-    or an object), ``start``, ``reward_scale``, ``horizon`` (steps for
+    ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator`` (``train``, ``table``,
+    ``surrogate`` or an object), ``start``, ``reward_scale``, ``horizon`` (steps for
     ``episode.progress``; defaults to the spec's ``max_episode_steps``),
     ``invalid_action_penalty``, ``observation``, ``render_mode`` (``ansi`` or
     ``rgb_array``), and the fields of `EvaluatorSettings` as keyword arguments: ``table``
@@ -120,7 +126,8 @@ class NASEnv(gym.Env):
     ``table_allow_mismatch`` (serve a table built by another evaluator version or on other
     task data, with a warning, instead of refusing it), ``backend``
     (``torch``/``deepspeed``), ``device``, ``precision``, ``training_seed``, ``cache``
-    (result database path, or False), ``cache_root``, ``vocab_size``.
+    (result database path, or False), ``cache_root``, ``vocab_size``, ``promotion``
+    (``off``/``asha``), ``rungs``, ``eta``, ``checkpoint_mb`` (promotion checkpoints' cap).
     `argument_names` lists them all; any other name is refused with a close match, and
     `check_arguments` checks a set of them without building anything.
 
