@@ -174,7 +174,11 @@ class OptunaSearch(SearchBaseline):
             if not self.space.check(genome):
                 break
             self.rejected += 1
-            self.study.tell(trial, self._failure_values())
+            failure = self._failure_values()
+            if failure is None:
+                self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
+            else:
+                self.study.tell(trial, failure)
         else:
             raise RuntimeError(f"{self.name}: 1000 proposals in a row broke the space's rules")
         record = self.evaluate(genome)
