@@ -22,10 +22,12 @@ from nas_env.evaluation import Evaluator, TrainSettings
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
 
-MARGIN: dict[str, float] = {"tiny": 0.25, "cls": 0.25, "rnn": 0.15}
+MARGIN: dict[str, float] = {"tiny": 0.25, "cls": 0.25, "rnn": 0.05}
 """Nats per token (or example) below the baseline every option must reach. Recurrent
-classifiers learn slowest (a 3-layer LSTM reaches 1.76 against the class prior's 2.02 at
-the budget below), so their bar is lower."""
+classifiers learn slowest, and deep LSTMs least reproducibly across processors: at the
+budget below, 2- and 3-layer LSTMs reached 0.27 and 0.25 nats below the class prior's
+2.02 on one machine and 0.07 and 0.13 on CI's (other float rounding in the kernels). A
+broken option stays at the prior (0 +- 0.02), so the rnn bar is 0.05."""
 
 CHEAP: dict[str, dict[str, Any]] = {
     "tiny": {"steps": 300, "batch_size": 8, "lr": 5e-3, "warmup_steps": 30, "eval_tokens": 4096},
