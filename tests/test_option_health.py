@@ -27,7 +27,7 @@ MARGIN: dict[str, float] = {"tiny": 0.25, "cls": 0.25, "rnn": 0.05}
 classifiers learn slowest, and deep LSTMs least reproducibly across processors: at the
 budget below, 2- and 3-layer LSTMs reached 0.27 and 0.25 nats below the class prior's
 2.02 on one machine and 0.07 and 0.13 on CI's (other float rounding in the kernels). A
-broken option stays at the prior (0 +- 0.02), so the rnn bar is 0.05."""
+broken option stays at the prior (about 0 below it), so the rnn bar is 0.05."""
 
 CHEAP: dict[str, dict[str, Any]] = {
     "tiny": {"steps": 300, "batch_size": 8, "lr": 5e-3, "warmup_steps": 30, "eval_tokens": 4096},

@@ -192,6 +192,28 @@ class Evaluator:
         rung.lower = lower
         return rung
 
+    def placed_on(self, device: str, precision: str) -> Evaluator:
+        """A copy whose keys and records say ``device``/``precision``, for a driver that
+        submits evaluations to workers with a device it lacks (a GPU node of a Ray
+        cluster); the copy must not train.
+
+        Raises:
+            ConfigError: ``precision`` is ``auto`` (only the worker's device could
+                resolve it) or ``device`` is not ``cuda``/``cuda:N``/``cpu``.
+        """
+        target = torch.device(device)
+        if target.type not in ("cpu", "cuda"):
+            raise ConfigError(f"device {device!r}: allowed: cpu, cuda, cuda:N")
+        if precision == "auto" and target.type != self.device.type:
+            raise ConfigError(
+                f"precision 'auto' on a {target.type} device this machine lacks: the driver "
+                "cannot resolve it; pass precision fp32, bf16 or fp16"
+            )
+        placed = copy.copy(self)
+        placed.device = target
+        placed.precision = resolve_precision(precision, target)
+        return placed
+
     def context_key(self) -> str:
         """A hash of every part of `key` but the genome: which evaluations are comparable."""
         return cache_key(*self._key_parts(""))
@@ -231,12 +253,15 @@ class Evaluator:
         """
         return self.cache.compute(
             self.key(genome),
-            lambda: self._evaluate_isolated(genome),
+            lambda: self.evaluate_uncached(genome),
             fidelity=self.fidelity.name,
             seed=self.settings.seed,
         )
 
-    def _evaluate_isolated(self, genome: Genome) -> EvalResult:
+    def evaluate_uncached(self, genome: Genome) -> EvalResult:
+        """Train and measure ``genome`` now, without the cache (neither read nor written):
+        what `evaluate` runs on a miss, and what an executor's worker runs
+        (`nas_env.evaluation.jobs`). Private RNG state, the settings' thread count."""
         with isolated_rng(self.device), torch_threads(self.settings.threads):
             return self._evaluate_uncached(genome)
 
