@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -10,6 +11,7 @@ from nas_env.env.settings import EvaluatorSettings
 from nas_env.errors import ConfigError
 from nas_env.evaluation import EvalResult, Evaluator, TrainSettings
 from nas_env.evaluation.checkpoints import CheckpointStore
+from nas_env.evaluation.jobs import EvaluatorRecipe
 from nas_env.evaluation.promotion import PromotionEvaluator, rung_steps
 from nas_env.evaluation.rung_log import RungLog
 from nas_env.genome import Genome
@@ -78,6 +80,46 @@ def promoted_trainer(top: Evaluator, settings: EvaluatorSettings) -> EvaluatorLi
     return PromotionEvaluator(rungs, steps, settings.eta, log, top.context_key())
 
 
+def make_executor(settings: EvaluatorSettings) -> Any:
+    """The executor ``settings`` name: a `LocalPool` of ``workers`` processes, or a
+    `RayExecutor` (Ray imported only here)."""
+    if settings.executor == "ray":
+        from nas_env.evaluation.ray_executor import RayExecutor
+
+        return RayExecutor(
+            settings.workers,
+            cpus_per_eval=settings.cpus_per_eval,
+            gpus_per_eval=settings.gpus_per_eval,
+            max_retries=settings.max_retries,
+            address=settings.ray_address,
+        )
+    from nas_env.evaluation.executors import LocalPool
+
+    return LocalPool(settings.workers, max_retries=settings.max_retries)
+
+
+def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> EvaluatorLike:
+    """A `ParallelEvaluator` of ``recipe`` on the executor of ``settings``: each
+    evaluation trains with ``cpus_per_eval`` threads; with GPUs on Ray workers the driver
+    keys results by the workers' device (``device`` ``auto`` means ``cuda`` there)."""
+    from nas_env.evaluation.parallel import ParallelEvaluator
+
+    recipe = recipe.with_threads(settings.cpus_per_eval)
+    driver_recipe = recipe
+    if settings.remote_gpus:
+        import torch
+
+        device = "cuda" if settings.device == "auto" else settings.device
+        recipe = replace(recipe, settings=replace(recipe.settings, device=device))
+        if not torch.cuda.is_available():  # keys say the workers' device, not this one's
+            local = replace(recipe.settings, device="cpu")
+            driver_recipe = replace(recipe, settings=local)
+    driver = driver_recipe.build(cache=settings.cache)
+    if driver_recipe is not recipe:
+        driver = driver.placed_on(recipe.settings.device, settings.precision)
+    return ParallelEvaluator(recipe, make_executor(settings), driver=driver)
+
+
 def surrogate(name: str, settings: EvaluatorSettings) -> EvaluatorLike:
     """The surrogate benchmark ``settings`` name (default ``config/tables/<space>.npz``),
     promoted over its own rungs (rung log in memory) with ``promotion="asha"``."""
@@ -111,21 +153,24 @@ def make_evaluator(
     """
     settings = settings or EvaluatorSettings()
 
-    def trainer() -> Evaluator:
-        return Evaluator(
-            space,
-            task=task,
-            fidelity=fidelity,
-            settings=TrainSettings(
-                backend=settings.backend,
-                device=settings.device,
-                precision=settings.precision,
-                seed=settings.training_seed,
-            ),
-            cache=settings.cache,
-            cache_root=settings.cache_root,
-            vocab_size=settings.vocab_size,
-        )
+    recipe = EvaluatorRecipe.of(
+        space,
+        task,
+        fidelity,
+        TrainSettings(
+            backend=settings.backend,
+            device=settings.device,
+            precision=settings.precision,
+            seed=settings.training_seed,
+        ),
+        cache_root=settings.cache_root,
+        vocab_size=settings.vocab_size,
+    )
+
+    def trainer() -> Any:
+        if settings.parallel:
+            return parallel_trainer(recipe, settings)
+        return recipe.build(cache=settings.cache)
 
     if settings.evaluator == "train":
         if settings.promotion == "asha":

@@ -26,6 +26,7 @@ from nas_env._validate import (
 )
 from nas_env.errors import ConfigError
 from nas_env.evaluation.evaluator import BACKENDS
+from nas_env.evaluation.executors import EXECUTORS
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.precision import PRECISIONS
 from nas_env.rewards import Reward, make_reward
@@ -227,6 +228,20 @@ class EvaluatorSettings:
         eta: Promotion rate (``asha``): the top ``ceil(n / eta)`` of a rung go on.
         checkpoint_mb: Size cap of the promotion checkpoints kept in the cache folder
             (``<cache root>/checkpoints``; the oldest go first).
+        executor: Where trained evaluations run: ``local`` (in this process, or a pool of
+            ``workers`` processes on this machine) or ``ray`` (Ray core, the extra
+            ``nas_env[ray]``; `nas_env.evaluation.ray_executor`). With ``ray`` or
+            ``workers > 1`` the env's evaluator is a `ParallelEvaluator`: candidates
+            submitted together train at once, the driver alone writes the cache.
+        workers: Evaluations in flight at once (1 with ``local``: in this process).
+        ray_address: The Ray cluster to join (``auto``, ``ray://host:10001``; None:
+            ``$RAY_ADDRESS``, else a private local Ray instance).
+        cpus_per_eval: CPUs, and so torch threads, of one evaluation on a worker (part
+            of the cache key, as ``threads``).
+        gpus_per_eval: GPUs of one evaluation (``ray`` only; > 0 runs one long-lived
+            actor per worker slot, and ``device`` is the workers' CUDA device).
+        max_retries: Times an evaluation whose worker died is run again before it is
+            recorded as ``error``.
 
     Raises:
         ConfigError: A field has a bad value (``"<field>: ..."``; `from_kwargs` prefixes
@@ -248,8 +263,25 @@ class EvaluatorSettings:
     rungs: int = 2
     eta: int = 3
     checkpoint_mb: float = 512.0
+    executor: str = "local"
+    workers: int = 1
+    ray_address: str | None = None
+    cpus_per_eval: int = 1
+    gpus_per_eval: float = 0.0
+    max_retries: int = 2
+
+    @property
+    def parallel(self) -> bool:
+        """Evaluations run on an executor's workers (not in the env's process)."""
+        return self.executor == "ray" or self.workers > 1
+
+    @property
+    def remote_gpus(self) -> bool:
+        """Evaluations run on GPUs of Ray workers (the driver needs none)."""
+        return self.executor == "ray" and bool(self.gpus_per_eval)
 
     def __post_init__(self) -> None:
+        self._check_executor()
         expect_choice(self.evaluator, "evaluator", EVALUATOR_KINDS)
         expect_choice(self.promotion, "promotion", PROMOTIONS)
         expect_int(self.rungs, "rungs", minimum=1)
@@ -260,7 +292,14 @@ class EvaluatorSettings:
         expect_choice(self.precision, "precision", PRECISIONS)
         if not isinstance(self.device, str):
             raise ConfigError(f"device: {describe(self.device)} is not a device name")
-        check_device(self.device, "device")
+        if self.remote_gpus:
+            if self.device != "auto" and not self.device.startswith("cuda"):
+                raise ConfigError(
+                    f"device: {self.device!r} with gpus_per_eval={self.gpus_per_eval}; "
+                    "allowed: auto, cuda, cuda:N (the workers' GPU)"
+                )
+        else:
+            check_device(self.device, "device")
         if not isinstance(self.table_allow_mismatch, bool):
             raise ConfigError(
                 f"table_allow_mismatch: {describe(self.table_allow_mismatch)} is not allowed; "
@@ -278,6 +317,35 @@ class EvaluatorSettings:
             raise ConfigError(
                 f"cache: {describe(self.cache)} is not allowed; allowed: a path, false (no "
                 "persistent cache) or None (the default database)"
+            )
+
+    def _check_executor(self) -> None:
+        expect_choice(self.executor, "executor", EXECUTORS)
+        expect_int(self.workers, "workers", minimum=1)
+        expect_int(self.cpus_per_eval, "cpus_per_eval", minimum=1)
+        expect_int(self.max_retries, "max_retries", minimum=0)
+        gpus = expect_number(self.gpus_per_eval, "gpus_per_eval", minimum=0)
+        if gpus and self.executor != "ray":
+            raise ConfigError(
+                f"gpus_per_eval: {gpus:g} needs executor='ray' (GPU actors); with "
+                "executor='local' candidates train on this process' device"
+            )
+        if self.ray_address is not None:
+            if not isinstance(self.ray_address, str) or not self.ray_address:
+                raise ConfigError(
+                    f"ray_address: {describe(self.ray_address)} is not allowed; allowed: "
+                    "auto, host:port, ray://host:port or None"
+                )
+            if self.executor != "ray":
+                raise ConfigError(
+                    f"ray_address: {self.ray_address!r} needs executor='ray' (it is "
+                    f"{self.executor!r})"
+                )
+        if self.parallel and self.promotion == "asha":
+            raise ConfigError(
+                f"promotion='asha' continues candidates from checkpoints in this process; it "
+                f"does not run on executor={self.executor!r} with workers={self.workers} yet: "
+                "use executor='local', workers=1, or promotion='off'"
             )
 
     @classmethod

@@ -265,7 +265,8 @@ class Evaluator:
         with isolated_rng(self.device), torch_threads(self.settings.threads):
             return self._evaluate_uncached(genome)
 
-    def _base(self, genome: Genome) -> dict[str, Any]:
+    def base_fields(self, genome: Genome) -> dict[str, Any]:
+        """The fields every result of ``genome`` carries (task, fidelity, placement...)."""
         return {
             "genome_key": genome.key(),
             "task": self.task_id,
@@ -283,7 +284,7 @@ class Evaluator:
         }
 
     def _evaluate_uncached(self, genome: Genome) -> EvalResult:
-        base = self._base(genome)
+        base = self.base_fields(genome)
         reasons = self.space.check(genome)
         if reasons:
             return EvalResult(status="invalid", message="; ".join(reasons), **base)

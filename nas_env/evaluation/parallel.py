@@ -1,0 +1,164 @@
+"""Several candidates in flight: an evaluator that trains on an executor's workers.
+
+`ParallelEvaluator` is what the env uses when its settings name an executor (``ray``, or
+``local`` with ``workers > 1``). It keeps the driver in charge of everything stateful:
+
+* Keys, the result cache and the claims stay on the driver: the workers evaluate with no
+  cache (`nas_env.evaluation.jobs.run_job`), and only the driver writes the database.
+  A claim (see `ResultCache.compute`) still stops another process sharing the database
+  from training the same genome.
+* `submit` returns a `concurrent.futures.Future`; a genome already in flight from this
+  evaluator is never submitted twice (its future is shared), a cached one resolves at
+  once. `evaluate` is ``submit(genome).result()``, so the env's step works unchanged, and
+  a vector env or a baseline that submits its next candidates first keeps the workers
+  busy (`agents.vec_env.InFlightVecEnv`, the baselines' ``in_flight``).
+* A worker lost on every attempt (`WorkerLost`), or a result computed on other task data
+  (another task fingerprint: a node with other files), becomes an ``error`` result with
+  the reason; errors are not cached, so the genome is tried again when asked again.
+
+Results are the same as in-process evaluation of the same genome and settings: the same
+`Evaluator` code runs on the worker with the recipe's thread count, which is part of the
+key.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from nas_env.evaluation.evaluator import Evaluator
+from nas_env.evaluation.executors import Executor, WorkerLost
+from nas_env.evaluation.jobs import EvaluatorRecipe
+from nas_env.evaluation.result import EvalResult
+from nas_env.genome import Genome
+
+
+class ParallelEvaluator:
+    """Evaluate genomes of one recipe on an executor, through the driver's cache.
+
+    Args:
+        recipe: The evaluator the workers build (its ``settings.threads`` is set).
+        executor: Where evaluations run (`LocalPool`, `RayExecutor`, or a test's own).
+        driver: The driver-side evaluator (keys, cache, space, task); None: built from
+            ``recipe`` with ``cache``.
+        cache: The result database (see `Evaluator`'s ``cache``), when ``driver`` is None.
+
+    Attributes:
+        submitted: Evaluations handed to the executor so far (cache hits and shared
+            in-flight requests are not counted).
+    """
+
+    def __init__(
+        self,
+        recipe: EvaluatorRecipe,
+        executor: Executor,
+        driver: Evaluator | None = None,
+        cache: Any = None,
+    ) -> None:
+        if recipe.settings.threads is None:
+            raise ValueError("ParallelEvaluator: the recipe needs settings.threads (per worker)")
+        self.recipe = recipe
+        self.executor = executor
+        self.driver = driver if driver is not None else recipe.build(cache=cache)
+        self.space = self.driver.space
+        self.spec = self.driver.spec
+        self.task = self.driver.task
+        self.task_id = self.driver.task_id
+        self.fidelity = self.driver.fidelity
+        self.settings = self.driver.settings
+        self.cache = self.driver.cache
+        self.capacity = int(executor.capacity)
+        self.submitted = 0
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, Future[EvalResult]] = {}
+        self._threads = ThreadPoolExecutor(self.capacity, thread_name_prefix="nas-eval")
+        self._closed = False
+
+    def key(self, genome: Genome) -> str:
+        """The cache key of ``genome`` (see `Evaluator.key`)."""
+        return self.driver.key(genome)
+
+    def context_key(self) -> str:
+        """See `Evaluator.context_key`."""
+        return self.driver.context_key()
+
+    def in_flight(self) -> int:
+        """Evaluations submitted and not finished."""
+        with self._lock:
+            return len(self._in_flight)
+
+    def submit(self, genome: Genome) -> Future[EvalResult]:
+        """Start evaluating ``genome`` (or join its evaluation in flight); its future.
+
+        Raises:
+            RuntimeError: The evaluator was closed.
+        """
+        key = self.key(genome)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("ParallelEvaluator: closed")
+            running = self._in_flight.get(key)
+            if running is not None:
+                return running
+        found = self.cache.get(key)
+        done: Future[EvalResult] = Future()
+        if found is not None:
+            done.set_result(found)
+            return done
+        with self._lock:
+            running = self._in_flight.get(key)
+            if running is not None:  # another thread submitted it meanwhile
+                return running
+            future = self._threads.submit(self._compute, key, genome)
+            self._in_flight[key] = future
+        future.add_done_callback(lambda _f: self._forget(key))
+        return future
+
+    def evaluate(self, genome: Genome) -> EvalResult:
+        """The result of ``genome`` (waits for it; see `submit`)."""
+        return self.submit(genome).result()
+
+    def _forget(self, key: str) -> None:
+        with self._lock:
+            self._in_flight.pop(key, None)
+
+    def _compute(self, key: str, genome: Genome) -> EvalResult:
+        return self.cache.compute(
+            key,
+            lambda: self._run(genome),
+            fidelity=self.fidelity.name,
+            seed=self.settings.seed,
+        )
+
+    def _run(self, genome: Genome) -> EvalResult:
+        with self._lock:
+            self.submitted += 1
+        try:
+            result = EvalResult.from_json(self.executor.run(self.recipe, genome))
+        except WorkerLost as exc:
+            return self._error(genome, str(exc))
+        except Exception as exc:  # a bug on the worker: a result, never a crash of the search
+            return self._error(genome, f"{type(exc).__name__} on the worker: {exc}")
+        expected = self.driver.task_fingerprint
+        if result.task_fingerprint != expected:
+            return self._error(
+                genome,
+                f"the worker's task data differ (fingerprint {result.task_fingerprint}, the "
+                f"driver's {expected}): install the same nas_env version on every node",
+            )
+        return result
+
+    def _error(self, genome: Genome, message: str) -> EvalResult:
+        base = self.driver.base_fields(genome)
+        return EvalResult(status="error", message=message, **base)
+
+    def close(self) -> None:
+        """Cancel what is in flight, stop the workers and close the cache connection."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.executor.shutdown()
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        self.cache.close()

@@ -1,0 +1,207 @@
+"""The ``ray`` executor: evaluations as Ray core tasks, or on one actor per GPU.
+
+Needs the optional extra ``pip install 'nas_env[ray]'`` (Ray core; the dashboard of
+``ray[default]`` is not needed). Connects to ``address`` (``auto``: the cluster this
+node belongs to, ``ray://...``: a Ray client address), else to ``$RAY_ADDRESS``, else
+starts a private local instance with ``workers * cpus_per_eval`` CPUs, which it shuts
+down again on `RayExecutor.shutdown`.
+
+* CPU evaluations are tasks (``num_cpus=cpus_per_eval``, ``max_retries``): Ray runs them
+  in its pooled worker processes and retries one whose worker died.
+* GPU evaluations (``gpus_per_eval > 0``), or ``actors=True``, run on ``workers``
+  long-lived actors (``max_restarts`` / ``max_task_retries`` = ``max_retries``), each
+  holding its task data and CUDA context across candidates. An actor that died for good is
+  replaced, so the pool keeps its size.
+
+Each evaluation sets torch's CPU threads from the CPUs Ray assigned to it
+(`ray.get_runtime_context().get_assigned_resources`), which must equal the evaluation's
+``threads`` (part of its cache key). The package must be importable on every node: the
+same ``pip install`` there, or the driver run as a Ray job with its ``runtime_env``.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from typing import Any
+
+from nas_env.errors import ConfigError
+from nas_env.evaluation.executors import WorkerLost
+from nas_env.evaluation.jobs import EvaluatorRecipe, run_job
+from nas_env.genome import Genome
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a clear error naming the extra to install.
+
+    Raises:
+        ConfigError: Ray is not installed.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "executor 'ray' needs Ray: pip install 'nas_env[ray]' (Ray core); "
+            "or use executor='local'"
+        ) from None
+    return ray
+
+
+def _granted_cpus(ray: Any) -> int | None:
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
+    return int(round(cpus)) if cpus else None
+
+
+def evaluate_task(recipe: EvaluatorRecipe, genome: Genome) -> str:
+    """The body of a Ray evaluation task (see `run_job`)."""
+    import ray
+
+    return run_job(recipe, genome, _granted_cpus(ray))
+
+
+class EvaluationActor:
+    """A long-lived evaluation worker (one per GPU): keeps task data and evaluators."""
+
+    def evaluate(self, recipe: EvaluatorRecipe, genome: Genome) -> str:
+        """See `run_job`."""
+        return evaluate_task(recipe, genome)
+
+    def pid(self) -> int:
+        """This actor's process id."""
+        return os.getpid()
+
+
+class RayExecutor:
+    """Evaluations on Ray (see the module docstring).
+
+    Args:
+        workers: Evaluations in flight at once (actors in the actor pool).
+        cpus_per_eval: CPUs (and torch threads) of one evaluation.
+        gpus_per_eval: GPUs of one evaluation (> 0: the actor pool).
+        max_retries: Times an evaluation whose worker died is run again.
+        address: Cluster address (None: ``$RAY_ADDRESS``, else a private local instance).
+        actors: Use the actor pool for CPU evaluations too (None: only with GPUs).
+    """
+
+    kind = "ray"
+
+    def __init__(
+        self,
+        workers: int,
+        cpus_per_eval: int = 1,
+        gpus_per_eval: float = 0.0,
+        max_retries: int = 2,
+        address: str | None = None,
+        actors: bool | None = None,
+    ) -> None:
+        ray = import_ray()
+        self.ray = ray
+        self.capacity = int(workers)
+        self.cpus = int(cpus_per_eval)
+        self.gpus = float(gpus_per_eval)
+        self.max_retries = int(max_retries)
+        self.owns_ray = False
+        if not ray.is_initialized():
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            if address:
+                options["address"] = address
+            elif not os.environ.get("RAY_ADDRESS"):
+                options["num_cpus"] = self.capacity * self.cpus
+                if self.gpus:
+                    options["num_gpus"] = max(1, int(self.capacity * self.gpus + 0.999))
+            ray.init(**options)
+            self.owns_ray = True
+        self._lock = threading.Lock()
+        self._refs: set[Any] = set()
+        self._closed = False
+        self.use_actors = bool(self.gpus > 0 if actors is None else actors)
+        self._idle: queue.Queue[Any] = queue.Queue()
+        self._actors: list[Any] = []
+        if self.use_actors:
+            for _ in range(self.capacity):
+                self._idle.put(self._new_actor())
+        else:
+            self._task = ray.remote(evaluate_task).options(
+                num_cpus=self.cpus,
+                num_gpus=self.gpus,
+                max_retries=self.max_retries,
+                retry_exceptions=False,
+            )
+
+    def _new_actor(self) -> Any:
+        actor_class = self.ray.remote(EvaluationActor).options(
+            num_cpus=self.cpus,
+            num_gpus=self.gpus,
+            max_restarts=self.max_retries,
+            max_task_retries=self.max_retries,
+        )
+        actor = actor_class.remote()
+        with self._lock:
+            self._actors.append(actor)
+        return actor
+
+    def _lost(self) -> tuple[type[BaseException], ...]:
+        errors = self.ray.exceptions
+        names = ("WorkerCrashedError", "RayActorError", "NodeDiedError", "ObjectLostError")
+        return tuple(getattr(errors, n) for n in names if hasattr(errors, n))
+
+    def _get(self, ref: Any) -> str:
+        with self._lock:
+            if self._closed:
+                self.ray.cancel(ref, force=True)
+                raise WorkerLost("the Ray executor was shut down")
+            self._refs.add(ref)
+        try:
+            return str(self.ray.get(ref))
+        except self._lost() as exc:
+            raise WorkerLost(
+                f"the Ray worker died on all {1 + self.max_retries} attempt(s) "
+                f"(max_retries={self.max_retries}): {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from None
+        except self.ray.exceptions.TaskCancelledError:
+            raise WorkerLost("the evaluation was cancelled (the search was interrupted)") from None
+        finally:
+            with self._lock:
+                self._refs.discard(ref)
+
+    def run(self, recipe: EvaluatorRecipe, genome: Genome) -> str:
+        if not self.use_actors:
+            return self._get(self._task.remote(recipe, genome))
+        actor = self._idle.get()
+        try:
+            result = self._get(actor.evaluate.remote(recipe, genome))
+        except WorkerLost:
+            if not self._closed:  # its restarts are used up: a fresh actor keeps the pool's size
+                self.ray.kill(actor, no_restart=True)
+                with self._lock:
+                    self._actors.remove(actor)
+                actor = self._new_actor()
+            raise
+        finally:
+            self._idle.put(actor)
+        return result
+
+    def actor_pids(self) -> list[int]:
+        """Process ids of the pool's actors (empty without the actor pool)."""
+        with self._lock:
+            actors = list(self._actors)
+        return [int(p) for p in self.ray.get([a.pid.remote() for a in actors])]
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            refs = list(self._refs)
+            actors = list(self._actors)
+        for ref in refs:  # nothing left running on the cluster for this search
+            try:
+                self.ray.cancel(ref, force=not self.use_actors)
+            except Exception:  # an already finished or lost task
+                pass
+        for actor in actors:
+            self.ray.kill(actor, no_restart=True)
+        if self.owns_ray:
+            self.ray.shutdown()
