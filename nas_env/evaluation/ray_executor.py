@@ -21,6 +21,7 @@ same ``pip install`` there, or the driver run as a Ray job with its ``runtime_en
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -50,7 +51,7 @@ def import_ray() -> Any:
 
 def _granted_cpus(ray: Any) -> int | None:
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
-    return int(round(cpus)) if cpus else None
+    return round(cpus) if cpus else None
 
 
 def evaluate_task(recipe: EvaluatorRecipe, genome: Genome) -> str:
@@ -197,10 +198,8 @@ class RayExecutor:
             refs = list(self._refs)
             actors = list(self._actors)
         for ref in refs:  # nothing left running on the cluster for this search
-            try:
+            with contextlib.suppress(Exception):  # an already finished or lost task
                 self.ray.cancel(ref, force=not self.use_actors)
-            except Exception:  # an already finished or lost task
-                pass
         for actor in actors:
             self.ray.kill(actor, no_restart=True)
         if self.owns_ray:
