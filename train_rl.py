@@ -92,6 +92,29 @@ def build_parser() -> argparse.ArgumentParser:
     add("--hyperparams", nargs="+", default=None, metavar="KEY:VALUE", help="YAML overrides")
     add("--env-kwargs", nargs="+", default=None, metavar="KEY:VALUE", help="env arguments")
     add("--backend", choices=("torch", "deepspeed"), default=None, help="= --env-kwargs backend:")
+    add(
+        "--executor",
+        choices=("local", "ray"),
+        default=None,
+        help="where candidates train: local (this process, or --workers processes) or ray "
+        "(pip install 'nas_env[ray]') (default: local)",
+    )
+    add("--workers", type=int, default=None, help="candidates training at once (default: 1)")
+    add(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: $RAY_ADDRESS, "
+        "else a local Ray instance)",
+    )
+    add("--cpus-per-eval", type=int, default=None, help="CPU threads per candidate (default: 1)")
+    add("--gpus-per-eval", type=float, default=None, help="GPUs per candidate on Ray (default: 0)")
+    add(
+        "--max-retries",
+        type=int,
+        default=None,
+        help="re-runs of a candidate whose worker died before it is an error (default: 2)",
+    )
     add("--max-evaluations", type=int, default=None, help="also stop after N unique genomes")
     add(
         "-tb",
@@ -163,6 +186,7 @@ FLAGS: dict[str, str] = {
     "log_folder": "--log-folder",
     "run_dir": "--resume",
 }
+
 """The flag behind each `RunConfig` field it sets (where a bad value came from)."""
 
 
@@ -177,7 +201,25 @@ def resolve_env(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     env_kwargs.update(parse_overrides(args.env_kwargs, "--env-kwargs"))
     if args.backend:
         env_kwargs["backend"] = args.backend
+    env_kwargs.update(executor_kwargs(args))
     return env_id, env_kwargs
+
+
+EXECUTOR_FLAGS: tuple[str, ...] = (
+    "executor",
+    "workers",
+    "ray_address",
+    "cpus_per_eval",
+    "gpus_per_eval",
+    "max_retries",
+)
+"""Flags that set where candidates train (env kwargs of the same names); a resumed run
+may change them: they change where results are computed, not what they are."""
+
+
+def executor_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The env kwargs of the executor flags given."""
+    return {k: getattr(args, k) for k in EXECUTOR_FLAGS if getattr(args, k) is not None}
 
 
 def _invocation(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
@@ -279,7 +321,7 @@ def _prepare_resume(args: argparse.Namespace, argv: list[str]) -> RunConfig:
         if getattr(args, k) is not None
     ]
     if given:
-        allowed = ", ".join("--" + f.replace("_", "-") for f in RESUME_FLAGS)
+        allowed = ", ".join("--" + f.replace("_", "-") for f in (*RESUME_FLAGS, *EXECUTOR_FLAGS))
         raise UsageError(
             f"--resume continues a run with its own config; {', '.join(given)} cannot be "
             f"changed (allowed with --resume: {allowed})"
@@ -300,6 +342,9 @@ def _prepare_resume(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     for name in ("n_timesteps", "max_evaluations", "save_freq"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
+    executor = executor_kwargs(args)
+    if executor:
+        changes["env_kwargs"] = {**config.env_kwargs, **executor}
     return config.updated({k: FLAGS.get(k, "the command line") for k in changes}, **changes)
 
 
@@ -316,9 +361,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = prepare(args, argv)
-        from agents.envs import describe_fidelity
+        from agents.envs import describe_executor, describe_fidelity, env_settings
 
         print(describe_fidelity(config.env_id, config.env_kwargs))
+        where = describe_executor(env_settings(config.env_id, config.env_kwargs))
+        if where:
+            print(where)
         for change in () if config.resumed else config.budget_changes:
             print(f"budget: {change}")
         from agents.session import run_job

@@ -17,15 +17,25 @@ evaluations (distinct genomes scored).
   ``-failure_penalty`` and soon ages out. A mutation record is ``step 1`` of a one-step
   episode (the parent, already evaluated, is not recorded again).
 
+Candidates in flight (``in_flight=K``, default: the evaluator's ``capacity``, 1 for
+in-process training): the searcher proposes up to K candidates ahead and submits them to
+the evaluator (`ParallelEvaluator.submit`), so K workers train at once, then records them
+in the order proposed, one env step each. Random search proposes exactly the genomes it
+would one at a time, so its records do not depend on K; evolution picks the parents of
+the candidates in flight from the population it has (asynchronous evolution, as in Real
+et al.'s distributed runs) and TPE asks with its constant liar for the trials in flight.
+Proposals never exceed the step budget left.
+
 Randomness comes from a ``numpy`` generator seeded with the run seed; `state_dict`
-captures it with the population, so a resumed search continues exactly.
+captures it with the population and the proposals in flight, so a resumed search
+continues exactly.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,18 +55,56 @@ class Member:
     born: int  # global step at which it was evaluated
 
 
+@dataclass
+class Proposal:
+    """A candidate proposed and submitted, not yet recorded.
+
+    Attributes:
+        kind: ``sample`` (a fresh genome) or ``mutate`` (``action`` applied to ``parent``).
+        genes: The candidate's genes.
+        parent: The parent member (``mutate``).
+        action: The edit action's index (``mutate``).
+        extra: What the searcher needs back when it records the candidate (an Optuna
+            trial; not saved).
+    """
+
+    kind: str
+    genes: dict[str, Any]
+    parent: Member | None = None
+    action: int | None = None
+    extra: Any = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able (``extra`` left out)."""
+        parent = asdict(self.parent) if self.parent is not None else None
+        return {"kind": self.kind, "genes": self.genes, "parent": parent, "action": self.action}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Proposal:
+        """Inverse of `to_dict`."""
+        parent = Member(**data["parent"]) if data.get("parent") else None
+        return cls(data["kind"], data["genes"], parent, data.get("action"))
+
+
 class SearchBaseline:
-    """Common budget loop of the baselines.
+    """Common budget loop of the baselines, with candidates in flight.
+
+    Subclasses implement `propose` (the next candidate, submitted by the loop) and
+    `complete` (record it through the env).
 
     Args:
         env: An edit-mode nas_env environment (``gymnasium.make`` result or `NASEnv`).
         run_log: Receives the records.
         seed: Seeds the searcher's generator (and the env's first reset).
+        in_flight: Candidates proposed ahead and trained at once (None: the env's
+            evaluator's ``capacity``, 1 when it trains in process).
     """
 
     name = "baseline"
 
-    def __init__(self, env: Any, run_log: RunLog, seed: int = 0) -> None:
+    def __init__(
+        self, env: Any, run_log: RunLog, seed: int = 0, in_flight: int | None = None
+    ) -> None:
         base = env.unwrapped
         if getattr(base, "mode", "edit") != "edit":
             raise ValueError(
@@ -71,6 +119,15 @@ class SearchBaseline:
         self.rng = np.random.default_rng(seed)
         self.num_timesteps = 0
         self._seeded = False
+        capacity = int(getattr(base.evaluator, "capacity", 1) or 1)
+        self.in_flight = capacity if in_flight is None else int(in_flight)
+        if self.in_flight < 1:
+            raise ValueError(f"{self.name}: in_flight must be >= 1, got {in_flight}")
+        submit = getattr(base.evaluator, "submit", None)
+        self._submit = submit if callable(submit) else None
+        self.pending: deque[Proposal] = deque()
+        self._limit: int | None = None
+        self._evaluations_left: int | None = None
 
     # -- budget loop --------------------------------------------------------------
     def learn(
@@ -82,16 +139,60 @@ class SearchBaseline:
         """Search until ``total_timesteps`` env steps in all (counting earlier sessions)
         or ``max_evaluations`` unique genomes; ``callback(self)`` after each step may
         return False to stop."""
+        self._limit = total_timesteps
         while self.num_timesteps < total_timesteps:
-            if max_evaluations is not None and self.run_log.unique_evaluations >= max_evaluations:
-                break
+            if max_evaluations is not None:
+                left = max_evaluations - self.run_log.unique_evaluations
+                if left <= 0:
+                    break
+                self._evaluations_left = left
             self.step_once()
             if callback is not None and callback(self) is False:
                 break
         return self
 
     def step_once(self) -> None:
-        """One env step of the search."""
+        """One env step of the search: top up the candidates in flight, record the oldest."""
+        self._fill()
+        if not self.pending:  # nothing could be proposed ahead: one at a time
+            proposal = self.propose()
+            if proposal is None:
+                raise RuntimeError(f"{self.name}: no candidate to propose")
+            self.pending.append(proposal)
+        self.complete(self.pending.popleft())
+
+    def _room(self) -> int:
+        room = self.in_flight - len(self.pending)
+        if self._limit is not None:
+            room = min(room, self._limit - self.num_timesteps - len(self.pending))
+        if self._evaluations_left is not None:
+            room = min(room, self._evaluations_left - len(self.pending))
+        return room
+
+    def _fill(self) -> None:
+        while self._room() > 0:
+            proposal = self.propose()
+            if proposal is None:
+                return
+            self.pending.append(proposal)
+            self.submit(proposal.genes)
+
+    def submit(self, genes: dict[str, Any]) -> None:
+        """Start training ``genes`` on the evaluator's workers (when it has them)."""
+        if self._submit is not None:
+            self._submit(self.space.genome(genes))
+
+    def resubmit(self) -> None:
+        """Submit the candidates in flight again (after `load_state_dict`)."""
+        for proposal in self.pending:
+            self.submit(proposal.genes)
+
+    def propose(self) -> Proposal | None:
+        """The next candidate (None: none can be proposed before a result comes back)."""
+        raise NotImplementedError
+
+    def complete(self, proposal: Proposal) -> None:
+        """Evaluate ``proposal`` through the env and record it (one env step)."""
         raise NotImplementedError
 
     # -- helpers --------------------------------------------------------------------
@@ -100,9 +201,13 @@ class SearchBaseline:
         self._seeded = True
         return self.env.reset(seed=seed, options={"genome": genes})
 
-    def sample(self) -> Member:
-        """Evaluate a uniformly random valid genome (one step, one record)."""
-        genome = self.space.random_genome(self.rng)
+    def draw(self) -> Proposal:
+        """A uniformly random valid genome, as a ``sample`` proposal."""
+        return Proposal("sample", self.space.random_genome(self.rng).to_dict()["genes"])
+
+    def sample(self, genes: dict[str, Any]) -> Member:
+        """Evaluate ``genes`` through the env (one step, one record)."""
+        genome = self.space.genome(genes)
         _obs, info = self._reset(genome)
         self.num_timesteps += 1
         record = self.run_log.on_reset(info, 0, self.num_timesteps, action="sample", done=True)
@@ -125,13 +230,16 @@ class SearchBaseline:
             "algo": self.name,
             "num_timesteps": self.num_timesteps,
             "rng": self.rng.bit_generator.state,
+            "pending": [p.to_dict() for p in self.pending],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from `state_dict` output."""
+        """Continue from `state_dict` output (the candidates in flight are submitted again)."""
         self.num_timesteps = int(state["num_timesteps"])
         self.rng.bit_generator.state = state["rng"]
         self._seeded = True
+        self.pending = deque(Proposal.from_dict(p) for p in state.get("pending", []))
+        self.resubmit()
 
 
 class RandomSearch(SearchBaseline):
@@ -139,15 +247,18 @@ class RandomSearch(SearchBaseline):
 
     name = "random"
 
-    def step_once(self) -> None:
-        self.sample()
+    def propose(self) -> Proposal:
+        return self.draw()
+
+    def complete(self, proposal: Proposal) -> None:
+        self.sample(proposal.genes)
 
 
 class RegularizedEvolution(SearchBaseline):
     """Aging evolution with tournament selection and single-edit mutations.
 
     Args:
-        env, run_log, seed: See `SearchBaseline`.
+        env, run_log, seed, in_flight: See `SearchBaseline`.
         population_size: P, members alive at once.
         sample_size: S, tournament size (``2 <= S <= P``).
     """
@@ -161,8 +272,9 @@ class RegularizedEvolution(SearchBaseline):
         seed: int = 0,
         population_size: int = 20,
         sample_size: int = 5,
+        in_flight: int | None = None,
     ) -> None:
-        super().__init__(env, run_log, seed)
+        super().__init__(env, run_log, seed, in_flight)
         if population_size < 2 or not 2 <= sample_size <= population_size:
             raise ValueError(
                 f"evolution needs population_size >= 2 and 2 <= sample_size <= population_size,"
@@ -175,26 +287,44 @@ class RegularizedEvolution(SearchBaseline):
         names = list(self.base.action_names)
         self._stop = names.index(STOP) if STOP in names else None
 
-    def step_once(self) -> None:
-        if len(self.population) < self.population_size:
-            self.population.append(self.sample())
-            return
+    def propose(self) -> Proposal | None:
+        """A random member while the population (with the samples in flight) is short of
+        P; then the child of a tournament winner by one random allowed edit. None while
+        fewer than S members are back to hold a tournament."""
+        sampling = sum(1 for p in self.pending if p.kind == "sample" and p.parent is None)
+        if len(self.population) + sampling < self.population_size:
+            return self.draw()
+        if len(self.population) < self.sample_size:
+            return None
         picks = self.rng.choice(len(self.population), size=self.sample_size, replace=False)
         parent = max((self.population[int(i)] for i in picks), key=lambda m: m.score)
-        self.population.append(self.mutate(parent))
-        self.population.popleft()  # regularisation: the oldest dies, not the worst
-
-    def mutate(self, parent: Member) -> Member:
-        """The child of ``parent`` by one random allowed edit, evaluated through the env."""
-        _obs, info = self._reset(parent.genes)
-        self.run_log.begin(0, info.get("genome", parent.genes))
-        mask = np.asarray(self.base.action_masks(), dtype=bool).copy()
+        genome = self.space.genome(parent.genes)
+        mask = np.asarray(self.space.action_mask(genome), dtype=bool).copy()
         if self._stop is not None:
             mask[self._stop] = False
         allowed = np.flatnonzero(mask)
         if allowed.size == 0:  # a genome no edit can leave: explore elsewhere
-            return self.sample()
+            proposal = self.draw()
+            proposal.parent = parent  # in place of a child: the oldest still dies
+            return proposal
         action = int(self.rng.choice(allowed))
+        child, _reason = self.space.actions.try_apply(genome, action)
+        genes = child.to_dict()["genes"] if child is not None else parent.genes
+        return Proposal("mutate", genes, parent, action)
+
+    def complete(self, proposal: Proposal) -> None:
+        if proposal.kind == "sample":
+            self.population.append(self.sample(proposal.genes))
+        else:
+            assert proposal.parent is not None and proposal.action is not None
+            self.population.append(self.mutate(proposal.parent, proposal.action))
+        while len(self.population) > self.population_size:
+            self.population.popleft()  # regularisation: the oldest dies, not the worst
+
+    def mutate(self, parent: Member, action: int) -> Member:
+        """The child of ``parent`` by edit ``action``, evaluated through the env."""
+        _obs, info = self._reset(parent.genes)
+        self.run_log.begin(0, info.get("genome", parent.genes))
         _obs, reward, _terminated, _truncated, info = self.env.step(action)
         self.num_timesteps += 1
         record = self.run_log.on_step(info, float(reward), action, True, 0, self.num_timesteps)

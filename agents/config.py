@@ -256,8 +256,14 @@ def _env(config: RunConfig) -> None:
     from nas_env.env import NASEnv
 
     where = config.where("env_kwargs")
-    NASEnv.check_arguments(dict(config.env_kwargs), where)
+    settings = NASEnv.check_arguments(dict(config.env_kwargs), where)
     if config.is_agent:
+        if settings.parallel and config.vec_env == "subproc":
+            raise RunConfigError(
+                f"{config.where('vec_env')}: subproc envs evaluate in their own processes; "
+                f"with executor {settings.executor!r} and {settings.workers} worker(s) use the "
+                "default vec env (dummy), which submits every env's candidate at once"
+            )
         return
     if config.n_envs != 1:
         raise RunConfigError(

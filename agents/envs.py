@@ -66,6 +66,29 @@ def max_episode_steps(env_id: str, default: int = 20) -> int:
     return int(gym.spec(env_id).max_episode_steps or default)
 
 
+def env_settings(env_id: str, kwargs: Mapping[str, Any]) -> EvaluatorSettings:
+    """The evaluator settings of ``env_id`` made with ``kwargs`` (registered ones first)."""
+    merged = {**registered_kwargs(env_id), **kwargs}
+    names = EvaluatorSettings.names()
+    return EvaluatorSettings.from_kwargs({k: v for k, v in merged.items() if k in names})
+
+
+def describe_executor(settings: EvaluatorSettings) -> str | None:
+    """One line on where candidates train, for the start of a run (None: in process)."""
+    if not settings.parallel:
+        return None
+    if settings.executor == "local":
+        where = f"a pool of {settings.workers} local processes"
+    else:
+        cluster = settings.ray_address or "$RAY_ADDRESS or a local Ray instance"
+        where = f"Ray ({cluster}), {settings.workers} evaluations at once"
+    gpus = f", {settings.gpus_per_eval:g} GPU" if settings.gpus_per_eval else ""
+    return (
+        f"executor: {where}; {settings.cpus_per_eval} CPU thread(s){gpus} per evaluation, "
+        f"a lost worker retried {settings.max_retries} time(s)"
+    )
+
+
 def describe_fidelity(env_id: str, kwargs: Mapping[str, Any]) -> str:
     """One line naming the training budget of each new candidate, for the start of a run:
     ``fidelity: tiny (40 steps x 4 x 64)`` (steps x batch size x sequence length)."""
@@ -73,8 +96,7 @@ def describe_fidelity(env_id: str, kwargs: Mapping[str, Any]) -> str:
     from nas_env.space import load_space
 
     merged = {**registered_kwargs(env_id), **kwargs}
-    names = EvaluatorSettings.names()
-    settings = EvaluatorSettings.from_kwargs({k: v for k, v in merged.items() if k in names})
+    settings = env_settings(env_id, kwargs)
     if settings.evaluator == "surrogate":
         return "fidelity: the surrogate benchmark's (predicted results served, nothing trained)"
     served = settings.evaluator == "table"

@@ -28,7 +28,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from agents.baselines import SearchBaseline
+from agents.baselines import Proposal, SearchBaseline
 from agents.runlog import RunLog
 from nas_env.genome import Genome
 from nas_env.rewards.target import normalized_quality
@@ -50,7 +50,8 @@ class OptunaSearch(SearchBaseline):
     """Ask/tell search with an Optuna sampler (see the module docstring).
 
     Args:
-        env, run_log, seed: See `SearchBaseline`.
+        env, run_log, seed, in_flight: See `SearchBaseline` (trials asked ahead are
+            running trials, which TPE's constant liar accounts for).
         n_startup_trials: Random trials before the model-based proposals (TPE), or the
             population size (NSGA-II).
         warm_start: Run folders (or ``episodes.jsonl`` files) whose cached genomes seed
@@ -67,8 +68,9 @@ class OptunaSearch(SearchBaseline):
         seed: int = 0,
         n_startup_trials: int = 10,
         warm_start: list[str] | None = None,
+        in_flight: int | None = None,
     ) -> None:
-        super().__init__(env, run_log, seed)
+        super().__init__(env, run_log, seed, in_flight)
         if int(n_startup_trials) < 1:
             raise ValueError(f"{self.name}: n_startup_trials must be >= 1, got {n_startup_trials}")
         self.n_startup_trials = int(n_startup_trials)
@@ -105,7 +107,7 @@ class OptunaSearch(SearchBaseline):
                 study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         return study
 
-    def propose(self, trial: Any) -> dict[str, Any]:
+    def propose_genes(self, trial: Any) -> dict[str, Any]:
         """The genes ``trial`` suggests (define-by-run over the space's genes)."""
         genes: dict[str, Any] = {}
         layers = self.space.default_layers()
@@ -128,7 +130,7 @@ class OptunaSearch(SearchBaseline):
         return trial.suggest_categorical(name, list(gene.choices))
 
     def params_of(self, genes: dict[str, Any]) -> dict[str, Any]:
-        """The trial parameters that `propose` would turn into ``genes``."""
+        """The trial parameters that `propose_genes` would turn into ``genes``."""
         params: dict[str, Any] = {}
         for gene in self.space.genes:
             if not gene.searchable:
@@ -166,23 +168,30 @@ class OptunaSearch(SearchBaseline):
         return [float(record["score"])]
 
     # -- one step --------------------------------------------------------------------
-    def step_once(self) -> None:
-        for _ in range(1000):  # proposals that break the space's rules cost no env step
+    def propose(self) -> Proposal:
+        """Ask trials until one keeps the space's rules (the others are told failures
+        without an env step); its genome, with the trial."""
+        for _ in range(1000):
             trial = self.study.ask()
-            genes = self.propose(trial)
+            genes = self.propose_genes(trial)
             genome = Genome(self.space.name, genes)  # every value is a choice; rules next
             if not self.space.check(genome):
-                break
+                return Proposal("sample", genome.to_dict()["genes"], extra=trial)
             self.rejected += 1
             failure = self._failure_values()
             if failure is None:
                 self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
             else:
                 self.study.tell(trial, failure)
-        else:
-            raise RuntimeError(f"{self.name}: 1000 proposals in a row broke the space's rules")
-        record = self.evaluate(genome)
-        values = self.objectives(record, self.base.result if record.get("status") == "ok" else None)
+        raise RuntimeError(f"{self.name}: 1000 proposals in a row broke the space's rules")
+
+    def complete(self, proposal: Proposal) -> None:
+        trial = proposal.extra
+        record = self.evaluate(self.space.genome(proposal.genes))
+        result = self.base.result if record.get("status") == "ok" else None
+        values = self.objectives(record, result)
+        if trial is None:  # proposed before an interruption: its trial was failed
+            return
         if values is None:
             self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
         else:

@@ -33,6 +33,7 @@ from agents.callbacks import (
     save_checkpoint,
 )
 from agents.config import RunConfig
+from agents.envs import env_settings
 from agents.hyperparams import model_kwargs
 from agents.progress import follow_evaluation_budget
 from agents.records import RecordWriter
@@ -47,6 +48,7 @@ from agents.runs import (
     write_config,
 )
 from agents.sb3_counters import gradient_updates
+from agents.vec_env import make_in_flight_vec_env
 from nas_env.atomic import atomic_write_json
 
 INTERRUPTED = 130
@@ -135,6 +137,8 @@ def _save_anyway(save: Any) -> None:
 # -- SB3 agents ------------------------------------------------------------------------
 def _make_venv(config: RunConfig) -> Any:
     env_kwargs = dict(config.env_kwargs)
+    if env_settings(config.env_id, env_kwargs).parallel and config.vec_env == "dummy":
+        return make_in_flight_vec_env(config.env_id, config.n_envs, config.seed, env_kwargs)
     if config.vec_env == "subproc" and config.n_envs > 1:
         gym.make(config.env_id, **env_kwargs).close()  # clear errors from this process
         vec_cls: Any = SubprocVecEnv

@@ -39,3 +39,14 @@ def tiny() -> SearchSpace:
 def rng() -> np.random.Generator:
     """A seeded generator."""
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[object]:
+    """One local Ray instance for the whole session (2 CPUs, no dashboard); skips where
+    the ray extra is not installed. Executors made meanwhile join it and leave it up."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -64,6 +64,8 @@ class NASEnv(gym.Env):
     rung only while its loss stays in the top ``1/eta`` of that rung's results (successive
     halving); a candidate stopped early is scored from its calibrated rung loss, and
     ``info["result"]`` carries ``rung``, ``rungs``, ``cost_steps`` and ``calibration``.
+    With ``executor="ray"`` (or ``workers > 1``) candidates train on an executor's
+    workers, and a vector env that submits every env's `candidate` first trains them at once.
 
     ## Action Space
     ``Discrete(n)``. Mode ``edit``: the space's named edits, ``action_names[i]`` (e.g.
@@ -127,7 +129,9 @@ class NASEnv(gym.Env):
     task data, with a warning, instead of refusing it), ``backend``
     (``torch``/``deepspeed``), ``device``, ``precision``, ``training_seed``, ``cache``
     (result database path, or False), ``cache_root``, ``vocab_size``, ``promotion``
-    (``off``/``asha``), ``rungs``, ``eta``, ``checkpoint_mb`` (promotion checkpoints' cap).
+    (``off``/``asha``), ``rungs``, ``eta``, ``checkpoint_mb`` (promotion checkpoints' cap),
+    ``executor`` (``local``/``ray``), ``workers``, ``ray_address``, ``cpus_per_eval``,
+    ``gpus_per_eval``, ``max_retries`` (where candidates train; see `candidate`).
     `argument_names` lists them all; any other name is refused with a close match, and
     `check_arguments` checks a set of them without building anything.
 
@@ -369,6 +373,20 @@ class NASEnv(gym.Env):
             False,
             self._info(label),
         )
+
+    def candidate(self, action: Any) -> Genome | None:
+        """The genome ``step(action)`` would evaluate now, without stepping (None: that
+        step evaluates nothing). A vector env submits these before stepping, so that
+        an executor trains them at once (`agents.vec_env.InFlightVecEnv`)."""
+        index = int(action)
+        if not 0 <= index < len(self.action_names):
+            return None
+        if self.mode == "design":
+            state = self._design
+            return None if state.done or not state.mask()[index] else state.candidate(index)
+        if self.genome is None or self.action_names[index] == STOP:
+            return None
+        return self.space.actions.try_apply(self.genome, index)[0]
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now (True = allowed); ``stop`` is always allowed in edit mode."""
