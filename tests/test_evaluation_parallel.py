@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import FakeExecutor
 
-from nas_env.evaluation import EvalResult, TrainSettings
-from nas_env.evaluation.executors import LocalPool, WorkerLost
+from nas_env.evaluation import TrainSettings
+from nas_env.evaluation.executors import LocalPool
 from nas_env.evaluation.jobs import EvaluatorRecipe, run_job
 from nas_env.evaluation.parallel import ParallelEvaluator
 from nas_env.genome import Genome
@@ -20,50 +21,6 @@ DETERMINISTIC = ("status", "val_loss", "val_loss_se", "params", "size_mb", "step
 
 def recipe(fidelity: str = "tiny") -> EvaluatorRecipe:
     return EvaluatorRecipe.of("tiny", "lm/stdlib", fidelity, TrainSettings(threads=1))
-
-
-class FakeExecutor:
-    """Answers instantly with a result made from the genome (or fails as told); can hold
-    every run until ``release`` is set, and counts runs."""
-
-    kind = "fake"
-
-    def __init__(self, capacity: int = 2, fail: int = 0, fingerprint: str | None = None):
-        self.capacity = capacity
-        self.runs: list[str] = []
-        self.fail = fail
-        self.fingerprint = fingerprint
-        self.release = threading.Event()
-        self.release.set()
-        self.running = 0
-        self.peak = 0
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def run(self, recipe: EvaluatorRecipe, genome: Genome) -> str:
-        with self.lock:
-            self.runs.append(genome.key())
-            self.running += 1
-            self.peak = max(self.peak, self.running)
-            failing = self.fail > 0
-            self.fail -= 1
-        try:
-            assert self.release.wait(10), "released in time"
-            if failing:
-                raise WorkerLost("the worker died on all 1 attempt(s)")
-            driver = recipe.build(cache=False)
-            base = driver.base_fields(genome)
-            if self.fingerprint:
-                base["task_fingerprint"] = self.fingerprint
-            loss = 3.0 + int(genome.key()[:4], 16) / 65536
-            return EvalResult(status="ok", val_loss=loss, params=1, **base).to_json()
-        finally:
-            with self.lock:
-                self.running -= 1
-
-    def shutdown(self) -> None:
-        self.closed = True
-        self.release.set()
 
 
 @pytest.fixture
@@ -87,6 +44,8 @@ def test_a_genome_in_flight_is_submitted_once_and_cached_by_the_driver(
     executor.release.set()
     result = first.result(timeout=30)
     assert result.ok and not result.cache_hit
+    collected = evaluator.evaluate(genomes[0])  # the first to collect it: as computed
+    assert not collected.cache_hit and collected.val_loss == result.val_loss
     again = evaluator.evaluate(genomes[0])
     assert again.cache_hit and again.val_loss == result.val_loss
     assert executor.runs == [genomes[0].key()] and evaluator.submitted == 1

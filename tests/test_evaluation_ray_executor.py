@@ -85,6 +85,7 @@ def test_ray_gives_the_local_results_and_trains_a_genome_in_flight_once(
         assert futures[0] is futures[2]
         results = [f.result(timeout=300) for f in futures]
         assert evaluator.submitted == 2
+        assert not evaluator.evaluate(genomes[1]).cache_hit  # collected as computed
         assert evaluator.evaluate(genomes[1]).cache_hit and evaluator.submitted == 2
     finally:
         evaluator.close()

@@ -8,8 +8,8 @@
   A claim (see `ResultCache.compute`) still stops another process sharing the database
   from training the same genome.
 * `submit` returns a `concurrent.futures.Future`; a genome already in flight from this
-  evaluator is never submitted twice (its future is shared), a cached one resolves at
-  once. `evaluate` is ``submit(genome).result()``, so the env's step works unchanged, and
+  evaluator (submitted, and not yet collected by `evaluate`) is never submitted twice
+  (its future is shared), a cached one resolves at once. `evaluate` is ``submit(genome).result()``, so the env's step works unchanged, and
   a vector env or a baseline that submits its next candidates first keeps the workers
   busy (`agents.vec_env.InFlightVecEnv`, the baselines' ``in_flight``).
 * A worker lost on every attempt (`WorkerLost`), or a result computed on other task data
@@ -86,7 +86,7 @@ class ParallelEvaluator:
     def in_flight(self) -> int:
         """Evaluations submitted and not finished."""
         with self._lock:
-            return len(self._in_flight)
+            return sum(1 for f in self._in_flight.values() if not f.done())
 
     def submit(self, genome: Genome) -> Future[EvalResult]:
         """Start evaluating ``genome`` (or join its evaluation in flight); its future.
@@ -112,16 +112,19 @@ class ParallelEvaluator:
                 return running
             future = self._threads.submit(self._compute, key, genome)
             self._in_flight[key] = future
-        future.add_done_callback(lambda _f: self._forget(key))
         return future
 
     def evaluate(self, genome: Genome) -> EvalResult:
-        """The result of ``genome`` (waits for it; see `submit`)."""
-        return self.submit(genome).result()
-
-    def _forget(self, key: str) -> None:
+        """The result of ``genome`` (waits for it; see `submit`). The first call after a
+        submission gets the result as computed (``cache_hit`` False); later ones read it
+        from the cache."""
+        key = self.key(genome)
+        future = self.submit(genome)
+        result = future.result()
         with self._lock:
-            self._in_flight.pop(key, None)
+            if self._in_flight.get(key) is future:
+                del self._in_flight[key]
+        return result
 
     def _compute(self, key: str, genome: Genome) -> EvalResult:
         return self.cache.compute(
