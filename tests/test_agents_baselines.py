@@ -169,3 +169,77 @@ def test_random_search_on_real_training(tmp_path: Path) -> None:
     records = list(read_records(tmp_path / "episodes.jsonl"))
     assert len(records) == 2 and all(r["source"] == "train" for r in records)
     assert all(r["perplexity"] for r in records if r["status"] == "ok")
+
+
+class SubmittingFake(FakeEvaluator):
+    """`FakeEvaluator` with `ParallelEvaluator`'s ``submit``/``capacity``: counts the
+    candidates submitted ahead of their evaluation."""
+
+    def __init__(self, capacity: int = 3) -> None:
+        super().__init__()
+        self.capacity = capacity
+        self.ahead: list[str] = []
+        self.peak = 0
+        self.submitted: list[str] = []
+
+    def submit(self, genome: Genome) -> None:
+        self.submitted.append(genome.key())
+        self.ahead.append(genome.key())
+        self.peak = max(self.peak, len(self.ahead))
+
+    def evaluate(self, genome: Genome) -> EvalResult:
+        if genome.key() in self.ahead:
+            self.ahead.remove(genome.key())
+        return super().evaluate(genome)
+
+
+def sampled_keys(tmp_path: Path) -> list[tuple[str, float]]:
+    return [(r["genome_key"], r["score"]) for r in read_records(tmp_path / "episodes.jsonl")]
+
+
+@pytest.mark.parametrize("in_flight", [2, 5])
+def test_random_search_in_flight_records_the_genomes_of_one_at_a_time(
+    tmp_path: Path, in_flight: int
+) -> None:
+    runs = []
+    for k in (1, in_flight):
+        folder = tmp_path / str(k)
+        log = make_log(folder, "random")
+        evaluator = SubmittingFake(capacity=k)
+        RandomSearch(make_env(evaluator), log, seed=7).learn(total_timesteps=9)
+        log.writer.close()
+        runs.append(sampled_keys(folder))
+        assert evaluator.peak == k  # k candidates submitted ahead of their records
+        assert len(evaluator.submitted) == 9  # never past the step budget
+    assert runs[0] == runs[1] and len(runs[0]) == 9
+
+
+def test_evolution_in_flight_keeps_its_rules_and_resumes_exactly(tmp_path: Path) -> None:
+    def searcher(folder: Path) -> RegularizedEvolution:
+        return RegularizedEvolution(
+            make_env(SubmittingFake()),
+            make_log(folder, "evolution"),
+            seed=2,
+            population_size=6,
+            sample_size=3,
+            in_flight=3,
+        )
+
+    whole = searcher(tmp_path / "whole").learn(total_timesteps=30)
+    assert whole.num_timesteps == 30 and len(whole.population) == 6
+    assert len(whole.lineage) >= 20  # mutations once the population stood
+    assert whole.base.evaluator.peak == 3
+    first = searcher(tmp_path / "split")
+    first.learn(total_timesteps=30, callback=lambda s: s.num_timesteps < 14)  # interrupted
+    state = json.loads(json.dumps(first.state_dict()))
+    assert first.num_timesteps == 14 and len(state["pending"]) > 0  # in flight at the stop
+    second = searcher(tmp_path / "split")
+    second.load_state_dict(state)
+    second.learn(total_timesteps=30)
+    assert [m.key for m in second.population] == [m.key for m in whole.population]
+    assert second.lineage == whole.lineage[len(whole.lineage) - len(second.lineage) :]
+
+
+def test_in_flight_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="in_flight"):
+        RandomSearch(make_env(), make_log(Path("/tmp/unused"), "random"), in_flight=0)

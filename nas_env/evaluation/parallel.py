@@ -9,9 +9,10 @@
   from training the same genome.
 * `submit` returns a `concurrent.futures.Future`; a genome already in flight from this
   evaluator (submitted, and not yet collected by `evaluate`) is never submitted twice
-  (its future is shared), a cached one resolves at once. `evaluate` is ``submit(genome).result()``, so the env's step works unchanged, and
-  a vector env or a baseline that submits its next candidates first keeps the workers
-  busy (`agents.vec_env.InFlightVecEnv`, the baselines' ``in_flight``).
+  (its future is shared), a cached one resolves at once. `evaluate` waits on that
+  future, so the env's step works unchanged, and a vector env or a baseline that
+  submits its next candidates first keeps the workers busy
+  (`agents.vec_env.InFlightVecEnv`, the baselines' ``in_flight``).
 * A worker lost on every attempt (`WorkerLost`), or a result computed on other task data
   (another task fingerprint: a node with other files), becomes an ``error`` result with
   the reason; errors are not cached, so the genome is tried again when asked again.
