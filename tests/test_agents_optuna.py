@@ -158,3 +158,20 @@ def test_warm_start_adds_cached_genomes_without_steps(tmp_path: Path) -> None:
 def test_bad_startup_count_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="n_startup_trials"):
         TPESearch(make_env(), make_log(tmp_path, "tpe"), n_startup_trials=0)
+
+
+@pytest.mark.parametrize("cls", ALGOS)
+def test_trials_in_flight_are_running_trials_told_in_order(
+    cls: type[OptunaSearch], tmp_path: Path
+) -> None:
+    search = run(cls, tmp_path, 0, 12, in_flight=3)
+    assert search.num_timesteps == 12 and len(keys(tmp_path)) == 12
+    states = [t.state.name for t in search.study.trials]
+    assert "RUNNING" not in states  # every trial asked was told by the end of the budget
+    told = [t for t in search.study.trials if t.state.name in ("COMPLETE", "FAIL")]
+    assert len(told) == 12 + search.rejected
+    interrupted = make_log(tmp_path / "cut", cls.name)
+    cut = cls(make_env(), interrupted, seed=0, n_startup_trials=4, in_flight=3)
+    cut.learn(total_timesteps=40, callback=lambda s: s.num_timesteps < 6)
+    running = [t for t in cut.study.trials if t.state.name == "RUNNING"]
+    assert len(running) == len(cut.pending) == 2  # asked ahead: the constant liar sees them
