@@ -1,16 +1,24 @@
-"""Parallel speed-up: candidates evaluated per minute with 1 vs 2 subprocess envs.
+"""Parallel speed-up: fresh candidates per minute with 1 and 2 Ray workers and with 1 and
+2 SubprocVecEnv envs, in one run.
 
-Builds the vector env the way ``train_rl.py --n-envs N --vec-env subproc`` does (SB3
-`SubprocVecEnv` through `make_vec_env`, one torch thread per process) on
-``nas_env/TransformerLM-v0`` and steps it with random allowed actions for a fixed wall
-time. Every configuration gets an empty result cache of its own (the tokenizer and
-token caches are shared and warm), so counted candidates are real training runs; a
-step that lands on a genome evaluated before is a cache hit and not counted. Runs
-alternate (1, 2, 1, 2, ...) so machine drift hits both alike.
+Every configuration steps ``nas_env/TransformerLM-v0`` with random allowed edits (no
+``stop``) for a fixed wall time and counts the steps that trained a new candidate (not a
+cache hit); each configuration has an empty result cache of its own (the tokenizer and
+token caches are shared and warm), so every counted candidate is a real training run.
 
-    python benchmarks/parallel_speedup.py                  # tiny fidelity, 60 s per run
-    python benchmarks/parallel_speedup.py --fidelity fast --seconds 180
-    python benchmarks/parallel_speedup.py --quick          # CI smoke run
+* ``ray N``: the `InFlightVecEnv` the CLI builds for ``--n-envs N --executor ray
+  --workers N`` (N envs in this process sharing one `ParallelEvaluator`; a private local
+  Ray instance with N CPUs, one torch thread per evaluation).
+* ``subproc N``: SB3's `SubprocVecEnv` with N envs, as ``--n-envs N --vec-env subproc``
+  (one torch thread per process); each process trains its own candidates.
+
+Runs alternate their order between repeats so machine drift hits every configuration
+alike; each first steps for ``--warmup`` seconds uncounted (worker start-up, first
+imports).
+
+    python benchmarks/parallel_speedup.py                       # fast fidelity, 120 s runs
+    python benchmarks/parallel_speedup.py --fidelity tiny --seconds 60
+    python benchmarks/parallel_speedup.py --quick                # CI smoke run
 """
 
 from __future__ import annotations
@@ -32,40 +40,64 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 ENV_ID = "nas_env/TransformerLM-v0"
+CONFIGS: tuple[tuple[str, int], ...] = (("ray", 1), ("ray", 2), ("subproc", 1), ("subproc", 2))
 
 
-def candidates_per_minute(
-    n_envs: int, seconds: float, fidelity: str, seed: int, cache: Path
-) -> dict[str, Any]:
-    """Step ``n_envs`` subprocess envs for ``seconds``; count fresh evaluations."""
+def make_venv(kind: str, n: int, fidelity: str, seed: int, cache: Path) -> Any:
+    """The vector env of one configuration."""
+    kwargs: dict[str, Any] = {"fidelity": fidelity, "cache": str(cache)}
+    if kind == "ray":
+        from agents.vec_env import make_in_flight_vec_env
+
+        kwargs.update(executor="ray", workers=n, cpus_per_eval=1)
+        return make_in_flight_vec_env(ENV_ID, n, seed, kwargs)
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
-    os.environ["OMP_NUM_THREADS"] = "1"  # what train_rl.py --threads 1 gives its children
-    venv = make_vec_env(
+    return make_vec_env(
         f"nas_env:{ENV_ID}",
-        n_envs=n_envs,
+        n_envs=n,
         seed=seed,
-        env_kwargs={"fidelity": fidelity, "cache": str(cache)},
+        env_kwargs=kwargs,
         vec_env_cls=SubprocVecEnv,
         vec_env_kwargs={"start_method": "spawn"},
     )
+
+
+def step_for(venv: Any, seconds: float, rng: np.random.Generator) -> tuple[int, int, float]:
+    """Step with random allowed edits for ``seconds``: (steps, fresh candidates, time)."""
+    n = venv.num_envs
+    fresh = steps = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        masks = venv.env_method("action_masks")
+        actions = np.array([rng.choice(np.flatnonzero(m[:-1])) for m in masks])  # no stop
+        _, _, _, infos = venv.step(actions)
+        steps += n
+        fresh += sum(1 for i in infos if i.get("status") and not i.get("cache_hit", True))
+    return steps, fresh, time.perf_counter() - start
+
+
+def measure(
+    kind: str, n: int, seconds: float, warmup: float, fidelity: str, seed: int, cache: Path
+) -> dict[str, Any]:
+    """Fresh candidates per minute of one configuration."""
+    os.environ["OMP_NUM_THREADS"] = "1"  # what train_rl.py --threads 1 gives its children
+    import torch
+
+    torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
+    venv = make_venv(kind, n, fidelity, seed, cache)
     try:
         venv.reset()  # each env evaluates its start genome: outside the clock
-        fresh = steps = 0
-        start = time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            masks = venv.env_method("action_masks")
-            actions = np.array([rng.choice(np.flatnonzero(m[:-1])) for m in masks])  # no stop
-            _, _, _, infos = venv.step(actions)
-            steps += n_envs
-            fresh += sum(1 for i in infos if i.get("status") and not i.get("cache_hit", True))
-        elapsed = time.perf_counter() - start
+        if warmup > 0:
+            step_for(venv, warmup, rng)
+        steps, fresh, elapsed = step_for(venv, seconds, rng)
     finally:
         venv.close()
     return {
-        "n_envs": n_envs,
+        "kind": kind,
+        "workers": n,
         "seconds": elapsed,
         "steps": steps,
         "candidates": fresh,
@@ -76,36 +108,44 @@ def candidates_per_minute(
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison and print a Markdown table; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fidelity", default="tiny", help="fidelity level (default tiny)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="wall time per run")
+    parser.add_argument("--fidelity", default="fast", help="fidelity level (default fast)")
+    parser.add_argument("--seconds", type=float, default=120.0, help="counted wall time per run")
+    parser.add_argument("--warmup", type=float, default=15.0, help="uncounted stepping first")
     parser.add_argument("--repeats", type=int, default=2, help="runs per configuration")
-    parser.add_argument("--quick", action="store_true", help="CI smoke run: 1 x 10 s each")
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: tiny, 1 x 8 s each")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.repeats = 10.0, 1
-    runs: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+        args.fidelity, args.seconds, args.warmup, args.repeats = "tiny", 8.0, 2.0, 1
+    runs: dict[str, list[dict[str, Any]]] = {f"{k} {n}": [] for k, n in CONFIGS}
     with tempfile.TemporaryDirectory(prefix="parallel_") as folder:
         for repeat in range(args.repeats):
-            for n_envs in (1, 2) if repeat % 2 == 0 else (2, 1):
-                cache = Path(folder) / f"results_{n_envs}_{repeat}.sqlite"
-                run = candidates_per_minute(n_envs, args.seconds, args.fidelity, repeat, cache)
-                runs[n_envs].append(run)
+            order = CONFIGS if repeat % 2 == 0 else tuple(reversed(CONFIGS))
+            for kind, n in order:
+                cache = Path(folder) / f"results_{kind}{n}_{repeat}.sqlite"
+                run = measure(kind, n, args.seconds, args.warmup, args.fidelity, repeat, cache)
+                runs[f"{kind} {n}"].append(run)
                 print(
-                    f"  {n_envs} env(s), run {repeat}: {run['candidates']} candidates in "
+                    f"  {kind} x{n}, run {repeat}: {run['candidates']} fresh candidates in "
                     f"{run['seconds']:.0f} s ({run['per_minute']:.1f}/min)",
                     flush=True,
                 )
-    rate = {n: statistics.median(r["per_minute"] for r in runs[n]) for n in runs}
-    print(f"\nfidelity {args.fidelity}, {args.seconds:.0f} s per run, {args.repeats} run(s)\n")
-    print("| subprocess envs | candidates / min (median) | speed-up |")
-    print("| --: | --: | --: |")
-    for n in (1, 2):
-        print(f"| {n} | {rate[n]:.1f} | {rate[n] / rate[1]:.2f}x |")
+    rate = {name: statistics.median(r["per_minute"] for r in rs) for name, rs in runs.items()}
+    print(
+        f"\nfidelity {args.fidelity}, {args.seconds:.0f} s counted per run after "
+        f"{args.warmup:.0f} s of warm-up, {args.repeats} run(s) per configuration\n"
+    )
+    print("| configuration | workers / envs | fresh candidates / min (median) | speed-up vs 1 |")
+    print("| --- | --: | --: | --: |")
+    for kind, n in CONFIGS:
+        one = rate[f"{kind} 1"]
+        speedup = rate[f"{kind} {n}"] / one if one else float("nan")
+        print(f"| {kind} | {n} | {rate[f'{kind} {n}']:.1f} | {speedup:.2f}x |")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"cores usable: {len(os.sched_getaffinity(0))}, 1-min load average now: {load}")
     if args.json is not None:
-        payload = {"fidelity": args.fidelity, "runs": runs, "per_minute": rate}
+        payload = {"fidelity": args.fidelity, "seconds": args.seconds, "runs": runs}
+        payload["per_minute"] = rate
         args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
 

@@ -29,7 +29,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "train_throughput": ["--threads", "1", "--repeats", "9"],
     "eval_cost": ["--fidelities", "fast,medium"],
     "env_overhead": ["--steps", "30000"],
-    "parallel_speedup": ["--fidelity", "tiny", "--seconds", "60", "--repeats", "2"],
+    "parallel_speedup": ["--fidelity", "fast", "--seconds", "120", "--repeats", "2"],
     "deepspeed_memory": ["--candidates", "20"],
     "heldout_noise": ["--fidelities", "tiny,bench,fast,medium", "--genomes", "6"],
     "search_efficiency": ["--seeds", "10", "--budget", "100", "--jobs", "2"],
@@ -46,7 +46,7 @@ BENCHMARKS: dict[str, list[str]] = {
 }
 """Script name -> the arguments of the full run (the ones BENCHMARKS.md quotes)."""
 
-NEEDS: dict[str, str] = {"deepspeed_memory": "deepspeed"}
+NEEDS: dict[str, str] = {"deepspeed_memory": "deepspeed", "parallel_speedup": "ray"}
 """Benchmarks that need an optional package; skipped (and said so) without it."""
 
 

@@ -40,6 +40,12 @@ VALID: dict[str, Any] = {
     "rungs": 3,
     "eta": 2,
     "checkpoint_mb": 64,
+    "executor": "local",
+    "workers": 1,
+    "ray_address": None,
+    "cpus_per_eval": 2,
+    "gpus_per_eval": 0.0,
+    "max_retries": 1,
 }
 """A valid value for every argument but ``evaluator``."""
 
@@ -124,3 +130,34 @@ def test_settings_round_trip_through_plain_data(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="did you mean 'cache'"):
         EvaluatorSettings.from_kwargs({"cahce": True})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"executor": "dask"}, "allowed: local, ray"),
+        ({"workers": 0}, "workers"),
+        ({"cpus_per_eval": 0}, "cpus_per_eval"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"gpus_per_eval": 1}, "needs executor='ray'"),
+        ({"ray_address": "auto"}, "needs executor='ray'"),
+        ({"executor": "ray", "ray_address": ""}, "ray_address"),
+        ({"executor": "ray", "promotion": "asha"}, "promotion='asha'"),
+        ({"workers": 2, "promotion": "asha"}, "promotion='asha'"),
+        ({"executor": "ray", "gpus_per_eval": 1, "device": "cpu"}, "the workers' GPU"),
+    ],
+)
+def test_bad_executor_settings_name_the_value_and_what_is_allowed(
+    settings: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as caught:
+        EvaluatorSettings.from_kwargs(settings, "--env-kwargs")
+    assert str(caught.value).startswith("--env-kwargs ")
+
+
+def test_executor_settings_say_when_candidates_train_elsewhere() -> None:
+    assert not EvaluatorSettings().parallel
+    assert EvaluatorSettings(workers=2).parallel
+    assert EvaluatorSettings(executor="ray").parallel
+    gpus = EvaluatorSettings(executor="ray", gpus_per_eval=1, device="cuda")
+    assert gpus.remote_gpus  # accepted without a local GPU: the workers have them

@@ -129,6 +129,7 @@ def test_run_job_refuses_a_cpu_grant_that_differs_from_the_key(genomes: list[Gen
         run_job(recipe(), genomes[0], threads=2)
 
 
+@pytest.mark.slow
 def test_the_local_pool_gives_the_in_process_results(genomes: list[Genome]) -> None:
     local = recipe().build(cache=False)
     evaluator = ParallelEvaluator(recipe(), LocalPool(2), cache=False)

@@ -40,6 +40,7 @@ def measured(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_ray_workers_give_the_local_records(ray_session: Any, tmp_path: Path) -> None:
     local = cli("random", tmp_path / "local", tmp_path / "local.sqlite", 6)
     remote = cli("random", tmp_path / "ray", tmp_path / "ray.sqlite", 6)

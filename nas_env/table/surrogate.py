@@ -62,10 +62,15 @@ def analytic(space: SearchSpace, genome: Genome) -> tuple[int, float, int]:
     return count_params(config), size_mb(config, dtype="float32"), flops_per_token(config)
 
 
-def encode(space: SearchSpace, genomes: Sequence[Genome]) -> np.ndarray:
-    """Feature rows: genes, then log parameters and log FLOPs per token."""
+def encode(
+    space: SearchSpace,
+    genomes: Sequence[Genome],
+    sizes: Sequence[tuple[int, float, int]] | None = None,
+) -> np.ndarray:
+    """Feature rows: genes, then log parameters and log FLOPs per token (from ``sizes``,
+    the genomes' `analytic` figures, when given)."""
     rows = []
-    for genome in genomes:
+    for index, genome in enumerate(genomes):
         row: list[float] = []
         for gene in space.genes:
             if not gene.searchable:
@@ -76,7 +81,7 @@ def encode(space: SearchSpace, genomes: Sequence[Genome]) -> np.ndarray:
                 row.append(float(np.mean([float(v) for v in values])))
             else:
                 row.extend(sum(v == c for v in values) / len(values) for c in gene.choices)
-        params, _size, flops = analytic(space, genome)
+        params, _size, flops = sizes[index] if sizes is not None else analytic(space, genome)
         row.extend([math.log(params), math.log(max(flops, 1))])
         rows.append(row)
     return np.asarray(rows, dtype=np.float64)
@@ -189,9 +194,9 @@ def build_surrogate(
         }
         models.append(_regressor(settings).fit(x, y))
     every = list(space.enumerate())
-    features = encode(space, every)
-    predicted = np.stack([m.predict(features) for m in models[:-1]]).astype(np.float32)
     sizes = [analytic(space, g) for g in every]
+    features = encode(space, every, sizes)
+    predicted = np.stack([m.predict(features) for m in models[:-1]]).astype(np.float32)
     build_cost = sum(
         float(r.eval_seconds or 0.0) for t in tables for r in t.results() if r.source == "table"
     )
