@@ -5,7 +5,8 @@
   matches among the ``nas_env/`` ids of ``gymnasium.registry``.
 * Env keyword arguments are checked by the env's own declaration
   (`NASEnv.check_arguments`, see `nas_env.env.settings`), from `agents.config`.
-* `describe_fidelity`: the training budget in force, printed when a run starts.
+* `describe_fidelity`: the training budget in force, printed when a run starts;
+  `describe_executor`: where candidates train (`env_settings`: an id's settings).
 * `resolve_cache`: the result database a run uses, as an explicit path stored in the
   run's config, so that a resumed run reuses every evaluation already made.
 """

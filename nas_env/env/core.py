@@ -142,7 +142,8 @@ class NASEnv(gym.Env):
       the held-out windows over all documents, so its scores differ from version 2's.
       Evaluator version 4 fixed the sinusoidal position encoding (it swamped the token
       embeddings), added ``baseline_loss`` to every result and made ``target`` the default
-      reward.
+      reward. The executor settings and `candidate` change where candidates train, not
+      their results.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
