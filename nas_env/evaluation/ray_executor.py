@@ -170,7 +170,14 @@ class RayExecutor:
     def run(self, recipe: EvaluatorRecipe, genome: Genome) -> str:
         if not self.use_actors:
             return self._get(self._task.remote(recipe, genome))
-        actor = self._idle.get()
+        actor = None
+        while actor is None:  # never stuck waiting for an actor once shut down
+            if self._closed:
+                raise WorkerLost("the Ray executor was shut down")
+            try:
+                actor = self._idle.get(timeout=0.5)
+            except queue.Empty:
+                continue
         try:
             result = self._get(actor.evaluate.remote(recipe, genome))
         except WorkerLost:
