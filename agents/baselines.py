@@ -17,9 +17,10 @@ evaluations (distinct genomes scored).
   ``-failure_penalty`` and soon ages out. A mutation record is ``step 1`` of a one-step
   episode (the parent, already evaluated, is not recorded again).
 
-Candidates in flight (``in_flight=K``, default: the evaluator's ``capacity``, 1 for
+Candidates in flight (``in_flight=K``, default: twice the evaluator's ``capacity``, 1 for
 in-process training): the searcher proposes up to K candidates ahead and submits them to
-the evaluator (`ParallelEvaluator.submit`), so K workers train at once, then records them
+the evaluator (`ParallelEvaluator.submit`), so its workers always have one to train, then
+records them
 in the order proposed, one env step each. Random search proposes exactly the genomes it
 would one at a time, so its records do not depend on K; evolution picks the parents of
 the candidates in flight from the population it has (asynchronous evolution, as in Real
@@ -96,8 +97,9 @@ class SearchBaseline:
         env: An edit-mode nas_env environment (``gymnasium.make`` result or `NASEnv`).
         run_log: Receives the records.
         seed: Seeds the searcher's generator (and the env's first reset).
-        in_flight: Candidates proposed ahead and trained at once (None: the env's
-            evaluator's ``capacity``, 1 when it trains in process).
+        in_flight: Candidates proposed ahead and submitted (None: twice the env's
+            evaluator's ``capacity``, so that a worker never waits for the oldest
+            candidate to be recorded; 1 when it trains in process).
     """
 
     name = "baseline"
@@ -120,7 +122,8 @@ class SearchBaseline:
         self.num_timesteps = 0
         self._seeded = False
         capacity = int(getattr(base.evaluator, "capacity", 1) or 1)
-        self.in_flight = capacity if in_flight is None else int(in_flight)
+        default = 1 if capacity == 1 else 2 * capacity
+        self.in_flight = default if in_flight is None else int(in_flight)
         if self.in_flight < 1:
             raise ValueError(f"{self.name}: in_flight must be >= 1, got {in_flight}")
         submit = getattr(base.evaluator, "submit", None)

@@ -52,6 +52,7 @@ def test_ray_workers_give_the_local_records(ray_session: Any, tmp_path: Path) ->
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_an_agents_envs_share_one_ray_executor(ray_session: Any, tmp_path: Path) -> None:
     args = cli("ppo", tmp_path, tmp_path / "r.sqlite", 8, "--n-envs", "2")
     args += ["--hyperparams", "n_steps:4", "batch_size:4", "n_epochs:1"]
