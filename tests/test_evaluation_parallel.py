@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from fakes import FakeExecutor
 
+from nas_env.errors import ConfigError
 from nas_env.evaluation import TrainSettings
 from nas_env.evaluation.executors import LocalPool
 from nas_env.evaluation.jobs import EvaluatorRecipe, run_job
@@ -145,3 +146,15 @@ def test_the_local_pool_gives_the_in_process_results(genomes: list[Genome]) -> N
             k: getattr(expected, k) for k in DETERMINISTIC
         }
         assert evaluator.key(genome) == local.key(genome)
+
+
+def test_a_driver_without_the_workers_gpu_keys_results_by_their_device() -> None:
+    local = recipe().build(cache=False)
+    placed = local.placed_on("cuda", "bf16")
+    genome = local.space.default_genome()
+    assert placed.key(genome) != local.key(genome)
+    fields = placed.base_fields(genome)
+    assert (fields["device"], fields["precision"]) == ("cuda", "bf16")
+    assert local.device.type == "cpu"  # the original is untouched
+    with pytest.raises(ConfigError, match="precision 'auto'"):
+        local.placed_on("cuda", "auto")
