@@ -1,11 +1,18 @@
-"""The final training: re-train a search's best few genomes at the reference fidelity.
+"""The final training: re-train a search's best candidates longer and choose there.
 
 Standard NAS practice: a search ranks candidates at a cheap fidelity, then its best few
-are trained for longer and the winner is chosen on that measurement. `final_training`
-reads the run's ``episodes.jsonl``, takes the ``top`` distinct genomes by search score,
-evaluates each with the run's own env (same space, task, reward and targets) at
-``fidelity``, writes ``RUN_DIR/final.json`` and returns it; `final_report` is the text
-``train_rl.py`` prints.
+are trained for longer and the winner is chosen on that measurement. A cheap level's
+ranking is biased by shape (at 100 steps shallow, wide genomes lead; after long training
+deeper ones do), so the final training does not only take the search's top few: it also
+takes the best genome of every depth the search evaluated (`choose_candidates`), so that
+the longer training can overturn the search's ranking across depths.
+
+`final_training` reads the run's ``episodes.jsonl``, chooses the candidates, evaluates
+each with the run's own env (same space, task, reward and targets) at ``fidelity``, saves
+the winner's trained model in ``RUN_DIR/model/`` (safetensors weights and a JSON
+description, `models.artifact`; ``models.load_trained(RUN_DIR / "model")`` rebuilds it;
+``model.onnx`` too where the ``onnx`` extra is installed), writes ``RUN_DIR/final.json``
+and returns it; `final_report` is the text ``train_rl.py`` prints.
 """
 
 from __future__ import annotations
@@ -24,10 +31,38 @@ from nas_env.atomic import atomic_write_json
 from nas_env.genome import Genome
 
 FINAL_FILE = "final.json"
+MODEL_DIR = "model"
 
 
-def top_genomes(run_dir: Path, top: int) -> list[dict[str, Any]]:
-    """The ``top`` distinct successfully evaluated genomes of a run, best search score first.
+def choose_candidates(
+    run_dir: Path, top: int, depth_gene: str | None = "layers", per_depth: int = 1
+) -> list[dict[str, Any]]:
+    """The final training's candidates: the ``top`` best by search score, then the best
+    ``per_depth`` of every value of ``depth_gene`` not already among them.
+
+    Each entry is the record of the genome's best search score with ``chosen_as`` added
+    (``top``, or ``best of layers=2``).
+    """
+    ranked = top_genomes(run_dir, None)
+    chosen = [{**r, "chosen_as": "top"} for r in ranked[:top]]
+    keys = {r["genome_key"] for r in chosen}
+    if depth_gene and per_depth > 0:
+        depths = sorted(
+            {r["genome"][depth_gene] for r in ranked if depth_gene in r["genome"]}, key=str
+        )
+        for depth in depths:
+            same = [r for r in ranked if r["genome"].get(depth_gene) == depth]
+            for record in [r for r in same if r["genome_key"] not in keys][:per_depth]:
+                if sum(1 for r in chosen if r["genome"].get(depth_gene) == depth) >= per_depth:
+                    break
+                chosen.append({**record, "chosen_as": f"best of {depth_gene}={depth}"})
+                keys.add(record["genome_key"])
+    return chosen
+
+
+def top_genomes(run_dir: Path, top: int | None) -> list[dict[str, Any]]:
+    """The ``top`` (None: all) distinct successfully evaluated genomes of a run, best
+    search score first.
 
     Each entry holds the genome, its key and the record of its best search score.
     """
@@ -43,7 +78,7 @@ def top_genomes(run_dir: Path, top: int) -> list[dict[str, Any]]:
             if key not in best or score > best[key]["score"]:
                 best[key] = record
     ranked = sorted(best.values(), key=lambda r: (-r["score"], r["genome_key"]))
-    return ranked[:top]
+    return ranked if top is None else ranked[:top]
 
 
 def _measured(result: Any, reward: Any) -> dict[str, Any]:
@@ -68,24 +103,29 @@ def final_training(
     env_kwargs: Mapping[str, Any],
     top: int,
     fidelity: str = "reference",
+    per_depth: int = 1,
 ) -> dict[str, Any]:
-    """Re-train the run's ``top`` best genomes at ``fidelity``; write and return final.json.
+    """Re-train the run's candidates (`choose_candidates`) at ``fidelity``; save the
+    winner's model in ``RUN_DIR/model/``; write and return final.json.
 
     The winner is the candidate with the best score at ``fidelity`` (failures never win).
     """
-    candidates = top_genomes(run_dir, top)
     env = gym.make(env_id, **{**dict(env_kwargs), "fidelity": fidelity})
     try:
         base = env.unwrapped
-        reward, space = base.reward_fn, base.space
-        rows = []
+        reward, space, evaluator = base.reward_fn, base.space, base.evaluator
+        depth = space.layer_gene().name if space.layer_gene() is not None else None
+        candidates = choose_candidates(run_dir, top, depth, per_depth)
+        rows, models = [], {}
         for record in candidates:
             genome = Genome.from_genes(space, record["genome"])
-            result = base.evaluator.evaluate(genome)
+            result, model = _evaluate(evaluator, genome)
+            models[record["genome_key"]] = (genome, model)
             rows.append(
                 {
                     "genome_key": record["genome_key"],
                     "genome": record["genome"],
+                    "chosen_as": record["chosen_as"],
                     "search": {
                         "fidelity": record.get("fidelity"),
                         "score": record["score"],
@@ -96,20 +136,65 @@ def final_training(
                     "final": _measured(result, reward),
                 }
             )
+        scored = [r for r in rows if r["final"]["score"] is not None]
+        winner = max(scored, key=lambda r: r["final"]["score"]) if scored else None
+        saved = None
+        if winner is not None:
+            genome, model = models[winner["genome_key"]]
+            saved = _save_model(run_dir, evaluator, genome, model, winner)
     finally:
         env.close()
-    scored = [r for r in rows if r["final"]["score"] is not None]
-    winner = max(scored, key=lambda r: r["final"]["score"]) if scored else None
     data = {
         "fidelity": fidelity,
         "reward": reward.to_dict(),
         "targets": space.targets.to_dict(),
-        "task": base.evaluator.task_id if hasattr(base.evaluator, "task_id") else None,
+        "task": getattr(evaluator, "task_id", None),
         "candidates": rows,
         "winner": winner["genome_key"] if winner else None,
+        "model": saved,
     }
     atomic_write_json(run_dir / FINAL_FILE, data)
     return data
+
+
+def _evaluate(evaluator: Any, genome: Genome) -> tuple[Any, Any]:
+    """The result at the final fidelity and the trained model when there is one."""
+    with_model = getattr(evaluator, "evaluate_with_model", None)
+    if with_model is None:  # a table or surrogate: nothing is trained
+        return evaluator.evaluate(genome), None
+    return with_model(genome)
+
+
+def _save_model(
+    run_dir: Path, evaluator: Any, genome: Genome, model: Any, winner: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Save the winner's trained model (trained again when its result came from the
+    cache: the same weights on the CPU); None where the evaluator trains nothing."""
+    if model is None:
+        train = getattr(evaluator, "train_model", None)
+        if train is None:
+            return None
+        _, model = train(genome)
+        if model is None:
+            return None
+    from models.artifact import export_onnx, save_trained
+
+    folder = run_dir / MODEL_DIR
+    genes = {**dict(genome), "family": evaluator.space.family}
+    meta = {
+        "genome_key": winner["genome_key"],
+        "fidelity": evaluator.fidelity.name,
+        "task": evaluator.task_id,
+        "task_fingerprint": evaluator.task_fingerprint,
+        "final": winner["final"],
+    }
+    save_trained(model, genes, evaluator.spec, folder, meta)
+    onnx = export_onnx(model, evaluator.spec, folder)
+    return {
+        "folder": str(folder),
+        "weights": str(folder / "model.safetensors"),
+        "onnx": str(onnx) if onnx else None,
+    }
 
 
 def _num(value: Any, digits: int = 2) -> str:
@@ -133,6 +218,7 @@ def final_report(data: Mapping[str, Any], run_dir: Path) -> str:
     for c in data["candidates"]:
         s, f = c["search"], c["final"]
         mark = " <- winner" if c["genome_key"] == data["winner"] else ""
+        mark += f" ({c['chosen_as']})" if c.get("chosen_as", "top") != "top" else ""
         within = {True: "yes", False: "no", None: "-"}[f["within_targets"]]
         lines.append(
             f"  {c['genome_key']:<16} {_num(s['score'], 4):>12} {_num(s['quality']):>14} "
@@ -148,6 +234,11 @@ def final_report(data: Mapping[str, Any], run_dir: Path) -> str:
         genes = ", ".join(f"{k}={json.dumps(v)}" for k, v in winner["genome"].items())
         lines.append(f"winner: {genes}")
     lines.append(f"  -> {run_dir / FINAL_FILE}")
+    if data.get("model"):
+        lines.append(
+            f"  trained model: {data['model']['folder']} "
+            f"(models.load_trained(...) rebuilds it)"
+        )
     lines += pareto_lines(run_dir)
     return "\n".join(lines)
 

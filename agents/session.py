@@ -111,8 +111,8 @@ def _final(config: RunConfig) -> None:
     from agents.final import final_report, final_training
 
     print(
-        f"\nfinal training: the best {config.final_top} genomes at `{config.final_fidelity}` "
-        "(--final-top 0 skips it)",
+        f"\nfinal training: the best {config.final_top} genomes and the best of each depth "
+        f"at `{config.final_fidelity}` (--final-top 0 skips it)",
         flush=True,
     )
     data = final_training(

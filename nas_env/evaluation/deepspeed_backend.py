@@ -29,6 +29,7 @@ from nas_env._validate import describe
 from nas_env.errors import ConfigError
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.loop import (
+    LossTally,
     TrainOutcome,
     check_progress,
     forward_loss,
@@ -176,12 +177,14 @@ def train_deepspeed(
         start = time.perf_counter()
         last = float("nan")
         check_every = 1 if device.type == "cpu" else 16
+        tally = LossTally(fidelity, device)
         for step in range(fidelity.steps):
             set_lr(optimizer, fidelity.lr_at(step))
             batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(engine.device)
             loss = forward_loss(engine, batch, is_lm)
             engine.backward(loss)
             engine.step()
+            tally.add(loss, step)
             if (step + 1) % check_every == 0 or step + 1 == fidelity.steps:
                 last = check_progress(loss, step, deadline)
         if device.type == "cuda":
@@ -192,4 +195,6 @@ def train_deepspeed(
         engine.destroy()
         del engine, optimizer
     tokens = fidelity.steps * fidelity.batch_size * seq_len
-    return TrainOutcome(fidelity.steps, tokens, seconds, last), trained
+    mean_loss, late_loss = tally.means()
+    outcome = TrainOutcome(fidelity.steps, tokens, seconds, last, 0, None, mean_loss, late_loss)
+    return outcome, trained

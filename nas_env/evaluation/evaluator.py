@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from nas_env.evaluation.measure import measure_latency, peak_memory, torch_threa
 from nas_env.evaluation.precision import Precision, resolve_device, resolve_precision
 from nas_env.evaluation.result import EvalResult
 from nas_env.evaluation.rng import isolated_rng
+from nas_env.evaluation.signals import Signal, checked_signal
+from nas_env.evaluation.signals import features as signal_features
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
 from nas_env.tasks import cache_dir, make_task
@@ -155,7 +158,8 @@ class Evaluator:
             deepspeed_token = hashlib.sha256(text.encode()).hexdigest()[:16]
         self.task_fingerprint: str = self.task.fingerprint
         self._task_token = f"{task}#{self.task.fingerprint}@{self.seq_len}"
-        self._fidelity_token = self.fidelity.cache_token()
+        self.signal: Signal | None = checked_signal(self.fidelity)
+        self._fidelity_token = self._fidelity_key()
         settings = self.settings
         self._settings_token = (
             f"mem={settings.max_memory_mb};lat={settings.latency_warmup}+"
@@ -187,7 +191,8 @@ class Evaluator:
             )
         rung = copy.copy(self)
         rung.fidelity = self.fidelity.rung(steps)
-        rung._fidelity_token = rung.fidelity.cache_token()
+        rung.signal = self.signal if rung.fidelity.signal else None
+        rung._fidelity_token = rung._fidelity_key()
         rung.checkpoints = checkpoints
         rung.lower = lower
         return rung
@@ -213,6 +218,11 @@ class Evaluator:
         placed.device = target
         placed.precision = resolve_precision(precision, target)
         return placed
+
+    def _fidelity_key(self) -> str:
+        """The fidelity's cache token, with the signal's version when there is one."""
+        token = self.fidelity.cache_token()
+        return f"{token};{self.signal.tag}" if self.signal is not None else token
 
     def context_key(self) -> str:
         """A hash of every part of `key` but the genome: which evaluations are comparable."""
@@ -265,6 +275,33 @@ class Evaluator:
         with isolated_rng(self.device), torch_threads(self.settings.threads):
             return self._evaluate_uncached(genome)
 
+    def evaluate_with_model(self, genome: Genome) -> tuple[EvalResult, torch.nn.Module | None]:
+        """`evaluate`, and the trained model (on the CPU, in eval mode) when it was
+        trained now; None when the result came from the cache or the candidate failed.
+
+        On the CPU, training the same genome again with the same settings gives the same
+        weights, so `train_model` recovers a cached candidate's model exactly.
+        """
+        kept: list[torch.nn.Module] = []
+
+        def run() -> EvalResult:
+            with isolated_rng(self.device), torch_threads(self.settings.threads):
+                return self._evaluate_uncached(genome, kept)
+
+        result = self.cache.compute(
+            self.key(genome), run, fidelity=self.fidelity.name, seed=self.settings.seed
+        )
+        model = kept[0].cpu().eval() if kept and result.ok and not result.cache_hit else None
+        return result, model
+
+    def train_model(self, genome: Genome) -> tuple[EvalResult, torch.nn.Module | None]:
+        """Train and measure ``genome`` now (the cache is neither read nor written) and
+        return the trained model (on the CPU, in eval mode; None when it failed)."""
+        kept: list[torch.nn.Module] = []
+        with isolated_rng(self.device), torch_threads(self.settings.threads):
+            result = self._evaluate_uncached(genome, kept)
+        return result, (kept[0].cpu().eval() if kept and result.ok else None)
+
     def base_fields(self, genome: Genome) -> dict[str, Any]:
         """The fields every result of ``genome`` carries (task, fidelity, placement...)."""
         return {
@@ -283,7 +320,9 @@ class Evaluator:
             "threads": torch.get_num_threads(),
         }
 
-    def _evaluate_uncached(self, genome: Genome) -> EvalResult:
+    def _evaluate_uncached(
+        self, genome: Genome, keep: list[torch.nn.Module] | None = None
+    ) -> EvalResult:
         base = self.base_fields(genome)
         reasons = self.space.check(genome)
         if reasons:
@@ -302,7 +341,8 @@ class Evaluator:
                 memory_limit(self.settings.max_memory_mb, self.device),
                 peak_memory(self.device) as memory,
             ):
-                measured = self._train_and_measure(config, start, genome)
+                measured = self._train_and_measure(config, start, genome, keep)
+                measured = self._scored(measured, static, genome)
         except Exception as exc:  # every failure becomes a result, never a crash
             status, message = classify(exc)
             free_memory(self.device)
@@ -323,11 +363,19 @@ class Evaluator:
             **base,
         )
 
-    def _train_and_measure(self, config: Any, start: float, genome: Genome) -> dict[str, Any]:
+    def _train_and_measure(
+        self,
+        config: Any,
+        start: float,
+        genome: Genome,
+        keep: list[torch.nn.Module] | None = None,
+    ) -> dict[str, Any]:
         deadline = start + self.fidelity.max_seconds
         torch.manual_seed(self.settings.seed)
         model = build_model(config).to(self.device)
         outcome, model = self._train(model, deadline, genome)
+        if keep is not None:
+            keep.append(model)
         autocast = self.precision.dtype if self.precision.autocast else None
         scores = validate(
             model,
@@ -350,7 +398,7 @@ class Evaluator:
             threads=settings.latency_threads,
         )
         is_lm = self.task.metric == "perplexity"
-        return {
+        measured = {
             "val_loss": scores.loss,
             "val_loss_se": scores.loss_se,
             "scored_tokens": scores.tokens,
@@ -366,7 +414,28 @@ class Evaluator:
             "tokens_per_second": outcome.tokens / max(outcome.seconds, 1e-9),
             "steps": outcome.steps,
             "final_train_loss": outcome.final_loss,
+            "mean_train_loss": outcome.mean_loss,
+            "late_train_loss": outcome.late_loss,
             "resumed_from": outcome.start_step or None,
+        }
+        return measured
+
+    def _scored(
+        self, measured: dict[str, Any], static: dict[str, Any], genome: Genome
+    ) -> dict[str, Any]:
+        """``measured`` with the signal's estimate as ``val_loss`` (and perplexity), the
+        measurement kept in ``measured_val_loss``; unchanged without a signal."""
+        if self.signal is None:
+            return measured
+        feats = signal_features(dict(genome), {**measured, **static})
+        estimate = self.signal.predict(feats)
+        is_lm = self.task.metric == "perplexity"
+        return {
+            **measured,
+            "val_loss": estimate,
+            "perplexity": math.exp(estimate) if is_lm else None,
+            "measured_val_loss": measured["val_loss"],
+            "signal": self.signal.tag,
         }
 
     def _train(

@@ -37,6 +37,19 @@ _FIELDS = (
     "eval_tokens",
     "max_seconds",
     "schedule_steps",
+    "signal",
+)
+# The fields that change how a candidate trains (a signal's level must match them).
+TRAINING_FIELDS = (
+    "steps",
+    "batch_size",
+    "seq_len",
+    "lr",
+    "warmup_steps",
+    "min_lr_ratio",
+    "weight_decay",
+    "grad_clip",
+    "schedule_steps",
 )
 
 
@@ -62,6 +75,10 @@ class Fidelity:
             ``steps``: a promotion rung (`rung`) trains the first ``steps`` of a longer
             run, so that continuing from its checkpoint to the next rung is the same
             training as running the longer schedule at once (None: ``steps``).
+        signal: The scoring rule that turns this level's measurement into an estimate
+            of the held-out loss after long training (a name or path for
+            `nas_env.evaluation.signals.load_signal`; None: the held-out loss as measured).
+            A partial promotion rung (`rung`) is measured as it is.
     """
 
     name: str
@@ -76,6 +93,7 @@ class Fidelity:
     eval_tokens: int
     max_seconds: float
     schedule_steps: int | None = None
+    signal: str | None = None
 
     def __post_init__(self) -> None:
         if self.schedule_steps is not None and self.schedule_steps < self.steps:
@@ -107,7 +125,7 @@ class Fidelity:
         base = self.name.split("@", 1)[0]
         if steps == total:
             return replace(self, name=base, steps=total, schedule_steps=None)
-        return replace(self, name=f"{base}@{steps}", steps=steps, schedule_steps=total)
+        return replace(self, name=f"{base}@{steps}", steps=steps, schedule_steps=total, signal=None)
 
     def lr_at(self, step: int) -> float:
         """Learning rate for optimizer step ``step`` (0-based): warm-up, then cosine."""
@@ -126,8 +144,14 @@ class Fidelity:
         """A canonical string of every field that changes the result (for cache keys)."""
         items = sorted(self.to_dict().items())
         return ",".join(
-            f"{k}={v}" for k, v in items if k != "name" and (k != "schedule_steps" or v)
+            f"{k}={v}"
+            for k, v in items
+            if k != "name" and (k not in ("schedule_steps", "signal") or v)
         )
+
+    def training_fields(self) -> dict[str, Any]:
+        """The fields that change how a candidate trains (not what is scored or capped)."""
+        return {k: getattr(self, k) for k in TRAINING_FIELDS}
 
     @classmethod
     def from_dict(cls, raw: Any, name: str = "custom", where: str = "fidelity") -> Fidelity:
@@ -156,7 +180,14 @@ class Fidelity:
             raise ConfigError(
                 f"{where}.schedule_steps: must be at least steps ({steps}), got {schedule}"
             )
+        signal = data.get("signal")
+        if signal is not None and (not isinstance(signal, str) or not signal):
+            raise ConfigError(
+                f"{where}.signal: expected a signal name or path (config/signals/), "
+                f"got {describe(signal)}"
+            )
         return cls(
+            signal=signal,
             schedule_steps=schedule,
             name=name,
             steps=steps,

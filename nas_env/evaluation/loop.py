@@ -39,6 +39,10 @@ class TrainOutcome:
         final_loss: Training loss at the last step.
         start_step: The step this call resumed from (0: a fresh model).
         state: The training state after the last step (`capture_state`), when asked for.
+        mean_loss: Mean training loss over this call's steps (the area under the training
+            curve, a learning-speed signal; NaN when no step ran).
+        late_loss: Mean training loss over the second half of the schedule's steps that
+            this call trained (NaN when it trained none of them).
     """
 
     steps: int
@@ -47,6 +51,36 @@ class TrainOutcome:
     final_loss: float
     start_step: int = 0
     state: dict[str, Any] | None = None
+    mean_loss: float = math.nan
+    late_loss: float = math.nan
+
+
+class LossTally:
+    """Sums of the training loss over all steps and over the schedule's second half,
+    kept on the device (no host read per step), for `TrainOutcome.mean_loss` and
+    `TrainOutcome.late_loss`."""
+
+    def __init__(self, fidelity: Fidelity, device: torch.device) -> None:
+        self.half = fidelity.total_steps // 2
+        self.total = torch.zeros((), device=device)
+        self.late = torch.zeros((), device=device)
+        self.count = 0
+        self.late_count = 0
+
+    def add(self, loss: torch.Tensor, step: int) -> None:
+        """Count the loss of optimizer step ``step`` (0-based)."""
+        value = loss.detach().float()
+        self.total += value
+        self.count += 1
+        if step >= self.half:
+            self.late += value
+            self.late_count += 1
+
+    def means(self) -> tuple[float, float]:
+        """``(mean over all counted steps, mean over the second half)``; NaN for none."""
+        mean = float(self.total) / self.count if self.count else math.nan
+        late = float(self.late) / self.late_count if self.late_count else math.nan
+        return mean, late
 
 
 def capture_state(
@@ -172,6 +206,7 @@ def train_torch(
             )
     start = time.perf_counter()
     last = float("nan")
+    tally = LossTally(fidelity, device)
     for step in range(first, fidelity.steps):
         set_lr(optimizer, fidelity.lr_at(step))
         batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(device)
@@ -190,6 +225,7 @@ def train_torch(
         else:
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        tally.add(loss, step)
         if (step + 1) % check_every == 0 or step + 1 == fidelity.steps:
             last = check_progress(loss, step, deadline)
     if device.type == "cuda":
@@ -199,4 +235,5 @@ def train_torch(
     state = (
         capture_state(model, optimizer, generator, fidelity.steps, scaler) if keep_state else None
     )
-    return TrainOutcome(fidelity.steps, tokens, seconds, last, first, state)
+    mean_loss, late_loss = tally.means()
+    return TrainOutcome(fidelity.steps, tokens, seconds, last, first, state, mean_loss, late_loss)

@@ -63,6 +63,14 @@ class EvalResult:
         seed: Training seed.
         steps: Optimizer steps actually made.
         final_train_loss: Training loss at the last step.
+        mean_train_loss: Mean training loss over the steps trained (area under the curve).
+        late_train_loss: Mean training loss over the second half of the schedule.
+        signal: The scoring rule that turned the measurement into ``val_loss`` (its name
+            and version, e.g. ``long-ridge@1``: a prediction of the held-out loss after
+            long training, `nas_env.evaluation.signals`); empty when ``val_loss`` is the
+            held-out loss as measured.
+        measured_val_loss: With a ``signal``: the held-out loss as measured at this
+            fidelity (``val_loss`` and ``perplexity`` are then the signal's estimate).
         evaluator_version: Version of the evaluation code (part of cache keys).
         resumed_from: The step of the lower promotion rung's checkpoint that training
             continued from (None or 0: trained from scratch).
@@ -114,6 +122,10 @@ class EvalResult:
     seed: int | None = None
     steps: int | None = None
     final_train_loss: float | None = None
+    mean_train_loss: float | None = None
+    late_train_loss: float | None = None
+    signal: str = ""
+    measured_val_loss: float | None = None
     evaluator_version: str = ""
     resumed_from: int | None = None
     rung: int | None = None

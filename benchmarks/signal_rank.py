@@ -1,0 +1,166 @@
+"""Cheap signals against long training: which short run (and which scoring rule) ranks the
+genomes of `benchmarks/data/long_truth.jsonl` like the `long` level does.
+
+For every genome of the truth samples (``fit``, ``uniform``, ``decision``; see
+`benchmarks/long_truth.py`) this trains each candidate level (seed 0, and seed 1 for the
+``--noise`` levels) and records what the run measured (held-out loss, the training curve's
+mean and late mean, counts, seconds) in ``--rows`` (committed; a run resumes where it
+stops). Then, per reported sample (``uniform``, ``decision``) and per level, it reports
+Kendall tau and Spearman of
+
+* the level's held-out loss (the raw signal) and its mean training loss,
+* a ridge predictor of the long loss over the level's features, fitted on the ``fit``
+  sample only (`nas_env.evaluation.signals`),
+
+against the long loss, the seed-to-seed noise floor, seconds per candidate, and on the
+decision sample the top pick's regret: how much worse (in perplexity at `long`) the genome
+the signal ranks first is than the best genome of the sample.
+
+    python benchmarks/signal_rank.py --levels fast,reference --noise fast
+    python benchmarks/signal_rank.py --report-only --write-signal long-ridge --level fast
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.signal_stats import report, truth_genomes, write_signal  # noqa: E402
+from nas_env.evaluation import Evaluator, TrainSettings  # noqa: E402
+from nas_env.evaluation.fidelity import Fidelity  # noqa: E402
+from nas_env.genome import Genome  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+_EVALUATORS: dict[tuple[str, int], Evaluator] = {}
+
+
+def _evaluate(job: dict[str, Any]) -> dict[str, Any]:
+    """Worker: one genome at one level and seed, one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    key = (job["level"], job["seed"])
+    if key not in _EVALUATORS:
+        _EVALUATORS[key] = Evaluator(
+            job["space"],
+            task=job["task"],
+            fidelity=Fidelity.from_dict(job["fidelity"], name=job["level"]),
+            settings=TrainSettings(device="cpu", precision="fp32", seed=job["seed"], threads=1),
+            cache=job["cache"],
+        )
+    evaluator = _EVALUATORS[key]
+    result = evaluator.evaluate(Genome.from_genes(evaluator.space, job["genes"]))
+    return {
+        "level": job["level"],
+        "seed": job["seed"],
+        "sample": job["sample"],
+        "index": job["index"],
+        "status": result.status,
+        "val_loss": result.val_loss if result.ok else None,
+        "mean_train_loss": result.mean_train_loss if result.ok else None,
+        "late_train_loss": result.late_train_loss if result.ok else None,
+        "params": result.params,
+        "flops_per_token": result.flops_per_token,
+        "eval_seconds": result.eval_seconds,
+        "train_seconds": result.train_seconds,
+    }
+
+
+def _fields(level: str, extra: dict[str, Any]) -> dict[str, Any]:
+    if level in extra:
+        return dict(extra[level])
+    fidelity = Fidelity.resolve(level)
+    return {k: v for k, v in fidelity.to_dict().items() if k != "name" and v is not None}
+
+
+def _have(path: Path) -> set[tuple[str, int, str, int]]:
+    if not path.is_file():
+        return set()
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return {(r["level"], r["seed"], r["sample"], r["index"]) for r in rows}
+
+
+def run(args: argparse.Namespace, levels: list[str], extra: dict[str, Any]) -> None:
+    """Train what ``args.rows`` lacks, appending one row per evaluation."""
+    genomes = truth_genomes(args.truth)
+    noise = set(args.noise.split(",")) if args.noise else set()
+    have = _have(args.rows)
+    jobs = [
+        {
+            "space": "tiny",
+            "task": "lm/stdlib",
+            "level": level,
+            "fidelity": _fields(level, extra),
+            "seed": seed,
+            "sample": sample,
+            "index": index,
+            "genes": genes,
+            "cache": str(args.cache),
+        }
+        for level in levels
+        for seed in ((0, 1) if level in noise else (0,))
+        for (sample, index), genes in sorted(genomes.items())
+        if (level, seed, sample, index) not in have
+    ]
+    print(f"{len(jobs)} evaluations to run", flush=True)
+    args.cache.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        pending = {pool.submit(_evaluate, job) for job in jobs}
+        count = 0
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            with args.rows.open("a", encoding="utf-8") as fh:
+                for future in done:
+                    row = future.result()
+                    fh.write(json.dumps(row, sort_keys=True) + "\n")
+                    count += 1
+            if count % 10 == 0 or not pending:
+                print(f"[{count}/{len(jobs)}] {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Evaluate the levels (unless ``--report-only``), then print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = parser.add_argument
+    add("--levels", default="fast", help="candidate levels, comma-separated (fast)")
+    add("--extra", type=Path, default=None, help="YAML of extra levels: name -> fields")
+    add("--noise", default="", help="levels also trained with seed 1")
+    add("--workers", type=int, default=1)
+    add("--truth", type=Path, default=DATA / "long_truth.jsonl")
+    add("--rows", type=Path, default=DATA / "signal_rows.jsonl")
+    add("--cache", type=Path, default=ROOT / ".long-cache" / "signals.sqlite")
+    add("--report-only", action="store_true", help="no training; report what is there")
+    add("--features", default=None, help="predictor features, comma-separated (a default set)")
+    add("--json", type=Path, default=None, help="write the report's numbers here")
+    add("--write-signal", default=None, help="save the predictor fitted on `fit` as this name")
+    add("--level", default="fast", help="the level whose predictor --write-signal saves")
+    args = parser.parse_args(argv)
+    extra = yaml.safe_load(args.extra.read_text(encoding="utf-8")) if args.extra else {}
+    levels = [lvl for lvl in args.levels.split(",") if lvl]
+    if not args.report_only:
+        run(args, levels, extra)
+    features = args.features.split(",") if args.features else None
+    text, numbers = report(args.truth, args.rows, features)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps(numbers, indent=1) + "\n", encoding="utf-8")
+    if args.write_signal:
+        path = write_signal(args.truth, args.rows, args.level, args.write_signal, features)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,252 @@
+"""Statistics of `benchmarks/signal_rank.py`: rank agreement of cheap signals with `long`.
+
+Reads the long-training truth (`benchmarks/long_truth.py`'s rows) and the cheap levels'
+rows; fits ridge predictors on the ``fit`` sample only and judges them on ``uniform`` and
+``decision``. Failed evaluations rank last.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nas_env.evaluation.signals import SIGNALS_DIR, Signal, features, fit_ridge
+from nas_env.ranking import kendall_tau, spearman
+
+Key = tuple[str, int]
+REPORTED = ("uniform", "decision")
+# The default predictor: the short run's measurements and the genome's shape.
+DEFAULT_FEATURES = (
+    "val_loss",
+    "mean_train_loss",
+    "log_params",
+    "layers",
+    "norm_position=post",
+    "position=alibi",
+    "tied_embeddings=true",
+)
+ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def truth_genomes(path: Path) -> dict[Key, dict[str, Any]]:
+    """``(sample, index) -> genes`` of every genome whose long run finished (seed 0)."""
+    return {
+        (r["sample"], r["index"]): r["genes"]
+        for r in _lines(path)
+        if r.get("last") and r["seed"] == 0
+    }
+
+
+def truth_losses(path: Path, seed: int = 0, steps: int | None = None) -> dict[Key, float]:
+    """``(sample, index) -> held-out loss`` at ``steps`` of the long run (its end when
+    None); a failed run counts as infinitely bad."""
+    rows = _lines(path)
+    out: dict[Key, float] = {}
+    for r in rows:
+        if r["seed"] != seed:
+            continue
+        if (steps is None and r.get("last")) or (steps is not None and r["steps"] == steps):
+            loss = r["val_loss"] if r["status"] == "ok" else None
+            out[(r["sample"], r["index"])] = float(loss) if loss is not None else math.inf
+    return out
+
+
+def level_rows(path: Path) -> dict[tuple[str, int], dict[Key, dict[str, Any]]]:
+    """``(level, seed) -> (sample, index) -> row`` of the cheap levels."""
+    out: dict[tuple[str, int], dict[Key, dict[str, Any]]] = {}
+    for r in _lines(path):
+        out.setdefault((r["level"], r["seed"]), {})[(r["sample"], r["index"])] = r
+    return out
+
+
+def _loss(row: dict[str, Any] | None, field: str = "val_loss") -> float:
+    value = row.get(field) if row else None
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.inf
+
+
+def regret(signal: dict[Key, float], truth: dict[Key, float]) -> float:
+    """Perplexity at `long` of the signal's top pick over the best genome's, minus 1."""
+    keys = [k for k in signal if k in truth]
+    pick = min(keys, key=lambda k: (signal[k], k))
+    best = min(truth[k] for k in keys)
+    return math.exp(truth[pick] - best) - 1.0
+
+
+def _feats(genes: dict[str, Any], row: dict[str, Any]) -> dict[str, float]:
+    return features(genes, row)
+
+
+def fit_predictor(
+    genomes: dict[Key, dict[str, Any]],
+    rows: dict[Key, dict[str, Any]],
+    truth: dict[Key, float],
+    names: Sequence[str],
+) -> tuple[float, dict[str, float], dict[str, tuple[float, float]], float, float] | None:
+    """Ridge of the long loss on ``names`` over the ``fit`` sample; alpha by leave-one-out.
+
+    Returns ``(intercept, weights, center, alpha, loo_tau)``, or None with < 6 genomes.
+    """
+    keys = [
+        k
+        for k in sorted(genomes)
+        if k[0] == "fit" and k in rows and rows[k]["status"] == "ok" and math.isfinite(truth[k])
+    ]
+    if len(keys) < 6:
+        return None
+    table = [_feats(genomes[k], rows[k]) for k in keys]
+    y = [truth[k] for k in keys]
+    best: tuple[float, float] | None = None
+    for alpha in ALPHAS:
+        preds = []
+        for i in range(len(keys)):
+            rest = [j for j in range(len(keys)) if j != i]
+            b, w, c = fit_ridge([table[j] for j in rest], [y[j] for j in rest], names, alpha)
+            preds.append(_predict(b, w, c, table[i]))
+        tau = kendall_tau(preds, y)
+        if best is None or tau > best[1] + 1e-12:
+            best = (alpha, tau)
+    assert best is not None
+    intercept, weights, center = fit_ridge(table, y, names, best[0])
+    return intercept, weights, center, best[0], best[1]
+
+
+def _predict(b: float, w: dict[str, float], c: dict[str, tuple[float, float]], x: dict) -> float:
+    return Signal("fit", 1, "-", "long", b, w, c).predict(x)
+
+
+def _stats(signal: dict[Key, float], truth: dict[Key, float], sample: str) -> dict[str, Any]:
+    keys = sorted(k for k in signal if k[0] == sample and k in truth)
+    if len(keys) < 4:
+        return {"n": len(keys)}
+    x = [signal[k] for k in keys]
+    y = [truth[k] for k in keys]
+    out: dict[str, Any] = {
+        "n": len(keys),
+        "tau": kendall_tau(x, y),
+        "spearman": spearman(x, y),
+    }
+    out["regret"] = regret({k: signal[k] for k in keys}, {k: truth[k] for k in keys})
+    return out
+
+
+def report(
+    truth_path: Path, rows_path: Path, names: Sequence[str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The markdown tables and their numbers."""
+    names = list(names or DEFAULT_FEATURES)
+    genomes = truth_genomes(truth_path)
+    truth = truth_losses(truth_path)
+    seed1 = truth_losses(truth_path, seed=1)
+    levels = level_rows(rows_path)
+    numbers: dict[str, Any] = {"features": names, "levels": {}}
+    header = (
+        "| signal | "
+        + " | ".join(f"{s}: n, tau, rho, top-pick regret" for s in REPORTED)
+        + " | seed-to-seed tau | s / candidate |"
+    )
+    lines = [header, "| --- |" + " --: |" * (len(REPORTED) + 2)]
+
+    def add(name: str, signal: dict[Key, float], noise: str, seconds: str) -> None:
+        cells, entry = [], {}
+        for sample in REPORTED:
+            st = _stats(signal, truth, sample)
+            entry[sample] = st
+            if "tau" in st:
+                cells.append(
+                    f"{st['n']}, {st['tau']:.2f}, {st['spearman']:.2f}, {100 * st['regret']:.1f} %"
+                )
+            else:
+                cells.append(f"{st['n']}, -")
+        numbers["levels"][name] = entry
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {noise} | {seconds} |")
+
+    for steps in sorted({r["steps"] for r in _lines(truth_path) if not r.get("last")}):
+        add(f"`long` after {steps} steps", truth_losses(truth_path, steps=steps), "-", "-")
+    pairs = [k for k in truth if k in seed1]
+    if len(pairs) >= 4:
+        tau = kendall_tau([truth[k] for k in pairs], [seed1[k] for k in pairs])
+        add("`long` seed 1", seed1, f"{tau:.2f} ({len(pairs)})", "-")
+    for level, seed in sorted(levels):
+        if seed != 0:
+            continue
+        rows = levels[(level, 0)]
+        other = levels.get((level, 1), {})
+        both = sorted(k for k in rows if k in other)
+        noise = (
+            f"{kendall_tau([_loss(rows[k]) for k in both], [_loss(other[k]) for k in both]):.2f}"
+            f" ({len(both)})"
+            if len(both) >= 4
+            else "-"
+        )
+        secs = statistics.mean(r["eval_seconds"] or 0.0 for r in rows.values())
+        add(
+            f"`{level}` held-out loss", {k: _loss(r) for k, r in rows.items()}, noise, f"{secs:.1f}"
+        )
+        add(
+            f"`{level}` mean training loss",
+            {k: _loss(r, "mean_train_loss") for k, r in rows.items()},
+            "-",
+            f"{secs:.1f}",
+        )
+        fitted = fit_predictor(genomes, rows, truth, names)
+        if fitted is None:
+            continue
+        b, w, c, alpha, loo = fitted
+        predicted = {
+            k: _predict(b, w, c, _feats(genomes[k], r))
+            for k, r in rows.items()
+            if r["status"] == "ok" and k in genomes
+        }
+        add(
+            f"`{level}` + ridge (alpha {alpha:g}, fit LOO tau {loo:.2f})",
+            predicted,
+            "-",
+            f"{secs:.1f}",
+        )
+    return "\n".join(lines), numbers
+
+
+def write_signal(
+    truth_path: Path, rows_path: Path, level: str, name: str, names: Sequence[str] | None
+) -> Path:
+    """Fit the predictor of ``level`` on ``fit`` and save it as ``config/signals/NAME.yaml``."""
+    names = list(names or DEFAULT_FEATURES)
+    genomes = truth_genomes(truth_path)
+    truth = truth_losses(truth_path)
+    rows = level_rows(rows_path)[(level, 0)]
+    fitted = fit_predictor(genomes, rows, truth, names)
+    if fitted is None:
+        raise SystemExit(f"too few `fit` genomes with both `{level}` and `long` results")
+    b, w, c, alpha, loo = fitted
+    count = sum(1 for k in genomes if k[0] == "fit" and k in rows)
+    path = SIGNALS_DIR / f"{name}.yaml"
+    old = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    version = int(old["version"]) + 1 if old else 1
+    signal = Signal(
+        name,
+        version,
+        level,
+        "long",
+        b,
+        w,
+        c,
+        fitted_on=(
+            f"{count} genomes of the `fit` sample of benchmarks/long_truth.py (seed 0 at "
+            f"`{level}` and `long`); ridge alpha {alpha:g} by leave-one-out (tau {loo:.2f})"
+        ),
+    )
+    SIGNALS_DIR.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(signal.to_dict(), sort_keys=False), encoding="utf-8")
+    return path
