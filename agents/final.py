@@ -236,8 +236,7 @@ def final_report(data: Mapping[str, Any], run_dir: Path) -> str:
     lines.append(f"  -> {run_dir / FINAL_FILE}")
     if data.get("model"):
         lines.append(
-            f"  trained model: {data['model']['folder']} "
-            f"(models.load_trained(...) rebuilds it)"
+            f"  trained model: {data['model']['folder']} (models.load_trained(...) rebuilds it)"
         )
     lines += pareto_lines(run_dir)
     return "\n".join(lines)
