@@ -112,7 +112,7 @@ def export_onnx(model: nn.Module, task: TaskSpec, folder: str | Path) -> Path | 
     path = Path(folder) / ONNX_FILE
     example = torch.zeros(1, task.seq_len, dtype=torch.long)
     torch.onnx.export(
-        _Logits(model.cpu().eval()),
+        _Logits(model.cpu()).eval(),
         (example,),
         str(path),
         input_names=["tokens"],

@@ -324,13 +324,22 @@ def test_the_final_training_re_trains_the_best_genomes_and_names_the_winner(
     out = capsys.readouterr().out
     run = only_run(tmp_path, "random")
     final = json.loads((run / "final.json").read_text())
-    assert final["fidelity"] == "tiny" and len(final["candidates"]) == 2
+    assert final["fidelity"] == "tiny"
     records = [r for r in read_records(run / "episodes.jsonl") if r["status"] == "ok"]
     best: dict[str, float] = {}
+    layers: dict[str, int] = {}
     for r in records:
         best[r["genome_key"]] = max(r["score"], best.get(r["genome_key"], -math.inf))
-    expected = sorted(best, key=lambda k: (-best[k], k))[:2]  # ties broken by key
+        layers[r["genome_key"]] = r["genome"]["layers"]
+    ranked = sorted(best, key=lambda k: (-best[k], k))  # ties broken by key
+    # The search's best two, then the best genome of every depth not among them.
+    expected = ranked[:2]
+    for depth in sorted(set(layers.values())):
+        if all(layers[k] != depth for k in expected[:2]):
+            expected.append(next(k for k in ranked if layers[k] == depth))
     assert [c["genome_key"] for c in final["candidates"]] == expected
+    assert [c["chosen_as"] for c in final["candidates"]][:2] == ["top", "top"]
+    assert all(c["chosen_as"].startswith("best of layers=") for c in final["candidates"][2:])
     scores = {c["genome_key"]: c["final"]["score"] for c in final["candidates"]}
     assert final["winner"] == max(scores, key=scores.__getitem__)
     assert all(c["final"]["fidelity"] == "tiny" for c in final["candidates"])
@@ -339,6 +348,16 @@ def test_the_final_training_re_trains_the_best_genomes_and_names_the_winner(
     assert (run / "plots" / "report.md").is_file() and "plots:" in out
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert (config["final_top"], config["final_fidelity"]) == (2, "tiny")
+    # The winner's trained model is in the run folder and rebuilds.
+    from models import load_trained
+
+    model = load_trained(run / "model")
+    description = json.loads((run / "model" / "model.json").read_text())
+    winner = next(c for c in final["candidates"] if c["genome_key"] == final["winner"])
+    assert description["meta"]["genome_key"] == final["winner"]
+    assert {k: v for k, v in description["genes"].items() if k != "family"} == winner["genome"]
+    assert final["model"]["folder"] == str(run / "model") and "trained model:" in out
+    assert sum(p.numel() for p in model.parameters()) > 0
 
 
 def test_final_training_defaults(tmp_path: Path) -> None:
