@@ -32,6 +32,7 @@ from nas_env.genome import Genome
 
 FINAL_FILE = "final.json"
 MODEL_DIR = "model"
+TOKENIZER_FILE = "tokenizer.model"
 
 
 def choose_candidates(
@@ -189,10 +190,13 @@ def _save_model(
         "final": winner["final"],
     }
     save_trained(model, genes, evaluator.spec, folder, meta)
+    # Both task kinds tokenise with a sentencepiece model: ship it beside the weights.
+    (folder / TOKENIZER_FILE).write_bytes(evaluator.task.tokenizer.model_bytes)
     onnx = export_onnx(model, evaluator.spec, folder)
     return {
         "folder": str(folder),
         "weights": str(folder / "model.safetensors"),
+        "tokenizer": str(folder / TOKENIZER_FILE),
         "onnx": str(onnx) if onnx else None,
     }
 

@@ -357,7 +357,16 @@ def test_the_final_training_re_trains_the_best_genomes_and_names_the_winner(
     assert description["meta"]["genome_key"] == final["winner"]
     assert {k: v for k, v in description["genes"].items() if k != "family"} == winner["genome"]
     assert final["model"]["folder"] == str(run / "model") and "trained model:" in out
-    assert sum(p.numel() for p in model.parameters()) > 0
+    assert (run / "model" / "tokenizer.model").stat().st_size > 0
+    # The README's snippet: tokenize with the shipped tokenizer, run the model.
+    import torch
+
+    from nas_env.tasks.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.from_file(run / "model" / "tokenizer.model")
+    tokens = torch.tensor([tokenizer.encode("def main():\n    return")])
+    logits, _ = model(tokens)
+    assert logits.shape == (1, tokens.shape[1], description["task"]["vocab_size"])
 
 
 def test_final_training_defaults(tmp_path: Path) -> None:
