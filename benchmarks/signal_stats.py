@@ -76,6 +76,42 @@ def _loss(row: dict[str, Any] | None, field: str = "val_loss") -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.inf
 
 
+def truth_summary(path: Path) -> str:
+    """The long runs themselves: genomes per sample, perplexity and tokens-per-parameter
+    ranges, seconds per genome, and the overfitting check (held-out loss still falling
+    over the last segment; the gap between the last training loss and held-out loss)."""
+    rows = _lines(path)
+    finals = [r for r in rows if r.get("last") and r["seed"] == 0 and r["status"] == "ok"]
+    lines = [
+        "| sample | genomes | perplexity at `long` | tokens / parameter | s / genome (one "
+        "thread) | held-out loss still falling over the last quarter | median fall | "
+        "median train - held-out gap |",
+        "| --- | --: | --: | --: | --: | --: | --: | --: |",
+    ]
+    by_key = {(r["sample"], r["index"], r["steps"]): r for r in rows if r["seed"] == 0}
+    for sample in ("fit", *REPORTED):
+        mine = [r for r in finals if r["sample"] == sample]
+        if not mine:
+            continue
+        steps = mine[0]["steps"]
+        ppl = sorted(math.exp(r["val_loss"]) for r in mine)
+        tpp = sorted(steps * 16 * 64 / r["params"] for r in mine)
+        falls, secs = [], []
+        for r in mine:
+            segs = [v for (s, i, _), v in by_key.items() if s == sample and i == r["index"]]
+            secs.append(sum(v["train_seconds"] or 0.0 for v in segs))
+            before = sorted((v for v in segs if v["steps"] < steps), key=lambda v: v["steps"])
+            if before:
+                falls.append(before[-1]["val_loss"] - r["val_loss"])
+        gap = statistics.median(r["final_train_loss"] - r["val_loss"] for r in mine)
+        lines.append(
+            f"| {sample} | {len(mine)} | {ppl[0]:.2f}-{ppl[-1]:.2f} | {tpp[0]:.0f}-{tpp[-1]:.0f} "
+            f"| {statistics.median(secs):.0f} | {sum(f > 0 for f in falls)} / {len(falls)} | "
+            f"{statistics.median(falls):.3f} nats | {gap:+.3f} nats |"
+        )
+    return "\n".join(lines)
+
+
 def regret(signal: dict[Key, float], truth: dict[Key, float]) -> float:
     """Perplexity at `long` of the signal's top pick over the best genome's, minus 1."""
     keys = [k for k in signal if k in truth]
@@ -215,7 +251,7 @@ def report(
             "-",
             f"{secs:.1f}",
         )
-    return "\n".join(lines), numbers
+    return truth_summary(truth_path) + "\n\n" + "\n".join(lines), numbers
 
 
 def write_signal(

@@ -137,13 +137,15 @@ def prepare(config: dict[str, Any], device: torch.device) -> None:
     _PREPARED.add(token)
 
 
-def optimizer_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def optimizer_groups(
+    model: nn.Module, weight_decay: float, lr_scaling: str | None = None
+) -> list[dict[str, Any]]:
     """The torch backend's `param_groups` (decay on matrices only), without empty groups.
 
     DeepSpeed's optimizers and ZeRO partitioning take the groups as given; an empty one
     (a model without biases or norms) is left out rather than handed to them.
     """
-    return [group for group in param_groups(model, weight_decay) if group["params"]]
+    return [group for group in param_groups(model, weight_decay, lr_scaling) if group["params"]]
 
 
 def train_deepspeed(
@@ -170,7 +172,7 @@ def train_deepspeed(
     is_lm = task.metric == "perplexity"
     engine, optimizer, _, _ = deepspeed.initialize(
         model=model,
-        model_parameters=optimizer_groups(model, fidelity.weight_decay),
+        model_parameters=optimizer_groups(model, fidelity.weight_decay, fidelity.lr_scaling),
         config=config,
     )
     try:

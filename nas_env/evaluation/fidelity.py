@@ -38,7 +38,9 @@ _FIELDS = (
     "max_seconds",
     "schedule_steps",
     "signal",
+    "lr_scaling",
 )
+LR_SCALINGS = ("width",)
 # The fields that change how a candidate trains (a signal's level must match them).
 TRAINING_FIELDS = (
     "steps",
@@ -50,6 +52,7 @@ TRAINING_FIELDS = (
     "weight_decay",
     "grad_clip",
     "schedule_steps",
+    "lr_scaling",
 )
 
 
@@ -79,6 +82,9 @@ class Fidelity:
             of the held-out loss after long training (a name or path for
             `nas_env.evaluation.signals.load_signal`; None: the held-out loss as measured).
             A partial promotion rung (`rung`) is measured as it is.
+        lr_scaling: ``width``: every matrix but the embeddings trains at
+            ``lr * 64 / fan_in`` (muP-style for Adam), so that one learning rate does not
+            favour one width; None: one learning rate for all.
     """
 
     name: str
@@ -94,6 +100,7 @@ class Fidelity:
     max_seconds: float
     schedule_steps: int | None = None
     signal: str | None = None
+    lr_scaling: str | None = None
 
     def __post_init__(self) -> None:
         if self.schedule_steps is not None and self.schedule_steps < self.steps:
@@ -146,7 +153,7 @@ class Fidelity:
         return ",".join(
             f"{k}={v}"
             for k, v in items
-            if k != "name" and (k not in ("schedule_steps", "signal") or v)
+            if k != "name" and (k not in ("schedule_steps", "signal", "lr_scaling") or v)
         )
 
     def training_fields(self) -> dict[str, Any]:
@@ -186,8 +193,15 @@ class Fidelity:
                 f"{where}.signal: expected a signal name or path (config/signals/), "
                 f"got {describe(signal)}"
             )
+        scaling = data.get("lr_scaling")
+        if scaling is not None and scaling not in LR_SCALINGS:
+            raise ConfigError(
+                f"{where}.lr_scaling: {describe(scaling)} is not allowed; allowed: "
+                f"{', '.join(LR_SCALINGS)} or null"
+            )
         return cls(
             signal=signal,
+            lr_scaling=scaling,
             schedule_steps=schedule,
             name=name,
             steps=steps,

@@ -110,13 +110,33 @@ def restore_state(
     return int(state["step"])
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: weight decay on matrices and embeddings, none on biases and norms."""
+WIDTH_BASE = 64  # the fan-in whose matrices keep the level's learning rate (lr_scaling)
+
+
+def param_groups(
+    model: nn.Module, weight_decay: float, lr_scaling: str | None = None
+) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on matrices and embeddings, none on biases and norms.
+
+    With ``lr_scaling="width"`` (muP-style for Adam) every matrix but the embeddings
+    trains at ``lr * WIDTH_BASE / fan_in`` (its group's ``lr_scale``, which `set_lr`
+    applies), so that one learning rate does not favour wide genomes over narrow ones.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
-    return [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    vectors = {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}
+    matrices = [p for p in params if p.dim() >= 2]
+    if lr_scaling is None:
+        return [{"params": matrices, "weight_decay": weight_decay}, vectors]
+    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    by_scale: dict[float, list[nn.Parameter]] = {}
+    for p in matrices:
+        scale = 1.0 if id(p) in embeddings else WIDTH_BASE / p.shape[1]
+        by_scale.setdefault(scale, []).append(p)
+    groups = [
+        {"params": group, "weight_decay": weight_decay, "lr_scale": scale}
+        for scale, group in sorted(by_scale.items())
     ]
+    return [*groups, vectors]
 
 
 def make_optimizer(model: nn.Module, fidelity: Fidelity, device: torch.device) -> torch.optim.AdamW:
@@ -126,10 +146,13 @@ def make_optimizer(model: nn.Module, fidelity: Fidelity, device: torch.device) -
     for these parameters, the multi-tensor (``foreach``) one.
     """
     kwargs: dict[str, Any] = {"lr": fidelity.lr, "betas": (0.9, 0.95), "eps": 1e-8}
+    scaling = fidelity.lr_scaling
     try:  # fresh groups per attempt: a failed constructor may have filled in defaults
-        return torch.optim.AdamW(param_groups(model, fidelity.weight_decay), fused=True, **kwargs)
+        groups = param_groups(model, fidelity.weight_decay, scaling)
+        return torch.optim.AdamW(groups, fused=True, **kwargs)
     except (RuntimeError, ValueError, TypeError):  # no fused kernel for this device / dtype
-        return torch.optim.AdamW(param_groups(model, fidelity.weight_decay), foreach=True, **kwargs)
+        groups = param_groups(model, fidelity.weight_decay, scaling)
+        return torch.optim.AdamW(groups, foreach=True, **kwargs)
 
 
 def forward_loss(model: nn.Module, batch: Any, is_lm: bool) -> torch.Tensor:
@@ -140,9 +163,10 @@ def forward_loss(model: nn.Module, batch: Any, is_lm: bool) -> torch.Tensor:
 
 
 def set_lr(optimizer: Any, lr: float) -> None:
-    """Write ``lr`` into every parameter group (cheaper than an LR scheduler object)."""
+    """Write ``lr`` (times the group's ``lr_scale``, if any) into every parameter group
+    (cheaper than an LR scheduler object)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def check_progress(loss: torch.Tensor, step: int, deadline: float) -> float:
