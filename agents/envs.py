@@ -117,10 +117,17 @@ def describe_fidelity(env_id: str, kwargs: Mapping[str, Any]) -> str:
     ranking = measured_ranking(str(space), fidelity.name) if isinstance(space, str) else None
     if ranking is None:
         return f"fidelity: {line}"
+    signal = f", scored by the signal {fidelity.signal}" if fidelity.signal else ""
+    decision = (
+        f", {ranking['tau_decision']:.2f} on {ranking['decision_genomes']} genomes near the "
+        "size target"
+        if ranking.get("tau_decision") is not None
+        else ""
+    )
     return (
-        f"fidelity: {line}; ranks genomes like `{ranking['reference']}` with Kendall tau "
-        f"{ranking['tau']:.2f} ({ranking['genomes']} uniform genomes of the {space} space, "
-        "benchmarks/fidelity_rank.py)"
+        f"fidelity: {line}{signal}; ranks genomes like `{ranking['reference']}` with Kendall "
+        f"tau {ranking['tau']:.2f} ({ranking['genomes']} uniform genomes of the {space} "
+        f"space{decision}; {ranking.get('source', 'benchmarks/fidelity_rank.py')})"
     )
 
 

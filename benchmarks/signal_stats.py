@@ -22,15 +22,16 @@ from nas_env.ranking import kendall_tau, spearman
 Key = tuple[str, int]
 REPORTED = ("uniform", "decision")
 # The default predictor: the short run's measurements and the genome's shape.
-DEFAULT_FEATURES = (
-    "val_loss",
-    "mean_train_loss",
+GENE_FEATURES = (
     "log_params",
     "layers",
     "norm_position=post",
     "position=alibi",
+    "position=rope",
+    "position=sinusoidal",
     "tied_embeddings=true",
 )
+DEFAULT_FEATURES = ("val_loss", "mean_train_loss", *GENE_FEATURES)
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 
@@ -214,6 +215,21 @@ def report(
     if len(pairs) >= 4:
         tau = kendall_tau([truth[k] for k in pairs], [seed1[k] for k in pairs])
         add("`long` seed 1", seed1, f"{tau:.2f} ({len(pairs)})", "-")
+    static = {
+        (r["sample"], r["index"]): {"status": "ok", "params": r["params"]}
+        for r in _lines(truth_path)
+        if r.get("last") and r["seed"] == 0
+    }
+    prior = fit_predictor(genomes, static, truth, list(GENE_FEATURES))
+    if prior is not None:
+        b, w, c, alpha, loo = prior
+        predicted = {k: _predict(b, w, c, _feats(genomes[k], r)) for k, r in static.items()}
+        add(
+            f"genes only, no training (ridge alpha {alpha:g}, fit LOO tau {loo:.2f})",
+            predicted,
+            "-",
+            "0",
+        )
     for level, seed in sorted(levels):
         if seed != 0:
             continue

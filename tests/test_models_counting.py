@@ -47,6 +47,8 @@ def test_public_api() -> None:
         "TransformerConfig",
         "RNNConfig",
         "GENE_NAMES",
+        "load_trained",
+        "save_trained",
     }
     assert GENE_NAMES["transformer"] == (
         "layers",

@@ -266,9 +266,12 @@ def measured_ranking(space: str, level: str) -> dict[str, Any] | None:
     measured by ``benchmarks/fidelity_rank.py`` and recorded in
     ``config/fidelity_ranking.yaml`` (None when not measured).
 
-    The mapping holds ``tau`` and ``spearman`` (against the reference), ``noise_tau``
-    (seed 0 against seed 1 at this level, when measured), ``reference``, ``genomes`` and
-    ``s_per_candidate``.
+    The mapping holds ``tau`` and ``spearman`` (against the reference, on a uniform
+    sample), ``noise_tau`` (seed 0 against seed 1 at this level, when measured),
+    ``reference``, ``genomes``, ``s_per_candidate``, ``source`` (the command that measured
+    it) and, where measured on the decision sample (genomes near the size target,
+    `nas_env.samples`), ``tau_decision``, ``decision_genomes`` and ``regret_decision``
+    (the perplexity at the reference of the level's top pick over the best, minus 1).
     """
     path = CONFIG_DIR / "fidelity_ranking.yaml"
     if not path.is_file():
@@ -281,4 +284,10 @@ def measured_ranking(space: str, level: str) -> dict[str, Any] | None:
     row = levels.get(level) if isinstance(levels, Mapping) else None
     if not isinstance(row, Mapping):
         return None
-    return {"reference": entry.get("reference"), "genomes": entry.get("genomes"), **row}
+    return {
+        "reference": entry.get("reference"),
+        "genomes": entry.get("genomes"),
+        "decision_genomes": entry.get("decision_genomes"),
+        "source": entry.get("source", "benchmarks/fidelity_rank.py"),
+        **row,
+    }
