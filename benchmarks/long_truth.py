@@ -4,8 +4,9 @@ Every cheaper signal (the search level, a re-ranking level, a predictor, the sur
 benchmark) is judged by how it orders genomes against this. Three samples of the `tiny`
 space, each with its own sampling seed (`nas_env.samples`):
 
-* ``fit``: a decision sample (genomes of 0.6-1.0 x the size target, stratified by depth)
-  that predictors may be fitted and signals tuned on;
+* ``fit`` and ``fit_uniform``: a decision sample (genomes of 0.6-1.0 x the size target,
+  stratified by depth) and a uniform one, that predictors may be fitted and signals tuned
+  on (both: a predictor fitted near the target alone cannot weigh size);
 * ``uniform``: genomes drawn uniformly over the valid genomes (reported, never tuned on);
 * ``decision``: a second decision sample with another seed (reported, never tuned on).
 
@@ -44,19 +45,21 @@ from nas_env.space import SearchSpace  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "data" / "long_truth.jsonl"
 # Sampling seeds: `fit` may be tuned on; `uniform` and `decision` are reported only.
-SAMPLE_SEEDS = {"fit": 31, "uniform": 32, "decision": 33}
+SAMPLE_SEEDS = {"fit": 31, "uniform": 32, "decision": 33, "fit_uniform": 34}
 
 _EVALUATORS: dict[tuple[str, int], Evaluator] = {}
 
 
 def samples(space: SearchSpace, per: int) -> dict[str, list[Genome]]:
-    """The three samples: ``per`` genomes per depth for the decision-style samples (4
-    depths in `tiny`) and ``4 * per`` uniform genomes."""
-    depths = len(space.layer_gene().choices) if space.layer_gene() else 1
+    """The four samples: ``per`` genomes per depth for the decision-style samples (4
+    depths in `tiny`) and as many uniform genomes."""
+    layer_gene = space.layer_gene()
+    depths = len(layer_gene.choices) if layer_gene is not None else 1
     return {
         "fit": decision_sample(space, per, SAMPLE_SEEDS["fit"]),
         "uniform": uniform_sample(space, depths * per, SAMPLE_SEEDS["uniform"]),
         "decision": decision_sample(space, per, SAMPLE_SEEDS["decision"]),
+        "fit_uniform": uniform_sample(space, depths * per, SAMPLE_SEEDS["fit_uniform"]),
     }
 
 
@@ -142,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     add("--level", default="long", help="fidelity level (long)")
     add("--seed", type=int, default=0, help="training seed (0)")
     add("--per", type=int, default=8, help="genomes per depth in the decision samples (8)")
-    add("--only", default="fit,uniform,decision", help="samples to train, comma-separated")
+    add(
+        "--only",
+        default="fit,uniform,decision,fit_uniform",
+        help="samples to train, comma-separated",
+    )
     add("--segments", type=int, default=4, help="held-out checks along the run (4)")
     add("--workers", type=int, default=2, help="processes of one thread (2)")
     add("--limit", type=int, default=None, help="stop after this many genomes")

@@ -90,7 +90,7 @@ def truth_summary(path: Path) -> str:
         "| --- | --: | --: | --: | --: | --: | --: | --: |",
     ]
     by_key = {(r["sample"], r["index"], r["steps"]): r for r in rows if r["seed"] == 0}
-    for sample in ("fit", *REPORTED):
+    for sample in ("fit", "fit_uniform", *REPORTED):
         mine = [r for r in finals if r["sample"] == sample]
         if not mine:
             continue
@@ -131,14 +131,18 @@ def fit_predictor(
     truth: dict[Key, float],
     names: Sequence[str],
 ) -> tuple[float, dict[str, float], dict[str, tuple[float, float]], float, float] | None:
-    """Ridge of the long loss on ``names`` over the ``fit`` sample; alpha by leave-one-out.
+    """Ridge of the long loss on ``names`` over the ``fit`` and ``fit_uniform`` samples;
+    alpha by leave-one-out.
 
     Returns ``(intercept, weights, center, alpha, loo_tau)``, or None with < 6 genomes.
     """
     keys = [
         k
         for k in sorted(genomes)
-        if k[0] == "fit" and k in rows and rows[k]["status"] == "ok" and math.isfinite(truth[k])
+        if k[0].startswith("fit")
+        and k in rows
+        and rows[k]["status"] == "ok"
+        and math.isfinite(truth[k])
     ]
     if len(keys) < 6:
         return None
@@ -282,7 +286,7 @@ def write_signal(
     if fitted is None:
         raise SystemExit(f"too few `fit` genomes with both `{level}` and `long` results")
     b, w, c, alpha, loo = fitted
-    count = sum(1 for k in genomes if k[0] == "fit" and k in rows)
+    count = sum(1 for k in genomes if k[0].startswith("fit") and k in rows)
     path = SIGNALS_DIR / f"{name}.yaml"
     old = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
     version = int(old["version"]) + 1 if old else 1
@@ -295,7 +299,8 @@ def write_signal(
         w,
         c,
         fitted_on=(
-            f"{count} genomes of the `fit` sample of benchmarks/long_truth.py (seed 0 at "
+            f"{count} genomes of the `fit` and `fit_uniform` samples of "
+            f"benchmarks/long_truth.py (seed 0 at "
             f"`{level}` and `long`); ridge alpha {alpha:g} by leave-one-out (tau {loo:.2f})"
         ),
     )
