@@ -20,6 +20,7 @@ database, ``--cache``, and its checkpoints).
 
     python benchmarks/long_truth.py --workers 2                # the committed data
     python benchmarks/long_truth.py --level tiny --segments 2 --out /tmp/t.jsonl --per 1
+    python benchmarks/long_truth.py --name main_job --genome '{"layers": 1, ...}'   # any genome
 """
 
 from __future__ import annotations
@@ -155,10 +156,21 @@ def main(argv: list[str] | None = None) -> int:
     add("--limit", type=int, default=None, help="stop after this many genomes")
     add("--out", type=Path, default=DEFAULT_OUT)
     add("--cache", type=Path, default=ROOT / ".long-cache" / "results.sqlite")
+    add(
+        "--genome",
+        action="append",
+        default=[],
+        help="train these genomes (JSON genes, repeatable) as the sample --name instead",
+    )
+    add("--name", default="extra", help="sample name of the --genome genomes (extra)")
     args = parser.parse_args(argv)
     space = SearchSpace.load(args.space)
-    wanted = set(args.only.split(","))
-    order = [t for t in round_robin(samples(space, args.per)) if t[0] in wanted]
+    if args.genome:
+        given = [Genome.from_genes(space, json.loads(text)) for text in args.genome]
+        order = [(args.name, i, g) for i, g in enumerate(given)]
+    else:
+        wanted = set(args.only.split(","))
+        order = [t for t in round_robin(samples(space, args.per)) if t[0] in wanted]
     have = done_keys(args.out)
     todo = [t for t in order if (t[0], t[1], args.level, args.seed) not in have]
     if args.limit is not None:
