@@ -1,7 +1,7 @@
 """Train an RL agent (or run a search baseline) on a nas_env environment.
 
 ``python train_rl.py`` with no arguments runs the default job: MaskablePPO on
-``nas_env/TransformerLM-v0`` with real training at the registered ``fast`` fidelity (its
+``nas_env/TransformerLM-v1`` with real training at the registered ``fast`` fidelity (its
 measured Kendall tau against the ``reference`` level is printed first), on CPU with one
 torch thread and a progress bar, then the final training: its best ``DEFAULT_FINAL_TOP``
 genomes re-trained at the ``reference`` fidelity, the winner chosen on that and printed
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from agents.config import RunConfig
 
 DEFAULT_ALGO = "maskable_ppo"
-DEFAULT_ENV = "nas_env/TransformerLM-v0"
+DEFAULT_ENV = "nas_env/TransformerLM-v1"
 DEFAULT_ENV_KWARGS: dict[str, Any] = {}
 """Env kwargs the CLI gives `DEFAULT_ENV` (``--env-kwargs`` override them): none. The main
 job trains candidates at the registered ``fast`` fidelity, the one `gymnasium.make` uses,
@@ -62,7 +62,7 @@ EXAMPLES = """examples:
   python train_rl.py --hyperparams learning_rate:1e-3 n_steps:32 \\
       --env-kwargs fidelity:fast reward:mnasnet device:cuda
   python train_rl.py --env-kwargs 'fidelity:{steps:100,batch_size:16,lr:3e-3}'
-  python train_rl.py --resume runs/maskable_ppo/TransformerLM-v0__0__20250101-120000 -n 1000
+  python train_rl.py --resume runs/maskable_ppo/TransformerLM-v1__0__20250101-120000 -n 1000
 """
 
 

@@ -34,7 +34,7 @@ def test_discover_errors_name_the_path(tmp_path: Path) -> None:
 def test_run_identity_config_and_records(tmp_path: Path) -> None:
     truth = write_run(tmp_path, "dqn", seed=3, steps=20, planned=100)
     (run,) = analyze.load_runs([truth.run_dir])
-    assert (run.algo, run.env_id, run.seed) == ("dqn", "nas_env/TransformerLM-v0", 3)
+    assert (run.algo, run.env_id, run.seed) == ("dqn", "nas_env/TransformerLM-v1", 3)
     assert run.path == truth.run_dir and run.name == truth.run_dir.name
     assert run.label == f"dqn/{truth.run_dir.name}"
     assert len(run.records) == truth.records
@@ -119,7 +119,7 @@ def test_runs_are_sorted_by_env_algo_seed(tmp_path: Path) -> None:
     order = [(r.env_id.split("/")[1], r.algo, r.seed) for r in runs]
     assert order == [
         ("BenchLM-v0", "ppo", 0),
-        ("TransformerLM-v0", "ppo", 0),
-        ("TransformerLM-v0", "ppo", 2),
-        ("TransformerLM-v0", "random", 1),
+        ("TransformerLM-v1", "ppo", 0),
+        ("TransformerLM-v1", "ppo", 2),
+        ("TransformerLM-v1", "random", 1),
     ]

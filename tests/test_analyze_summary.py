@@ -30,7 +30,7 @@ def test_summary_matches_what_was_written(
     truth = write_run(tmp_path, algo, seed=4, steps=70, failures=failures, metric=metric)
     (run,) = analyze.load_runs([truth.run_dir])
     s = analyze.summarize(run)
-    assert (s["algo"], s["seed"], s["env_id"]) == (algo, 4, "nas_env/TransformerLM-v0")
+    assert (s["algo"], s["seed"], s["env_id"]) == (algo, 4, "nas_env/TransformerLM-v1")
     assert s["records"] == truth.records and s["steps"] == truth.steps == 70
     assert s["unique_evaluations"] == len(truth.unique)
     assert s["evaluations"] == truth.evaluations

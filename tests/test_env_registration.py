@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,34 @@ def kwargs_for(env_id: str, root: Path) -> dict[str, Any]:
 
 def test_ids_are_namespaced_and_versioned() -> None:
     for env_id in nas_env.ENV_IDS:
-        assert env_id.startswith("nas_env/") and env_id.endswith("-v0")
+        assert re.fullmatch(r"nas_env/[A-Za-z]+-v\d+", env_id), env_id
         assert env_id in gym.registry
+
+
+def test_the_training_ids_search_with_the_long_training_signal(shared: Path) -> None:
+    from nas_env.evaluation.fidelity import Fidelity
+    from nas_env.evaluation.signals import load_signal
+
+    for env_id, level in [
+        ("nas_env/TransformerLM-v1", "search"),
+        ("nas_env/TransformerLM-v0", "fast"),
+    ]:
+        assert nas_env.ENV_IDS[env_id]["kwargs"]["fidelity"] == level
+    search = Fidelity.resolve("search")
+    signal = load_signal(search.signal)
+    assert search.training_fields() == Fidelity.resolve(signal.level).training_fields()
+    env = gym.make(
+        "nas_env/TransformerLM-v1",
+        fidelity=Fidelity.resolve("search", eval_tokens=1024),
+        device="cpu",
+        cache=False,
+        cache_root=shared,
+    )
+    _obs, info = env.reset(seed=0)
+    result = info["result"]
+    assert result["signal"] == signal.tag and result["measured_val_loss"] is not None
+    assert result["val_loss"] != result["measured_val_loss"]
+    env.close()
 
 
 @pytest.mark.parametrize("env_id", TRAINED_IDS + TABLE_IDS)
@@ -59,13 +86,13 @@ def test_both_checkers_pass(env_id: str, shared: Path) -> None:
 
 @pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
 def test_render_modes_through_make(mode: str, shared: Path) -> None:
-    env = gym.make("nas_env/TransformerLM-v0", render_mode=mode, **fast_kwargs(shared))
+    env = gym.make("nas_env/TransformerLM-v1", render_mode=mode, **fast_kwargs(shared))
     env.reset(seed=0)
     assert env.render() is not None
 
 
 def test_module_colon_id_and_overrides(shared: Path) -> None:
-    env = gym.make("nas_env:nas_env/TransformerLM-v0", reward="mnasnet", **fast_kwargs(shared))
+    env = gym.make("nas_env:nas_env/TransformerLM-v1", reward="mnasnet", **fast_kwargs(shared))
     assert env.unwrapped.reward_fn.name == "mnasnet"
     assert env.spec.max_episode_steps == 20
     _obs, info = env.reset(seed=1)
@@ -86,7 +113,7 @@ def _rows(path: Path) -> int:
 def test_gymnasium_async_vector_env_shares_the_cache(shared: Path, tmp_path: Path) -> None:
     cache = tmp_path / "results.sqlite"
     envs = gym.make_vec(
-        "nas_env:nas_env/TransformerLM-v0",
+        "nas_env:nas_env/TransformerLM-v1",
         num_envs=2,
         vectorization_mode="async",
         **fast_kwargs(shared, cache),
@@ -107,7 +134,7 @@ def test_sb3_subproc_vec_env_shares_the_cache(shared: Path, tmp_path: Path) -> N
 
     cache = tmp_path / "results.sqlite"
     venv = make_vec_env(
-        "nas_env:nas_env/TransformerLM-v0",
+        "nas_env:nas_env/TransformerLM-v1",
         n_envs=2,
         seed=0,
         vec_env_cls=SubprocVecEnv,

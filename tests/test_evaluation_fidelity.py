@@ -83,10 +83,10 @@ def test_the_run_banner_says_how_well_its_fidelity_ranks() -> None:
     from agents.envs import describe_fidelity
     from nas_env.evaluation.fidelity import measured_ranking
 
-    line = describe_fidelity("nas_env/TransformerLM-v0", {})
+    line = describe_fidelity("nas_env/TransformerLM-v1", {})
     ranking = measured_ranking("tiny", "fast")
     assert ranking is not None
     assert f"Kendall tau {ranking['tau']:.2f}" in line and "`reference`" in line
     assert "Kendall" not in describe_fidelity(
-        "nas_env/TransformerLM-v0", {"fidelity": {"steps": 3, "batch_size": 2, "lr": 1e-3}}
+        "nas_env/TransformerLM-v1", {"fidelity": {"steps": 3, "batch_size": 2, "lr": 1e-3}}
     )

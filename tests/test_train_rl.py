@@ -33,7 +33,7 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cli(algo: str, log: Path, cache_root: Path, n: int = 8, *extra: str) -> list[str]:
-    args = ["--algo", algo, "-n", str(n), "--env", "nas_env/TransformerLM-v0"]
+    args = ["--algo", algo, "-n", str(n), "--env", "nas_env/TransformerLM-v1"]
     args += ["--env-kwargs", FIDELITY, "vocab_size:256", "device:cpu", f"cache_root:{cache_root}"]
     if TINY_HP[algo]:
         args += ["--hyperparams", *TINY_HP[algo]]
@@ -59,7 +59,7 @@ def test_every_algorithm_writes_a_complete_run_folder(
     out = capsys.readouterr().out
     assert "best architecture" in out and "python -m analyze" in out
     run = only_run(tmp_path, algo)
-    assert run.name.startswith("TransformerLM-v0__0__")
+    assert run.name.startswith("TransformerLM-v1__0__")
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["algo"] == algo and config["n_timesteps"] == 8
     assert config["env_kwargs"]["cache"] == str(cache_root / "results.sqlite")
@@ -160,7 +160,7 @@ def test_budget_adaptation_is_printed(
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--env", "nas_env/TransformerLm-v0"], "did you mean nas_env/TransformerLM-v0"),
+        (["--env", "nas_env/TransformerLm-v0"], "did you mean nas_env/TransformerLM-v1"),
         (["--env", "CartPole-v1"], "registered nas_env ids"),
         (["--algo", "ppo2"], "did you mean 'ppo'"),
         (["--algo", "sac"], "allowed: dqn, ppo, a2c, maskable_ppo, random, evolution"),
@@ -172,7 +172,7 @@ def test_budget_adaptation_is_printed(
         (["--env-kwargs", "task:lm/nosuch", "cache:false"], "allowed: lm/stdlib"),
         (["--algo", "ppo", "-n", "1"], "at least 2 steps"),
         (["--algo", "random", "--n-envs", "2"], "single env"),
-        (["--algo", "evolution", "--env", "nas_env/TransformerLMDesign-v0"], "edit-mode env"),
+        (["--algo", "evolution", "--env", "nas_env/TransformerLMDesign-v1"], "edit-mode env"),
         (["--algo", "dqn", "-n", "0"], "must be >= 1"),
     ],
 )
@@ -283,10 +283,10 @@ def test_naming_the_default_env_keeps_the_default_jobs_fidelity() -> None:
         return train_rl.resolve_env(args)
 
     bare = resolved([])
-    assert bare == resolved(["--env", "nas_env/TransformerLM-v0"])
-    assert bare == resolved(["--env", "TransformerLM-v0"])
+    assert bare == resolved(["--env", "nas_env/TransformerLM-v1"])
+    assert bare == resolved(["--env", "TransformerLM-v1"])
     assert "fidelity" not in bare[1]  # the registered level, the one gymnasium.make uses
-    assert resolved(["--env", "TransformerLM-v0", "--env-kwargs", "fidelity:tiny"])[1] == {
+    assert resolved(["--env", "TransformerLM-v1", "--env-kwargs", "fidelity:tiny"])[1] == {
         "fidelity": "tiny"
     }
 
@@ -307,7 +307,7 @@ def test_the_fidelity_in_force_and_its_ranking_are_printed_at_start(
     monkeypatch.setattr(
         session, "run_job", lambda config, after=None: seen.append(dict(config.env_kwargs))
     )
-    for env in ([], ["--env", "nas_env/TransformerLM-v0"]):
+    for env in ([], ["--env", "nas_env/TransformerLM-v1"]):
         argv = [*env, "--env-kwargs", "cache:false", "--log-folder", str(tmp_path)]
         train_rl.main(argv)
         lines = capsys.readouterr().out.splitlines()

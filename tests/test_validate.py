@@ -101,7 +101,7 @@ def test_retrained_results_within_tolerance_and_no_train(tmp_path: Path) -> None
         "vocab_size:256",
         f"cache_root:{tmp_path / 'cache'}",
     ]
-    run = make_run(tmp_path, "random", "nas_env/TransformerLM-v0", 3, *kwargs, "--final-top", "0")
+    run = make_run(tmp_path, "random", "nas_env/TransformerLM-v1", 3, *kwargs, "--final-top", "0")
     assert validate_run(run).exact == 3  # the run's own cache serves every result
     config = run / "config.yaml"
     config.write_text(config.read_text().replace("results.sqlite", "elsewhere.sqlite"))

@@ -144,6 +144,12 @@ class NASEnv(gym.Env):
       embeddings), added ``baseline_loss`` to every result and made ``target`` the default
       reward. The executor settings and `candidate` change where candidates train, not
       their results.
+    * v1 (``TransformerLM-v1``, ``TransformerLMDesign-v1``; the default ``fidelity`` is now
+      ``search``): a candidate still trains `fast`'s 100 steps, but its ``val_loss`` (and
+      perplexity, and so the reward) is the level's signal, an estimate of the held-out
+      loss after long training (``signal`` and ``measured_val_loss`` in the result;
+      `nas_env.evaluation.signals`), because the loss after 100 steps ranks genomes near
+      the size target the opposite way from long training. The v0 ids keep ``fast``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}

@@ -36,7 +36,7 @@ from nas_env.tasks import parse_task_id
 
 DEFAULT_SPACE = "tiny"
 DEFAULT_TASK = "lm/stdlib"
-DEFAULT_FIDELITY = "fast"
+DEFAULT_FIDELITY = "search"
 DEFAULT_REWARD = "target"
 DEFAULT_EVALUATOR = "train"
 MODES: tuple[str, ...] = ("edit", "design")
