@@ -1,12 +1,13 @@
 """Train an RL agent (or run a search baseline) on a nas_env environment.
 
 ``python train_rl.py`` with no arguments runs the default job: MaskablePPO on
-``nas_env/TransformerLM-v1`` with real training at the registered ``fast`` fidelity (its
-measured Kendall tau against the ``reference`` level is printed first), on CPU with one
-torch thread and a progress bar, then the final training: its best ``DEFAULT_FINAL_TOP``
-genomes re-trained at the ``reference`` fidelity, the winner chosen on that and printed
-with both measurements, the space's targets, the Pareto front and where the plots are
-(about 5 minutes on 2 CPU cores).
+``nas_env/TransformerLM-v1`` with real training at the registered ``search`` fidelity
+(100 steps scored by an estimate of the loss after long training; its measured Kendall tau
+against the ``long`` level is printed first), on CPU with one torch thread and a progress
+bar, then the final training: its best ``DEFAULT_FINAL_TOP`` genomes and the best genome
+of each depth re-trained at the ``rerank`` fidelity, the winner chosen on that, printed
+with both measurements, the space's targets, the Pareto front and where the plots are,
+and its trained model saved in the run folder.
 ``--env nas_env/BenchLM-v0`` serves results from the benchmark table instead (20000
 steps in well under a minute, enough for the agent to learn visibly).
 
@@ -34,11 +35,13 @@ DEFAULT_ALGO = "maskable_ppo"
 DEFAULT_ENV = "nas_env/TransformerLM-v1"
 DEFAULT_ENV_KWARGS: dict[str, Any] = {}
 """Env kwargs the CLI gives `DEFAULT_ENV` (``--env-kwargs`` override them): none. The main
-job trains candidates at the registered ``fast`` fidelity, the one `gymnasium.make` uses,
-chosen by ``benchmarks/fidelity_rank.py`` for how well it ranks genomes like the
-``reference`` level (the banner prints its Kendall tau)."""
+job trains candidates at the registered ``search`` fidelity, the one `gymnasium.make`
+uses, chosen by ``benchmarks/signal_rank.py`` for how well it ranks genomes like the
+``long`` level (the banner prints its Kendall tau)."""
 DEFAULT_FINAL_TOP = 3
-"""Genomes re-trained at the reference fidelity after a search that trains candidates."""
+"""Top genomes re-trained at the final fidelity after a search that trains candidates
+(with the best genome of each depth)."""
+DEFAULT_FINAL_FIDELITY = "rerank"
 CLI_ENV_KWARGS: dict[str, dict[str, Any]] = {DEFAULT_ENV: DEFAULT_ENV_KWARGS}
 """The CLI's own env kwargs per env id (applied before ``--env-kwargs``)."""
 RESUME_FLAGS = (
@@ -76,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nas-train",
         description="Neural architecture search with SB3 agents or search baselines on nas_env. "
-        "With no arguments: the default job (MaskablePPO, real training at the fast "
-        "fidelity, then the final training at the reference fidelity).",
+        "With no arguments: the default job (MaskablePPO, real training at the search "
+        "fidelity, then the final training at the rerank fidelity).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -151,9 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--final-fidelity",
-        default="reference",
+        default=DEFAULT_FINAL_FIDELITY,
         metavar="LEVEL",
-        help="fidelity level of the final training (default: reference)",
+        help=f"fidelity level of the final training (default: {DEFAULT_FINAL_FIDELITY})",
     )
     add(
         "--threads",

@@ -87,7 +87,7 @@ class RunConfig:
     eval_episodes: int = 0
     threads: int = 1
     final_top: int = 0
-    final_fidelity: str = "reference"
+    final_fidelity: str = "rerank"
     log_folder: str = "runs"
     command: tuple[str, ...] = ()
     run_dir: str | None = None

@@ -36,7 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.signal_stats import report, truth_genomes, write_signal  # noqa: E402
+from benchmarks.signal_stats import (  # noqa: E402
+    ranking_entry,
+    report,
+    truth_genomes,
+    write_signal,
+)
 from nas_env.evaluation import Evaluator, TrainSettings  # noqa: E402
 from nas_env.evaluation.fidelity import Fidelity  # noqa: E402
 from nas_env.genome import Genome  # noqa: E402
@@ -146,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     add("--json", type=Path, default=None, help="write the report's numbers here")
     add("--write-signal", default=None, help="save the predictor fitted on `fit` as this name")
     add("--level", default="fast", help="the level whose predictor --write-signal saves")
+    add("--signal-level", default=None, help="the named level the saved signal is for")
+    add(
+        "--ranking-yaml",
+        type=Path,
+        default=None,
+        help="write the shipped levels' figures into this fidelity_ranking.yaml (tiny entry)",
+    )
     args = parser.parse_args(argv)
     extra = yaml.safe_load(args.extra.read_text(encoding="utf-8")) if args.extra else {}
     levels = [lvl for lvl in args.levels.split(",") if lvl]
@@ -156,8 +168,20 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=1) + "\n", encoding="utf-8")
+    if args.ranking_yaml:
+        data = yaml.safe_load(args.ranking_yaml.read_text(encoding="utf-8")) or {}
+        data["tiny"] = ranking_entry(numbers)
+        header = "".join(
+            line + "\n"
+            for line in args.ranking_yaml.read_text(encoding="utf-8").splitlines()
+            if line.startswith("#")
+        )
+        body = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+        args.ranking_yaml.write_text(header + body, encoding="utf-8")
     if args.write_signal:
-        path = write_signal(args.truth, args.rows, args.level, args.write_signal, features)
+        path = write_signal(
+            args.truth, args.rows, args.level, args.write_signal, features, args.signal_level
+        )
         print(f"wrote {path}")
     return 0
 

@@ -200,7 +200,8 @@ def report(
     lines = [header, "| --- |" + " --: |" * (len(REPORTED) + 2)]
 
     def add(name: str, signal: dict[Key, float], noise: str, seconds: str) -> None:
-        cells, entry = [], {}
+        cells: list[str] = []
+        entry: dict[str, Any] = {"noise": noise, "seconds": seconds}
         for sample in REPORTED:
             st = _stats(signal, truth, sample)
             entry[sample] = st
@@ -275,9 +276,16 @@ def report(
 
 
 def write_signal(
-    truth_path: Path, rows_path: Path, level: str, name: str, names: Sequence[str] | None
+    truth_path: Path,
+    rows_path: Path,
+    level: str,
+    name: str,
+    names: Sequence[str] | None,
+    signal_level: str | None = None,
 ) -> Path:
-    """Fit the predictor of ``level`` on ``fit`` and save it as ``config/signals/NAME.yaml``."""
+    """Fit the predictor of ``level``'s rows on the fitting samples and save it as
+    ``config/signals/NAME.yaml``, for the named level ``signal_level`` (default ``level``;
+    it must train as ``level`` does)."""
     names = list(names or DEFAULT_FEATURES)
     genomes = truth_genomes(truth_path)
     truth = truth_losses(truth_path)
@@ -293,7 +301,7 @@ def write_signal(
     signal = Signal(
         name,
         version,
-        level,
+        signal_level or level,
         "long",
         b,
         w,
@@ -307,3 +315,44 @@ def write_signal(
     SIGNALS_DIR.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(signal.to_dict(), sort_keys=False), encoding="utf-8")
     return path
+
+
+# Which report rows the shipped levels are (`ranking_entry`).
+SHIPPED = {
+    "fast": "`fast` held-out loss",
+    "reference": "`reference` held-out loss",
+    "search": "`fast` + ridge",
+    "rerank": "`r1600` + ridge",
+}
+
+
+def ranking_entry(numbers: dict[str, Any]) -> dict[str, Any]:
+    """The `tiny` entry of ``config/fidelity_ranking.yaml`` from `report`'s numbers."""
+    levels: dict[str, Any] = {}
+    n_uniform = n_decision = 0
+    for level, prefix in SHIPPED.items():
+        name = next((k for k in numbers["levels"] if k.startswith(prefix)), None)
+        if name is None:
+            continue
+        entry = numbers["levels"][name]
+        uni, dec = entry["uniform"], entry["decision"]
+        if "tau" not in uni or "tau" not in dec:
+            continue
+        row: dict[str, Any] = {
+            "tau": round(uni["tau"], 2),
+            "spearman": round(uni["spearman"], 2),
+            "tau_decision": round(dec["tau"], 2),
+            "regret_decision": round(dec["regret"], 3),
+        }
+        if entry["noise"] != "-":
+            row["noise_tau"] = float(entry["noise"].split()[0])
+        row["s_per_candidate"] = float(entry["seconds"])
+        levels[level] = row
+        n_uniform, n_decision = max(n_uniform, uni["n"]), max(n_decision, dec["n"])
+    return {
+        "reference": "long",
+        "source": "benchmarks/signal_rank.py",
+        "genomes": n_uniform,
+        "decision_genomes": n_decision,
+        "levels": levels,
+    }

@@ -84,9 +84,12 @@ def test_the_run_banner_says_how_well_its_fidelity_ranks() -> None:
     from nas_env.evaluation.fidelity import measured_ranking
 
     line = describe_fidelity("nas_env/TransformerLM-v1", {})
-    ranking = measured_ranking("tiny", "fast")
-    assert ranking is not None
-    assert f"Kendall tau {ranking['tau']:.2f}" in line and "`reference`" in line
+    ranking = measured_ranking("tiny", "search")
+    assert ranking is not None and ranking["reference"] == "long"
+    assert f"Kendall tau {ranking['tau']:.2f}" in line and "`long`" in line
+    assert f"{ranking['tau_decision']:.2f} on {ranking['decision_genomes']} genomes" in line
+    old = describe_fidelity("nas_env/TransformerLM-v0", {})
+    assert f"Kendall tau {measured_ranking('tiny', 'fast')['tau']:.2f}" in old
     assert "Kendall" not in describe_fidelity(
         "nas_env/TransformerLM-v1", {"fidelity": {"steps": 3, "batch_size": 2, "lr": 1e-3}}
     )

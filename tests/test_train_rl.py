@@ -160,7 +160,7 @@ def test_budget_adaptation_is_printed(
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--env", "nas_env/TransformerLm-v0"], "did you mean nas_env/TransformerLM-v1"),
+        (["--env", "nas_env/TransformerLm-v1"], "did you mean nas_env/TransformerLM-v1"),
         (["--env", "CartPole-v1"], "registered nas_env ids"),
         (["--algo", "ppo2"], "did you mean 'ppo'"),
         (["--algo", "sac"], "allowed: dqn, ppo, a2c, maskable_ppo, random, evolution"),
@@ -299,10 +299,13 @@ def test_the_fidelity_in_force_and_its_ranking_are_printed_at_start(
     from nas_env.evaluation import Fidelity
     from nas_env.evaluation.fidelity import measured_ranking
 
-    fast = Fidelity.resolve("fast")
-    seq_len = fast.seq_len or SearchSpace.load("tiny").task.seq_len
-    expected = f"fidelity: fast ({fast.steps} steps x {fast.batch_size} x {seq_len}); "
-    tau = measured_ranking("tiny", "fast")["tau"]  # type: ignore[index]
+    search = Fidelity.resolve("search")
+    seq_len = search.seq_len or SearchSpace.load("tiny").task.seq_len
+    expected = (
+        f"fidelity: search ({search.steps} steps x {search.batch_size} x {seq_len}), "
+        f"scored by the signal {search.signal}; "
+    )
+    tau = measured_ranking("tiny", "search")["tau"]  # type: ignore[index]
     seen: list[dict[str, Any]] = []
     monkeypatch.setattr(
         session, "run_job", lambda config, after=None: seen.append(dict(config.env_kwargs))
@@ -372,7 +375,7 @@ def test_the_final_training_re_trains_the_best_genomes_and_names_the_winner(
 def test_final_training_defaults(tmp_path: Path) -> None:
     parser = train_rl.build_parser()
     trained = train_rl.prepare(parser.parse_args(["--log-folder", str(tmp_path)]), [])
-    assert (trained.final_top, trained.final_fidelity) == (train_rl.DEFAULT_FINAL_TOP, "reference")
+    assert (trained.final_top, trained.final_fidelity) == (train_rl.DEFAULT_FINAL_TOP, "rerank")
     served = ["--env", "nas_env/BenchLM-v0", "--algo", "random"]
     assert train_rl.prepare(parser.parse_args(served), served).final_top == 0
     bad = ["--final-fidelity", "nosuch", "--final-top", "1"]
