@@ -41,6 +41,14 @@ BENCHMARKS: dict[str, list[str]] = {
         "--workers",
         "2",
     ],
+    "signal_rank": [
+        "--levels",
+        "fast,f100lr2,f100w,f100w4,reference,r1600",
+        "--extra",
+        str(HERE / "signal_candidates.yaml"),
+        "--noise",
+        "fast",
+    ],
     "reward_ordering": [],
     "main_job": ["--seeds", "0,1,2"],
 }

@@ -16,7 +16,9 @@ against the long loss, the seed-to-seed noise floor, seconds per candidate, and 
 decision sample the top pick's regret: how much worse (in perplexity at `long`) the genome
 the signal ranks first is than the best genome of the sample.
 
-    python benchmarks/signal_rank.py --levels fast,reference --noise fast
+    python benchmarks/signal_rank.py --levels fast,f100lr2,f100w,f100w4,reference,r1600 \
+        --extra benchmarks/signal_candidates.yaml --noise fast       # BENCHMARKS.md's table
+    python benchmarks/long_truth.py --workers 2    # first: the truth it is judged against
     python benchmarks/signal_rank.py --report-only --write-signal long-ridge --level fast
 """
 
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     add("--rows", type=Path, default=DATA / "signal_rows.jsonl")
     add("--cache", type=Path, default=ROOT / ".long-cache" / "signals.sqlite")
     add("--report-only", action="store_true", help="no training; report what is there")
+    add("--quick", action="store_true", help="smoke run: the report of the committed data")
     add("--features", default=None, help="predictor features, comma-separated (a default set)")
     add("--json", type=Path, default=None, help="write the report's numbers here")
     add("--write-signal", default=None, help="save the predictor fitted on `fit` as this name")
@@ -161,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     extra = yaml.safe_load(args.extra.read_text(encoding="utf-8")) if args.extra else {}
     levels = [lvl for lvl in args.levels.split(",") if lvl]
-    if not args.report_only:
+    if not (args.report_only or args.quick):
         run(args, levels, extra)
     features = args.features.split(",") if args.features else None
     text, numbers = report(args.truth, args.rows, features)
