@@ -31,7 +31,20 @@ GENE_FEATURES = (
     "position=sinusoidal",
     "tied_embeddings=true",
 )
-DEFAULT_FEATURES = ("val_loss", "mean_train_loss", *GENE_FEATURES)
+# The candidate predictors, declared before any was judged; each level's predictor is the
+# set (and ridge alpha) with the best leave-one-out tau on the fitting samples alone.
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "run + shape": ("val_loss", "mean_train_loss", *GENE_FEATURES),
+    "held-out + shape": ("val_loss", *GENE_FEATURES),
+    "held-out + late + shape": ("val_loss", "late_train_loss", *GENE_FEATURES),
+    "held-out + size + norm/position": (
+        "val_loss",
+        "log_params",
+        "position=alibi",
+        "position=sinusoidal",
+        "norm_position=post",
+    ),
+}
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 
@@ -129,12 +142,14 @@ def fit_predictor(
     genomes: dict[Key, dict[str, Any]],
     rows: dict[Key, dict[str, Any]],
     truth: dict[Key, float],
-    names: Sequence[str],
-) -> tuple[float, dict[str, float], dict[str, tuple[float, float]], float, float] | None:
-    """Ridge of the long loss on ``names`` over the ``fit`` and ``fit_uniform`` samples;
-    alpha by leave-one-out.
+    names: Sequence[str] | None = None,
+) -> tuple[float, dict[str, float], dict[str, tuple[float, float]], float, float, str] | None:
+    """Ridge of the long loss over the ``fit`` and ``fit_uniform`` samples: the feature
+    set (``names``, else each of `FEATURE_SETS`) and alpha with the best leave-one-out
+    Kendall tau there.
 
-    Returns ``(intercept, weights, center, alpha, loo_tau)``, or None with < 6 genomes.
+    Returns ``(intercept, weights, center, alpha, loo_tau, set_name)``, or None with fewer
+    than 6 fitting genomes.
     """
     keys = [
         k
@@ -148,19 +163,22 @@ def fit_predictor(
         return None
     table = [_feats(genomes[k], rows[k]) for k in keys]
     y = [truth[k] for k in keys]
-    best: tuple[float, float] | None = None
-    for alpha in ALPHAS:
-        preds = []
-        for i in range(len(keys)):
-            rest = [j for j in range(len(keys)) if j != i]
-            b, w, c = fit_ridge([table[j] for j in rest], [y[j] for j in rest], names, alpha)
-            preds.append(_predict(b, w, c, table[i]))
-        tau = kendall_tau(preds, y)
-        if best is None or tau > best[1] + 1e-12:
-            best = (alpha, tau)
+    candidates = {"given": tuple(names)} if names else FEATURE_SETS
+    best: tuple[str, float, float] | None = None
+    for set_name, feats in candidates.items():
+        for alpha in ALPHAS:
+            preds = []
+            for i in range(len(keys)):
+                rest = [j for j in range(len(keys)) if j != i]
+                b, w, c = fit_ridge([table[j] for j in rest], [y[j] for j in rest], feats, alpha)
+                preds.append(_predict(b, w, c, table[i]))
+            tau = kendall_tau(preds, y)
+            if best is None or tau > best[2] + 1e-12:
+                best = (set_name, alpha, tau)
     assert best is not None
-    intercept, weights, center = fit_ridge(table, y, names, best[0])
-    return intercept, weights, center, best[0], best[1]
+    set_name, alpha, loo = best
+    intercept, weights, center = fit_ridge(table, y, candidates[set_name], alpha)
+    return intercept, weights, center, alpha, loo, set_name
 
 
 def _predict(b: float, w: dict[str, float], c: dict[str, tuple[float, float]], x: dict) -> float:
@@ -186,12 +204,11 @@ def report(
     truth_path: Path, rows_path: Path, names: Sequence[str] | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The markdown tables and their numbers."""
-    names = list(names or DEFAULT_FEATURES)
     genomes = truth_genomes(truth_path)
     truth = truth_losses(truth_path)
     seed1 = truth_losses(truth_path, seed=1)
     levels = level_rows(rows_path)
-    numbers: dict[str, Any] = {"features": names, "levels": {}}
+    numbers: dict[str, Any] = {"features": names or FEATURE_SETS, "levels": {}}
     header = (
         "| signal | "
         + " | ".join(f"{s}: n, tau, rho, top-pick regret" for s in REPORTED)
@@ -227,7 +244,7 @@ def report(
     }
     prior = fit_predictor(genomes, static, truth, list(GENE_FEATURES))
     if prior is not None:
-        b, w, c, alpha, loo = prior
+        b, w, c, alpha, loo, _ = prior
         predicted = {k: _predict(b, w, c, _feats(genomes[k], r)) for k, r in static.items()}
         add(
             f"genes only, no training (ridge alpha {alpha:g}, fit LOO tau {loo:.2f})",
@@ -260,14 +277,14 @@ def report(
         fitted = fit_predictor(genomes, rows, truth, names)
         if fitted is None:
             continue
-        b, w, c, alpha, loo = fitted
+        b, w, c, alpha, loo, chosen = fitted
         predicted = {
             k: _predict(b, w, c, _feats(genomes[k], r))
             for k, r in rows.items()
             if r["status"] == "ok" and k in genomes
         }
         add(
-            f"`{level}` + ridge (alpha {alpha:g}, fit LOO tau {loo:.2f})",
+            f"`{level}` + ridge ({chosen}, alpha {alpha:g}, fit LOO tau {loo:.2f})",
             predicted,
             "-",
             f"{secs:.1f}",
@@ -286,14 +303,13 @@ def write_signal(
     """Fit the predictor of ``level``'s rows on the fitting samples and save it as
     ``config/signals/NAME.yaml``, for the named level ``signal_level`` (default ``level``;
     it must train as ``level`` does)."""
-    names = list(names or DEFAULT_FEATURES)
     genomes = truth_genomes(truth_path)
     truth = truth_losses(truth_path)
     rows = level_rows(rows_path)[(level, 0)]
     fitted = fit_predictor(genomes, rows, truth, names)
     if fitted is None:
         raise SystemExit(f"too few `fit` genomes with both `{level}` and `long` results")
-    b, w, c, alpha, loo = fitted
+    b, w, c, alpha, loo, chosen = fitted
     count = sum(1 for k in genomes if k[0].startswith("fit") and k in rows)
     path = SIGNALS_DIR / f"{name}.yaml"
     old = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
@@ -309,7 +325,8 @@ def write_signal(
         fitted_on=(
             f"{count} genomes of the `fit` and `fit_uniform` samples of "
             f"benchmarks/long_truth.py (seed 0 at "
-            f"`{level}` and `long`); ridge alpha {alpha:g} by leave-one-out (tau {loo:.2f})"
+            f"`{level}` and `long`); features '{chosen}' and ridge alpha {alpha:g} by "
+            f"leave-one-out there (tau {loo:.2f})"
         ),
     )
     SIGNALS_DIR.mkdir(parents=True, exist_ok=True)
