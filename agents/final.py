@@ -231,6 +231,14 @@ def final_report(data: Mapping[str, Any], run_dir: Path) -> str:
         )
         if f["status"] != "ok":
             lines.append(f"    {f['status']}: {f['message']}")
+    signal = next(
+        (c["final"].get("signal") for c in data["candidates"] if c["final"].get("signal")), ""
+    )
+    if signal:
+        lines.append(
+            f"  final quality: the perplexity after long training as the signal {signal} "
+            "estimates it (measured_val_loss in final.json: the held-out loss as measured)"
+        )
     winner = next((c for c in data["candidates"] if c["genome_key"] == data["winner"]), None)
     if winner is None:
         lines.append("no candidate trained successfully at the final fidelity")

@@ -18,7 +18,9 @@ searcher (SB3 agents and the baselines). Each line is a JSON object with the fie
   that genome in this run), ``unique_evaluations`` (distinct genomes evaluated so far);
 * metrics from the `EvalResult`: ``status``, ``message``, ``metric`` (``perplexity`` or
   ``accuracy``), ``quality`` (the value of that metric), ``perplexity``, ``accuracy``,
-  ``val_loss`` and its standard error ``val_loss_se``, ``macro_f1`` (classifiers),
+  ``val_loss`` and its standard error ``val_loss_se``, ``measured_val_loss`` and
+  ``signal`` (at a level with a signal: the held-out loss as measured, and the scoring
+  rule whose estimate ``val_loss`` is; else null and ""), ``macro_f1`` (classifiers),
   ``params``, ``size_mb``, ``latency_ms``, ``flops_per_token``, ``rung`` and
   ``cost_steps`` (with promotion: the highest rung reached and the optimizer steps this
   step trained; else null), ``source`` (``train``, ``table`` or ``surrogate``: a
@@ -67,6 +69,8 @@ RECORD_FIELDS: tuple[str, ...] = (
     "accuracy",
     "val_loss",
     "val_loss_se",
+    "measured_val_loss",
+    "signal",
     "macro_f1",
     "params",
     "size_mb",
@@ -98,6 +102,8 @@ METRIC_FIELDS: tuple[str, ...] = (
     "accuracy",
     "val_loss",
     "val_loss_se",
+    "measured_val_loss",
+    "signal",
     "macro_f1",
     "params",
     "size_mb",
