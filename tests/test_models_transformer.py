@@ -227,3 +227,25 @@ def test_dropout_changes_training_outputs_only() -> None:
     assert not torch.allclose(model(idx)[0], model(idx)[0])
     model.eval()
     assert torch.allclose(model(idx)[0], model(idx)[0])
+
+
+def test_post_norm_is_the_original_wiring_and_pre_norm_keeps_the_residual() -> None:
+    """Post-LN (Vaswani et al. 2017; Xiong et al. 2020, fig. 1a): x <- LN(x + F(x)) after
+    each sub-layer, so every block's output is normalised and the block computes
+    exactly that; pre-LN: x <- x + F(LN(x)), so the residual stream passes unnormalised."""
+    torch.manual_seed(0)
+    x = torch.randn(2, SEQ, 16) * 3 + 1
+    for position in ("post", "pre"):
+        model = build_model({**BASE, "norm": "layernorm", "norm_position": position}, LM)
+        block = model.transformer.blocks[0]
+        out = block(x)
+        if position == "post":
+            expected = block.norm1(x + block.attn(x))
+            expected = block.norm2(expected + block.ffn(expected))
+            assert torch.allclose(out, expected)
+            assert torch.allclose(out.mean(-1), torch.zeros(2, SEQ), atol=1e-5)
+            assert torch.allclose(out.var(-1, unbiased=False), torch.ones(2, SEQ), atol=1e-3)
+        else:
+            mid = x + block.attn(block.norm1(x))
+            assert torch.allclose(out, mid + block.ffn(block.norm2(mid)))
+            assert out.mean().abs() > 0.5  # the input's offset survives
