@@ -1,12 +1,13 @@
-"""The main job against random search of equal training compute, judged at the reference.
+"""The main job against random search of equal training compute, judged at the final level.
 
 For each seed, runs the README's main job (``python train_rl.py``: MaskablePPO on
-``nas_env/TransformerLM-v1``, then the final training of its best genomes at the
-``reference`` fidelity) and a random search on the same env with the same number of
-unique candidate trainings at the same search fidelity (every candidate trains on the same
-number of tokens, so the training budgets are equal in tokens) followed by the same final
-training. Both winners are judged by their reference-fidelity measurement: the default
-reward's score and the held-out perplexity. Each run gets its own result cache, so
+``nas_env/TransformerLM-v1``, then the final training of its best genomes and the best of
+each depth at the ``rerank`` fidelity) and a random search on the same env with the same
+number of unique candidate trainings at the same search fidelity (every candidate trains
+on the same number of tokens, so the training budgets are equal in tokens) followed by the
+same final training. Both winners are judged by their final-fidelity result: the default
+reward's score and the perplexity (the rerank signal's estimate after long training; the
+keys still say ``reference_*``, the level before). Each run gets its own result cache, so
 neither reuses the other's trainings.
 
     python benchmarks/main_job.py --seeds 0,1,2 --out main-job-results
