@@ -1,0 +1,53 @@
+"""The final training's choice of candidates: the search's best, then the best of every
+depth, so that a cheap level's bias across depths cannot exclude the true best."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agents.final import choose_candidates, top_genomes
+
+
+def _episodes(run: Path, rows: list[tuple[str, int, float, str]]) -> None:
+    with (run / "episodes.jsonl").open("w") as fh:
+        for key, layers, score, status in rows:
+            record = {"genome_key": key, "genome": {"layers": layers}, "score": score}
+            fh.write(json.dumps({**record, "status": status}) + "\n")
+
+
+def test_top_genomes_keep_each_genomes_best_score(tmp_path: Path) -> None:
+    _episodes(tmp_path, [("a", 1, 0.1, "ok"), ("a", 1, 0.5, "ok"), ("b", 2, 0.4, "ok")])
+    assert [(r["genome_key"], r["score"]) for r in top_genomes(tmp_path, None)] == [
+        ("a", 0.5),
+        ("b", 0.4),
+    ]
+
+
+def test_candidates_are_the_top_then_the_best_of_each_missing_depth(tmp_path: Path) -> None:
+    rows = [
+        ("a", 1, 0.9, "ok"),
+        ("b", 1, 0.8, "ok"),
+        ("c", 2, 0.7, "ok"),
+        ("d", 4, 0.3, "ok"),
+        ("e", 4, 0.5, "ok"),
+        ("f", 3, 0.95, "diverged"),  # failures never qualify
+        ("g", 3, 0.1, "ok"),
+    ]
+    _episodes(tmp_path, rows)
+    chosen = choose_candidates(tmp_path, top=2)
+    assert [c["genome_key"] for c in chosen] == ["a", "b", "c", "g", "e"]
+    assert [c["chosen_as"] for c in chosen] == [
+        "top",
+        "top",
+        "best of layers=2",
+        "best of layers=3",
+        "best of layers=4",
+    ]
+    two = choose_candidates(tmp_path, top=1, per_depth=2)
+    assert [c["genome_key"] for c in two] == ["a", "b", "c", "g", "e", "d"]
+    assert [c["genome_key"] for c in choose_candidates(tmp_path, 2, per_depth=0)] == ["a", "b"]
+    assert [c["genome_key"] for c in choose_candidates(tmp_path, 2, depth_gene=None)] == [
+        "a",
+        "b",
+    ]
