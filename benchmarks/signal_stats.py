@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from nas_env.evaluation.signals import SIGNALS_DIR, Signal, features, fit_ridge
+from nas_env.evaluation.signals import MEASURED, SIGNALS_DIR, Signal, features, fit_ridge
 from nas_env.ranking import kendall_tau, spearman
 
 Key = tuple[str, int]
@@ -164,9 +164,10 @@ def fit_predictor(
     table = [_feats(genomes[k], rows[k]) for k in keys]
     y = [truth[k] for k in keys]
     candidates = {"given": tuple(names)} if names else FEATURE_SETS
-    best: tuple[str, float, float] | None = None
-    for set_name, feats in candidates.items():
+    best: tuple[str, float, float, tuple[str, ...]] | None = None
+    for set_name, declared in candidates.items():
         for alpha in ALPHAS:
+            feats = monotone_features(table, y, declared, alpha)
             preds = []
             for i in range(len(keys)):
                 rest = [j for j in range(len(keys)) if j != i]
@@ -174,11 +175,30 @@ def fit_predictor(
                 preds.append(_predict(b, w, c, table[i]))
             tau = kendall_tau(preds, y)
             if best is None or tau > best[2] + 1e-12:
-                best = (set_name, alpha, tau)
+                best = (set_name, alpha, tau, feats)
     assert best is not None
-    set_name, alpha, loo = best
-    intercept, weights, center = fit_ridge(table, y, candidates[set_name], alpha)
+    set_name, alpha, loo, feats = best
+    dropped = [f for f in candidates[set_name] if f not in feats]
+    if dropped:
+        set_name += f" (monotone: without {', '.join(dropped)})"
+    intercept, weights, center = fit_ridge(table, y, feats, alpha)
     return intercept, weights, center, alpha, loo, set_name
+
+
+def monotone_features(
+    table: Sequence[dict[str, float]], y: Sequence[float], names: Sequence[str], alpha: float
+) -> tuple[str, ...]:
+    """``names`` without the measured features (`nas_env.evaluation.signals.MEASURED`)
+    that the ridge fit weighs negatively, dropped one at a time (the most negative first)
+    until none is: a signal must never score a genome better because it learned worse
+    (`Signal` refuses such weights)."""
+    feats = list(names)
+    while True:
+        _, weights, _ = fit_ridge(table, y, feats, alpha)
+        bad = [f for f in feats if f in MEASURED and weights[f] < 0]
+        if not bad:
+            return tuple(feats)
+        feats.remove(min(bad, key=lambda f: weights[f]))
 
 
 def _predict(b: float, w: dict[str, float], c: dict[str, tuple[float, float]], x: dict) -> float:

@@ -98,3 +98,11 @@ def test_truth_then_signals_end_to_end(tmp_path: Path) -> None:
     cheap = [json.loads(line) for line in rows_path.read_text().splitlines()]
     assert len(cheap) == 4 and all(r["status"] == "ok" for r in cheap)
     assert all(r["mean_train_loss"] is not None for r in cheap)
+
+
+def test_monotone_features_drop_a_measurement_that_would_weigh_negatively() -> None:
+    rows = [{"val_loss": float(i % 3), "size": float(i)} for i in range(12)]
+    falling = [-r["val_loss"] + 0.1 * r["size"] for r in rows]  # worse learner, better target
+    assert ss.monotone_features(rows, falling, ["val_loss", "size"], 0.1) == ("size",)
+    rising = [r["val_loss"] + 0.1 * r["size"] for r in rows]
+    assert ss.monotone_features(rows, rising, ["val_loss", "size"], 0.1) == ("val_loss", "size")

@@ -167,3 +167,9 @@ def test_an_evaluator_with_a_signal_scores_with_it(tmp_path: Path, cache_root: P
         cache_root=cache_root,
     )
     assert again.key(genome) != scored.key(genome)
+
+
+def test_a_signal_never_rewards_learning_worse(tmp_path: Path) -> None:
+    path = _write(tmp_path / "neg.yaml", weight=-0.5)
+    with pytest.raises(ConfigError, match=r"val_loss\.weight: -0\.5 is negative"):
+        load_signal(path)

@@ -16,7 +16,9 @@ machine.
 
 Features (`features`), all floats:
 
-* ``val_loss``, ``mean_train_loss``, ``late_train_loss``: measured by the run;
+* ``val_loss``, ``mean_train_loss``, ``late_train_loss``: measured by the run; their
+  weights must be >= 0 (a signal never scores a genome better because it learned worse;
+  a fit that wants a negative weight drops the feature instead);
 * ``log_params``, ``log_flops``: natural logs of the analytic counts;
 * ``<gene>``: a numeric gene's value (``layers``, ``d_model``); ``mean:<gene>`` the mean
   of a per-layer numeric gene (``mean:ffn_ratio``);
@@ -178,6 +180,11 @@ class Signal:
             entry = expect_mapping(spec, at)
             check_keys(entry, at, ["weight", "mean", "std"], [])
             weights[str(feat)] = _number(entry["weight"], f"{at}.weight")
+            if feat in MEASURED and weights[str(feat)] < 0:
+                raise ConfigError(
+                    f"{at}.weight: {weights[str(feat)]:g} is negative; a measured loss may "
+                    "only weigh >= 0 (a genome that learned worse must never score better)"
+                )
             std = _number(entry["std"], f"{at}.std")
             if std <= 0:
                 raise ConfigError(f"{at}.std: must be > 0, got {std}")
