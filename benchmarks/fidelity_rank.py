@@ -35,17 +35,18 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from nas_env.errors import ConfigError  # noqa: E402
 from nas_env.evaluation import Evaluator, TrainSettings  # noqa: E402
 from nas_env.evaluation.fidelity import Fidelity  # noqa: E402
 from nas_env.genome import Genome  # noqa: E402
 from nas_env.ranking import kendall_tau, spearman, top_overlap  # noqa: E402
+from nas_env.samples import uniform_sample  # noqa: E402
 from nas_env.space import SearchSpace  # noqa: E402
 
 _EVALUATORS: dict[tuple[str, int], Evaluator] = {}
@@ -53,15 +54,10 @@ _EVALUATORS: dict[tuple[str, int], Evaluator] = {}
 
 def sample(space: SearchSpace, count: int, seed: int) -> list[Genome]:
     """``count`` distinct genomes drawn uniformly over the valid genomes of ``space``."""
-    rng = np.random.default_rng(seed)
-    genomes: list[Genome] = []
-    for _ in range(100 * count):
-        genome = space.uniform_genome(rng)
-        if genome not in genomes:
-            genomes.append(genome)
-        if len(genomes) == count:
-            return genomes
-    raise SystemExit(f"space {space.name!r} has fewer than {count} valid genomes")
+    try:
+        return uniform_sample(space, count, seed)
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def _evaluate(job: dict[str, Any]) -> dict[str, Any]:

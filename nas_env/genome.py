@@ -248,6 +248,28 @@ class Genome(Mapping[str, Any]):
         )
 
     @classmethod
+    def at_depth(
+        cls, space: GeneSpace, layers: int, rng: RNGLike = None, max_tries: int = 10_000
+    ) -> Genome:
+        """Draw a valid genome of ``layers`` layers, every other gene uniform (redrawn
+        while it breaks a constraint): uniform over the valid genomes of that depth.
+
+        Raises:
+            InvalidGenomeError: ``layers`` is not a choice of the layer gene, or no valid
+                genome was found in ``max_tries`` draws.
+        """
+        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        layer_gene = space.layer_gene()
+        choices = [int(c) for c in layer_gene.choices] if layer_gene is not None else [1]
+        if layers not in choices:
+            raise InvalidGenomeError(
+                [f"layers={layers!r} is not a choice; allowed: {choices}"],
+                f"of space {space.name!r}",
+            )
+        index = choices.index(layers)
+        return cls._rejection_sample(space, rng, lambda: index, f"depth-{layers}", max_tries)
+
+    @classmethod
     def random(cls, space: GeneSpace, rng: RNGLike = None, max_tries: int = 10_000) -> Genome:
         """Draw a valid genome uniformly per gene, rejecting those that break a constraint.
 

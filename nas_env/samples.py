@@ -82,8 +82,8 @@ def decision_sample(
     for depth in chosen:
         found: list[Genome] = []
         for _ in range(max_tries):
-            genome = _draw_at_depth(space, depth, rng)
-            if genome is None or genome in found:
+            genome = Genome.at_depth(space, depth, rng)
+            if genome in found:
                 continue
             if low * target <= genome_size_mb(space, genome) <= high * target:
                 found.append(genome)
@@ -96,19 +96,3 @@ def decision_sample(
             )
         strata.append(found)
     return [stratum[i] for i in range(per_depth) for stratum in strata]
-
-
-def _draw_at_depth(space: SearchSpace, depth: int, rng: np.random.Generator) -> Genome | None:
-    """One genome of ``depth`` layers with every other gene uniform; None if invalid."""
-    genes: dict[str, object] = {}
-    layer_gene = space.layer_gene()
-    for gene in space.genes:
-        if gene is layer_gene:
-            genes[gene.name] = depth
-        elif gene.per_layer:
-            picks = rng.integers(len(gene.choices), size=depth)
-            genes[gene.name] = tuple(gene.choices[int(i)] for i in picks)
-        else:
-            genes[gene.name] = gene.choices[int(rng.integers(len(gene.choices)))]
-    genome = Genome(space.name, genes)
-    return genome if space.is_valid(genome) else None

@@ -42,17 +42,8 @@ _FIELDS = (
 )
 LR_SCALINGS = ("width",)
 # The fields that change how a candidate trains (a signal's level must match them).
-TRAINING_FIELDS = (
-    "steps",
-    "batch_size",
-    "seq_len",
-    "lr",
-    "warmup_steps",
-    "min_lr_ratio",
-    "weight_decay",
-    "grad_clip",
-    "schedule_steps",
-    "lr_scaling",
+TRAINING_FIELDS = tuple(
+    f for f in _FIELDS if f not in ("tokens", "eval_tokens", "max_seconds", "signal")
 )
 
 
