@@ -134,3 +134,12 @@ def test_from_dict_errors(tiny: SearchSpace) -> None:
         Genome.from_dict(tiny, {"space": "tiny"})
     with pytest.raises(ConfigError, match="does not parse"):
         Genome.from_json(tiny, "{not json")
+
+
+def test_at_depth_draws_valid_genomes_of_that_depth(tiny: SearchSpace) -> None:
+    rng = np.random.default_rng(0)
+    draws = [Genome.at_depth(tiny, 3, rng) for _ in range(20)]
+    assert all(g["layers"] == 3 and tiny.is_valid(g) for g in draws)
+    assert len(set(draws)) > 10
+    with pytest.raises(InvalidGenomeError, match="layers=7 is not a choice"):
+        Genome.at_depth(tiny, 7, rng)
