@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:
 from nas_env.errors import ConfigError  # noqa: E402
 from nas_env.evaluation import Evaluator, TrainSettings  # noqa: E402
 from nas_env.evaluation.fidelity import Fidelity  # noqa: E402
+from nas_env.evaluation.result import EvalResult  # noqa: E402
 from nas_env.genome import Genome  # noqa: E402
 from nas_env.ranking import kendall_tau, spearman, top_overlap  # noqa: E402
 from nas_env.samples import uniform_sample  # noqa: E402
@@ -60,8 +61,9 @@ def sample(space: SearchSpace, count: int, seed: int) -> list[Genome]:
         raise SystemExit(str(exc)) from None
 
 
-def _evaluate(job: dict[str, Any]) -> dict[str, Any]:
-    """Worker: evaluate one genome at one level and seed (one thread)."""
+def evaluate_job(job: dict[str, Any]) -> EvalResult:
+    """Worker: evaluate one genome (``job``: space, task, level, fidelity fields, seed,
+    genes, cache) on one thread, with one evaluator per level and seed per process."""
     import torch
 
     torch.set_num_threads(1)
@@ -75,8 +77,12 @@ def _evaluate(job: dict[str, Any]) -> dict[str, Any]:
             cache=job["cache"],
         )
     evaluator = _EVALUATORS[key]
-    genome = Genome.from_genes(evaluator.space, job["genes"])
-    result = evaluator.evaluate(genome)
+    return evaluator.evaluate(Genome.from_genes(evaluator.space, job["genes"]))
+
+
+def _evaluate(job: dict[str, Any]) -> dict[str, Any]:
+    """Worker: one genome at one level and seed, as a row of this benchmark."""
+    result = evaluate_job(job)
     return {
         "level": job["level"],
         "seed": job["seed"],

@@ -38,36 +38,21 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.fidelity_rank import evaluate_job  # noqa: E402
 from benchmarks.signal_stats import (  # noqa: E402
     ranking_entry,
     report,
     truth_genomes,
     write_signal,
 )
-from nas_env.evaluation import Evaluator, TrainSettings  # noqa: E402
 from nas_env.evaluation.fidelity import Fidelity  # noqa: E402
-from nas_env.genome import Genome  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
-_EVALUATORS: dict[tuple[str, int], Evaluator] = {}
 
 
 def _evaluate(job: dict[str, Any]) -> dict[str, Any]:
     """Worker: one genome at one level and seed, one thread."""
-    import torch
-
-    torch.set_num_threads(1)
-    key = (job["level"], job["seed"])
-    if key not in _EVALUATORS:
-        _EVALUATORS[key] = Evaluator(
-            job["space"],
-            task=job["task"],
-            fidelity=Fidelity.from_dict(job["fidelity"], name=job["level"]),
-            settings=TrainSettings(device="cpu", precision="fp32", seed=job["seed"], threads=1),
-            cache=job["cache"],
-        )
-    evaluator = _EVALUATORS[key]
-    result = evaluator.evaluate(Genome.from_genes(evaluator.space, job["genes"]))
+    result = evaluate_job(job)
     return {
         "level": job["level"],
         "seed": job["seed"],
