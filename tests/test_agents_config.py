@@ -62,7 +62,7 @@ def test_the_command_line_builds_one_config_and_it_round_trips(tmp_path: Path) -
         2,
     )
     assert config.hyperparams["n_steps"] == 8 and "fidelity" not in config.env_kwargs
-    assert (config.final_top, config.final_fidelity) == (3, "reference")
+    assert (config.final_top, config.final_fidelity) == (3, "rerank")
     assert config.cache is False and not config.progress and config.threads == 2
     assert config.save_freq == 4 and config.command == config.argv and not config.resumed
     data = yaml.safe_load(yaml.safe_dump(config.to_dict(), sort_keys=False))
