@@ -1,0 +1,46 @@
+"""How candidates are trained beyond the fidelity's budget: backend, device, precision,
+seed, limits and the latency protocol (every field is part of the evaluator's cache key)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nas_env._validate import check_int
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How candidates are trained, beyond the fidelity's budget.
+
+    Attributes:
+        backend: ``torch`` (plain PyTorch + AMP) or ``deepspeed``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        precision: ``auto`` (what the device accelerates), ``fp32``, ``bf16`` or ``fp16``.
+        seed: Seeds model initialisation and batch sampling.
+        max_memory_mb: Memory a candidate may allocate before it is an ``oom`` (None: no cap).
+        latency_repeats: Timed forward passes for the latency median.
+        latency_warmup: Untimed forward passes before them.
+        latency_threads: CPU threads pinned while timing latency (default 1, so that the
+            figure does not depend on the machine's core count or its load).
+        threads: CPU threads for training (None: torch's current setting).
+        deepspeed_config: Path of the DeepSpeed JSON (None: ``config/deepspeed.json``).
+
+    Every field is part of the cache key (through `Evaluator.key`).
+    """
+
+    backend: str = "torch"
+    device: str = "auto"
+    precision: str = "auto"
+    seed: int = 0
+    max_memory_mb: float | None = None
+    latency_repeats: int = 15
+    latency_warmup: int = 3
+    latency_threads: int = 1
+    threads: int | None = None
+    deepspeed_config: str | None = None
+
+    def __post_init__(self) -> None:
+        check_int(self.latency_repeats, "TrainSettings.latency_repeats", 1)
+        check_int(self.latency_warmup, "TrainSettings.latency_warmup", 0)
+        check_int(self.latency_threads, "TrainSettings.latency_threads", 1)
+        check_int(self.threads, "TrainSettings.threads", 1, allow_none=True)
