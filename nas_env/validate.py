@@ -265,12 +265,18 @@ def validate_run(
     run_dir: str | Path, tolerance: float = DEFAULT_TOLERANCE, train: bool = True
 ) -> Report:
     """Replay every episode of ``run_dir`` (see the module docstring)."""
+    from nas_env.evaluation.measure import torch_threads
+
     config, records = read_run(Path(run_dir))
-    replayer = Replayer(config, tolerance, train)
-    try:
-        return replayer.replay(records)
-    finally:
-        replayer.close()
+    threads = config.get("threads")
+    # The run's thread count is part of every cache key: replay with it, or nothing it
+    # computed would be found again.
+    with torch_threads(threads if isinstance(threads, int) and threads > 0 else None):
+        replayer = Replayer(config, tolerance, train)
+        try:
+            return replayer.replay(records)
+        finally:
+            replayer.close()
 
 
 def render(run_dir: str, report: Report, tolerance: float) -> str:

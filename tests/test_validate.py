@@ -114,3 +114,25 @@ def test_retrained_results_within_tolerance_and_no_train(tmp_path: Path) -> None
 def test_same_float_is_float32_aware() -> None:
     assert same_float(0.1, float.fromhex("0x1.99999a0000000p-4"))
     assert not same_float(0.1, 0.1001)
+
+
+def test_a_run_replays_with_its_own_thread_count(tmp_path: Path) -> None:
+    """The training thread count is part of every cache key: a replay in a process with
+    another count still finds what the run computed."""
+    import torch
+
+    kwargs = [
+        "--env-kwargs",
+        "fidelity:{steps: 2, batch_size: 2, lr: 0.001, eval_tokens: 256}",
+        "vocab_size:256",
+        f"cache_root:{tmp_path / 'cache'}",
+    ]
+    run = make_run(tmp_path, "random", "nas_env/TransformerLM-v1", 3, *kwargs, "--final-top", "0")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2 if before == 1 else 1)
+    try:
+        report = validate_run(run, train=False)
+    finally:
+        torch.set_num_threads(before)
+    assert report.ok and report.exact == 3 and report.skipped == 0
+    assert torch.get_num_threads() == before
