@@ -28,6 +28,17 @@ def make_run(tmp_path: Path, algo: str, env_id: str, n: int = 10, *extra: str) -
     return run
 
 
+def trained_run(tmp_path: Path) -> Path:
+    """A random search of 3 steps on the training id, 2 optimizer steps per candidate."""
+    kwargs = [
+        "--env-kwargs",
+        "fidelity:{steps: 2, batch_size: 2, lr: 0.001, eval_tokens: 256}",
+        "vocab_size:256",
+        f"cache_root:{tmp_path / 'cache'}",
+    ]
+    return make_run(tmp_path, "random", "nas_env/TransformerLM-v1", 3, *kwargs, "--final-top", "0")
+
+
 def tamper(run: Path, index: int, key: str, change) -> None:
     path = run / "episodes.jsonl"
     lines = path.read_text().splitlines()
@@ -95,13 +106,7 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_retrained_results_within_tolerance_and_no_train(tmp_path: Path) -> None:
-    kwargs = [
-        "--env-kwargs",
-        "fidelity:{steps: 2, batch_size: 2, lr: 0.001, eval_tokens: 256}",
-        "vocab_size:256",
-        f"cache_root:{tmp_path / 'cache'}",
-    ]
-    run = make_run(tmp_path, "random", "nas_env/TransformerLM-v1", 3, *kwargs, "--final-top", "0")
+    run = trained_run(tmp_path)
     assert validate_run(run).exact == 3  # the run's own cache serves every result
     config = run / "config.yaml"
     config.write_text(config.read_text().replace("results.sqlite", "elsewhere.sqlite"))
@@ -121,13 +126,7 @@ def test_a_run_replays_with_its_own_thread_count(tmp_path: Path) -> None:
     another count still finds what the run computed."""
     import torch
 
-    kwargs = [
-        "--env-kwargs",
-        "fidelity:{steps: 2, batch_size: 2, lr: 0.001, eval_tokens: 256}",
-        "vocab_size:256",
-        f"cache_root:{tmp_path / 'cache'}",
-    ]
-    run = make_run(tmp_path, "random", "nas_env/TransformerLM-v1", 3, *kwargs, "--final-top", "0")
+    run = trained_run(tmp_path)
     before = torch.get_num_threads()
     torch.set_num_threads(2 if before == 1 else 1)
     try:
