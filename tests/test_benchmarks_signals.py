@@ -14,6 +14,7 @@ from benchmarks import long_truth as lt
 from benchmarks import signal_rank as sr
 from benchmarks import signal_stats as ss
 from nas_env import SearchSpace
+from nas_env.errors import ConfigError
 
 
 def _truth(path: Path, losses: dict[tuple[str, int], float], genes: dict) -> None:
@@ -72,10 +73,10 @@ def test_the_report_ranks_levels_and_predictors_against_long(tmp_path: Path) -> 
 
 def test_the_samples_are_seeded_and_interleaved() -> None:
     space = SearchSpace.load("tiny")
-    groups = lt.samples(space, 1)
+    groups = lt.samples(space, lt.load_plan("truth")["samples"], 1)
     assert set(groups) == {"fit", "uniform", "decision", "fit_uniform"}
     assert [g["layers"] for g in groups["fit"]] == [1, 2, 3, 4]
-    order = lt.round_robin(groups)
+    order = lt.interleave(groups)
     assert [name for name, _, _ in order[:4]] == ["fit", "uniform", "decision", "fit_uniform"]
     assert len(order) == 16
 
@@ -106,3 +107,27 @@ def test_monotone_features_drop_a_measurement_that_would_weigh_negatively() -> N
     assert ss.monotone_features(rows, falling, ["val_loss", "size"], 0.1) == ("size",)
     rising = [r["val_loss"] + 0.1 * r["size"] for r in rows]
     assert ss.monotone_features(rows, rising, ["val_loss", "size"], 0.1) == ("val_loss", "size")
+
+
+def test_interleave_takes_samples_in_proportion_to_their_sizes() -> None:
+    space = SearchSpace.load("tiny")
+    genomes = lt.samples(space, {"a": {"kind": "uniform", "seed": 1, "size": 6}}, None)["a"]
+    order = lt.interleave({"big": genomes[:4], "small": genomes[4:]})
+    assert [(name, i) for name, i, _ in order] == [
+        ("big", 0),
+        ("small", 0),
+        ("big", 1),
+        ("big", 2),
+        ("small", 1),
+        ("big", 3),
+    ]
+
+
+def test_plans_are_checked(tmp_path: Path) -> None:
+    assert set(lt.load_plan("surrogate")["samples"]) >= {"train", "valid"}
+    bad = tmp_path / "plans.yaml"
+    bad.write_text(yaml.safe_dump({"p": {"samples": {"s": {"kind": "grid", "seed": 1}}}}))
+    with pytest.raises(ConfigError, match=r"sample 's'.*needs kind"):
+        lt.load_plan("p", bad)
+    with pytest.raises(ConfigError, match="no plan 'q'"):
+        lt.load_plan("q", bad)
