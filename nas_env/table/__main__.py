@@ -97,6 +97,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--noise", default=None, help="the top rung's table of the same genomes, another seed"
     )
     surrogate.add_argument("--seed", type=int, default=0, help="split and CV seed (0)")
+    longs = sub.add_parser(
+        "long-surrogate",
+        help="fit a surrogate on rows of long training (benchmarks/long_truth.py)",
+        description="Fit one gradient-boosted model per mark of the rows' runs on the "
+        "samples not held out, measure it on the held-out ones (valid*), and write the "
+        "predictions for every genome of --base (whose latency and sizes it keeps).",
+    )
+    longs.add_argument("--rows", action="append", required=True, help="rows file (repeatable)")
+    longs.add_argument("--base", required=True, help="a surrogate benchmark of the space (.npz)")
+    longs.add_argument("--out", required=True, help="the benchmark file (.npz)")
+    longs.add_argument("--level", default="long", help="the rows' fidelity level (long)")
+    longs.add_argument("--seed", type=int, default=0, help="CV seed (0)")
     info = sub.add_parser("info", help="describe a table: meta, rows, statuses, best genome")
     info.add_argument("path", help="table file")
     info.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -294,6 +306,15 @@ def run_surrogate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_long_surrogate(args: argparse.Namespace) -> int:
+    """The ``long-surrogate`` command."""
+    from nas_env.table.long_surrogate import build_long_surrogate
+
+    meta = build_long_surrogate(args.rows, args.base, args.out, level=args.level, seed=args.seed)
+    print(render_surrogate(args.out, meta))
+    return 0
+
+
 def render_surrogate(path: str, meta: dict[str, Any]) -> str:
     """Human-readable summary of a surrogate benchmark's meta."""
     lines = [
@@ -309,6 +330,7 @@ def render_surrogate(path: str, meta: dict[str, Any]) -> str:
             f"held-out     {name}: Kendall tau {held['kendall_tau']:.3f}, Spearman "
             f"{held['spearman']:.3f} on {row['held_out_genomes']} genomes (CV tau "
             f"{row['cv_kendall_tau']:.3f})"
+            + (f", top-pick regret {held['regret']:.1%}" if "regret" in held else "")
         )
     for row in meta.get("noise_floor", []):
         lines.append(
@@ -337,7 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 on a usage or configuration error)."""
     args = parse_args(argv)
     try:
-        commands = {"build": run_build, "surrogate": run_surrogate, "info": run_info}
+        commands = {
+            "build": run_build,
+            "surrogate": run_surrogate,
+            "long-surrogate": run_long_surrogate,
+            "info": run_info,
+        }
         return commands[args.command](args)
     except (NASEnvError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ def rung_tables(top: str | Path) -> list[Path]:
     return [*lower, top]
 
 
-def analytic(space: SearchSpace, genome: Genome) -> tuple[int, float, int]:
+def analytic(space: SearchSpace, genome: Genome | Mapping[str, Any]) -> tuple[int, float, int]:
     """Parameters, float32 size in MiB and forward FLOPs per token of ``genome``."""
     config = model_config({**genome, "family": space.family}, space.task)
     return count_params(config), size_mb(config, dtype="float32"), flops_per_token(config)
@@ -64,11 +64,15 @@ def analytic(space: SearchSpace, genome: Genome) -> tuple[int, float, int]:
 
 def encode(
     space: SearchSpace,
-    genomes: Sequence[Genome],
+    genomes: Sequence[Genome] | Sequence[Mapping[str, Any]],
     sizes: Sequence[tuple[int, float, int]] | None = None,
 ) -> np.ndarray:
     """Feature rows: genes, then log parameters and log FLOPs per token (from ``sizes``,
-    the genomes' `analytic` figures, when given)."""
+    the genomes' `analytic` figures, when given).
+
+    ``genomes`` may be genes mappings of another space with the same genes: a per-layer
+    gene's list is encoded by its mean (ordinal) or its fractions (categorical) either way.
+    """
     rows = []
     for index, genome in enumerate(genomes):
         row: list[float] = []
@@ -76,7 +80,7 @@ def encode(
             if not gene.searchable:
                 continue
             value = genome[gene.name]
-            values = list(value) if gene.per_layer else [value]
+            values = list(value) if isinstance(value, list | tuple) else [value]
             if gene.kind == "ordinal":
                 row.append(float(np.mean([float(v) for v in values])))
             else:
