@@ -111,7 +111,12 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     for path in (config_path, episodes):
         if not path.is_file():
             raise NASEnvError(f"{run_dir} is not a run folder: {path.name} is missing")
-    config = yaml.safe_load(config_path.read_text()) or {}
+    try:
+        config = yaml.safe_load(config_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise NASEnvError(f"{config_path}: not readable YAML ({exc})") from None
+    if not isinstance(config, dict):
+        raise NASEnvError(f"{config_path}: expected a mapping, got {type(config).__name__}")
     records = []
     for number, line in enumerate(episodes.read_text().splitlines(), 1):
         if not line.strip():

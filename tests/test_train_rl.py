@@ -185,6 +185,34 @@ def test_bad_command_lines_exit_2_without_a_traceback(
     assert not any(tmp_path.iterdir())  # no run folder for a rejected command
 
 
+@pytest.mark.parametrize("content", [b"PK\x03\x04 not a zip", b"\x80\x04random bytes", b""])
+def test_a_corrupted_surrogate_file_exits_2(
+    content: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "BAD.npz"
+    bad.write_bytes(content)
+    runs = tmp_path / "runs"
+    argv = ["--env", "nas_env/SurrogateLM-v0", "--algo", "random", "-n", "4"]
+    argv += ["--env-kwargs", f"table:{bad}", "--log-folder", str(runs), "--no-progress"]
+    assert train_rl.main(argv) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "not a readable .npz" in err and "Traceback" not in err
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_corrupted_config_on_resume_exits_2_and_changes_nothing(
+    tmp_path: Path, cache_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train_rl.main(cli("random", tmp_path, cache_root, 4)) == 0
+    run = only_run(tmp_path, "random")
+    (run / "config.yaml").write_text("algo: [unclosed\n  bad: : :\n")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert train_rl.main(["--resume", str(run), "-n", "8", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "config.yaml: not readable YAML (line 2" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
 def test_argparse_errors_return_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert train_rl.main(["--n-timesteps", "many"]) == 2
     assert "invalid int value" in capsys.readouterr().err

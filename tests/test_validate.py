@@ -105,6 +105,14 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert stop.value.code == 2
 
 
+def test_a_corrupted_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "config.yaml").write_text("env: [unclosed\n")
+    (tmp_path / "episodes.jsonl").write_text("")
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "config.yaml: not readable YAML" in err and "Traceback" not in err
+
+
 def test_retrained_results_within_tolerance_and_no_train(tmp_path: Path) -> None:
     run = trained_run(tmp_path)
     assert validate_run(run).exact == 3  # the run's own cache serves every result

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,17 @@ def load_benchmark(path: str | Path) -> dict[str, Any]:
             "nas_env.table surrogate` or pass table=PATH"
         )
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("one .npy array, not an .npz archive")
+        with data:
             arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a readable .npz surrogate benchmark ({exc})") from exc
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        reason = "not an .npz archive" if "pickle" in str(exc) else str(exc)
+        raise ConfigError(
+            f"{path}: not a readable .npz surrogate benchmark ({reason}); rebuild it with "
+            "`python -m nas_env.table surrogate` or pass another table=PATH"
+        ) from exc
     missing = [name for name in (*ARRAYS, "meta") if name not in arrays]
     if missing:
         raise ConfigError(f"{path}: not a surrogate benchmark (lacks {', '.join(missing)})")
