@@ -27,6 +27,7 @@ import nas_env  # noqa: F401  (registers the ids)
 from nas_env.evaluation import Evaluator, Fidelity, TrainSettings
 
 SURROGATE_ID = "nas_env/SurrogateLM-v0"
+SURROGATE_DESIGN_ID = "nas_env/SurrogateLMDesign-v0"
 
 
 def table_steps_per_second(
@@ -93,11 +94,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for seed in range(args.repeats)
         ]
         out["surrogate_masked" if masked else "surrogate_unmasked"] = statistics.median(runs)
+        runs = [
+            table_steps_per_second(args.steps, masked, seed, SURROGATE_DESIGN_ID)
+            for seed in range(args.repeats)
+        ]
+        out["design_masked" if masked else "design_unmasked"] = statistics.median(runs)
     out["cache_hit"] = cache_hit_ms(200 if args.quick else 2000)
     print(f"table env, random actions:         {out['unmasked']:>10,.0f} steps/s")
     print(f"table env, action_masks() + valid: {out['masked']:>10,.0f} steps/s")
     print(f"surrogate env, random actions:     {out['surrogate_unmasked']:>10,.0f} steps/s")
     print(f"surrogate env, masks + valid:      {out['surrogate_masked']:>10,.0f} steps/s")
+    print(f"surrogate design, random actions:  {out['design_unmasked']:>10,.0f} steps/s")
+    print(f"surrogate design, masks + valid:   {out['design_masked']:>10,.0f} steps/s")
     hit = out["cache_hit"]
     print(
         f"training evaluator cache hit:      {hit['median_ms']:.3f} ms median, "

@@ -85,6 +85,16 @@ class EditActions:
         self._index = {name: i for i, name in enumerate(self.names)}
         self._mask_cache: dict[Genome, np.ndarray] = {}
         self._apply_cache: dict[tuple[Genome, str], tuple[Genome | None, str]] = {}
+        self._table: Any = None  # a MaskTable once built; False: the space has none
+
+    def _mask_table(self) -> Any:
+        """The space's `nas_env.mask_table.MaskTable` (built on first use), or None."""
+        if self._table is None:
+            from nas_env.mask_table import MaskTable, tabulable
+
+            space: Any = self.space
+            self._table = MaskTable(space, self.actions) if tabulable(space) else False
+        return self._table or None
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -191,6 +201,9 @@ class EditActions:
             new = self._edit(genome, act)
         except InvalidActionError as exc:
             return None, str(exc)
+        table = self._mask_table()
+        if table is not None and table.is_valid(new):
+            return new, ""
         reasons = self.space.check(new)
         if reasons:
             return None, f"{act.name}: the result is invalid: {'; '.join(reasons)}"
@@ -209,6 +222,11 @@ class EditActions:
 
     def mask(self, genome: Genome) -> np.ndarray:
         """Boolean vector, True where `apply` would succeed (``stop`` is always True)."""
+        table = self._mask_table()
+        if table is not None:
+            found = table.mask(genome)
+            if found is not None:
+                return found
         cached = self._mask_cache.get(genome)
         if cached is None:
             cached = np.array(

@@ -8,6 +8,7 @@ A *per-layer* gene takes one value per active layer (heterogeneous "block sizes"
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,10 @@ class Gene:
     per_layer: bool = False
     description: str = ""
 
+    @functools.cached_property
+    def _positions(self) -> dict[Any, int]:
+        return {choice: i for i, choice in enumerate(self.choices)}
+
     @property
     def searchable(self) -> bool:
         """True when the gene has more than one choice (a single choice is a fixed setting)."""
@@ -64,6 +69,12 @@ class Gene:
         Raises:
             ValueError: ``value`` is not one of the choices.
         """
+        try:
+            i = self._positions.get(value)
+        except TypeError:  # an unhashable value is no choice
+            i = None
+        if i is not None and same_value(self.choices[i], value):
+            return i
         for i, choice in enumerate(self.choices):
             if same_value(choice, value):
                 return i

@@ -86,11 +86,11 @@ class ObservationEncoder:
 
     @staticmethod
     def _encode_gene(gene: Gene, value: Any, out: list[float]) -> None:
+        hot = gene.index(value)
         if gene.kind == "ordinal":
             n = len(gene.choices)
-            out.append(gene.index(value) / (n - 1) if n > 1 else 0.0)
+            out.append(hot / (n - 1) if n > 1 else 0.0)
         else:
-            hot = gene.index(value)
             out.extend(1.0 if i == hot else 0.0 for i in range(len(gene.choices)))
 
     @staticmethod
