@@ -202,7 +202,7 @@ class EditActions:
         except InvalidActionError as exc:
             return None, str(exc)
         table = self._mask_table()
-        if table is not None and table.is_valid(new):
+        if table is not None and table.moved(genome, self._index[act.name], new):
             return new, ""
         reasons = self.space.check(new)
         if reasons:

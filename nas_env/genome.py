@@ -96,6 +96,13 @@ class Genome(Mapping[str, Any]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._genes)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._genes
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of gene ``name``, or ``default``."""
+        return self._genes.get(name, default)
+
     def __len__(self) -> int:
         return len(self._genes)
 

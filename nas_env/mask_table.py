@@ -129,9 +129,11 @@ class MaskTable:
         index = np.indices(sizes).reshape(len(sizes), -1)
         flat = np.arange(self.valid.size)
         masks = np.zeros((self.valid.size, len(actions)), dtype=bool)
+        targets = np.zeros((self.valid.size, len(actions)), dtype=np.int32)
         for column, action in enumerate(actions):
             if action.op == "stop":
                 masks[:, column] = True
+                targets[:, column] = flat
                 continue
             j = self._position[action.gene or ""]
             current = index[j]
@@ -141,9 +143,11 @@ class MaskTable:
             else:
                 target = current + (1 if action.op == "inc" else -1)
                 ok = (target >= 0) & (target < sizes[j])
-            moved = np.where(ok, flat + (target - current) * self._strides[j], 0)
-            masks[:, column] = ok & self.valid[moved]
+            moved = np.where(ok, flat + (target - current) * self._strides[j], -1)
+            masks[:, column] = ok & self.valid[np.maximum(moved, 0)]
+            targets[:, column] = moved
         self.masks = masks
+        self.targets = targets
 
     def _choice(self, j: int, value: Any) -> int:
         return self.genes[j].index(value)
@@ -176,6 +180,20 @@ class MaskTable:
         """The mask of ``genome`` (a copy), or None when it is not a grid point."""
         point = self.flat(genome)
         return None if point is None else self.masks[point].copy()
+
+    def moved(self, genome: Genome, action: int, new: Genome) -> bool | None:
+        """Whether ``new``, the result of edit ``action`` on ``genome``, is valid (and
+        remember its grid point), or None when ``genome`` is not a grid point."""
+        point = self.flat(genome)
+        if point is None:
+            return None
+        target = int(self.targets[point, action])
+        if target < 0:
+            return None
+        if len(self._points) >= 200_000:
+            self._points.clear()
+        self._points[new] = target
+        return bool(self.valid[target])
 
     def is_valid(self, genome: Genome) -> bool | None:
         """Whether ``genome`` is valid, or None when it is not a grid point."""
