@@ -166,6 +166,8 @@ def _load_or_create(config: RunConfig, venv: Any) -> Any:
         return model
     kwargs = model_kwargs(config.hyperparams)
     policy = config.hyperparams.get("policy", "MlpPolicy")
+    if policy == "MlpPolicy" and isinstance(venv.observation_space, gym.spaces.Dict):
+        policy = "MultiInputPolicy"  # observation="dict" or "masked"
     return cls(
         policy, venv, seed=config.seed, device=config.device, verbose=config.verbose, **kwargs
     )

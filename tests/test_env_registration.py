@@ -84,6 +84,28 @@ def test_both_checkers_pass(env_id: str, shared: Path) -> None:
     env.close()
 
 
+@pytest.mark.parametrize(
+    "env_id", ["nas_env/SurrogateLM-v0", "nas_env/SurrogateLMDesign-v0", "nas_env/BenchLM-v0"]
+)
+def test_masked_observation_passes_both_checkers_and_carries_the_mask(env_id: str) -> None:
+    if "Bench" in env_id and not HAS_TABLE:
+        pytest.skip("config/tables/bench.sqlite is not built")
+    env = gym.make(env_id, observation="masked", disable_env_checker=True)
+    gym_check_env(env.unwrapped, skip_render_check=True)
+    sb3_check_env(env.unwrapped, warn=True)
+    obs, _ = env.reset(seed=0)
+    assert set(obs) == {"observations", "action_mask"}
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        expected = env.unwrapped.action_masks()
+        assert obs["action_mask"].dtype == np.float32
+        assert (obs["action_mask"].astype(bool) == expected).all()
+        obs, _, terminated, truncated, _ = env.step(int(rng.choice(np.flatnonzero(expected))))
+        if terminated or truncated:
+            obs, _ = env.reset()
+    env.close()
+
+
 @pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
 def test_render_modes_through_make(mode: str, shared: Path) -> None:
     env = gym.make("nas_env/TransformerLM-v1", render_mode=mode, **fast_kwargs(shared))

@@ -113,6 +113,22 @@ def test_resume_continues_the_count_and_appends(
         assert model.num_timesteps == 14 and model._n_updates > updates
 
 
+@pytest.mark.parametrize("algo", ["maskable_ppo", "dqn"])
+@pytest.mark.parametrize("observation", ["dict", "masked"])
+def test_dict_observations_pick_the_multi_input_policy(
+    algo: str, observation: str, tmp_path: Path
+) -> None:
+    argv = ["--algo", algo, "-n", "8", "--env", "nas_env/SurrogateLM-v0", "--final-top", "0"]
+    argv += ["--env-kwargs", f"observation:{observation}", "--log-folder", str(tmp_path)]
+    argv += ["--no-progress", "--save-freq", "0", "--hyperparams", *TINY_HP[algo]]
+    assert train_rl.main(argv) == 0
+    model = ALGOS[algo].load(only_run(tmp_path, algo) / "checkpoints" / "model.zip", device="cpu")
+    assert type(model.policy) is ALGOS[algo].policy_aliases["MultiInputPolicy"]
+    assert set(model.observation_space.spaces) >= (
+        {"observations", "action_mask"} if observation == "masked" else {"genome"}
+    )
+
+
 def test_resume_refuses_changes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert train_rl.main(["--resume", str(tmp_path), "--algo", "dqn"]) == 2
     assert "--algo" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from nas_env.env.factory import (
     make_evaluator,
     vocab_size_of,
 )
-from nas_env.env.observation import ObservationEncoder
+from nas_env.env.observation import ObservationEncoder, observation_space, observe
 from nas_env.env.render import render_ansi, render_rgb
 from nas_env.env.reward_setup import env_reward
 from nas_env.env.settings import (
@@ -85,7 +85,10 @@ class NASEnv(gym.Env):
     normalised on the active reward's scale, `Reward.metric_bounds`) and
     ``episode.progress``.
     ``observation="dict"`` gives ``Dict(genome, metrics, progress)`` for
-    ``MultiInputPolicy``.
+    ``MultiInputPolicy``; ``observation="masked"`` gives ``Dict(observations=<the flat
+    vector>, action_mask=Box(0, 1, (n_actions,)))``, the action mask inside the
+    observation (1.0 = allowed, as `action_masks`), the convention of Ray RLlib's
+    action-masking modules and PettingZoo.
 
     ## Rewards
     A named reward turns an `EvalResult` into a score. The default, ``target``
@@ -206,18 +209,9 @@ class NASEnv(gym.Env):
         else:
             self.action_names = tuple(f"choice[{i}]" for i in range(self._design.width))
         self.action_space = spaces.Discrete(len(self.action_names))
-        flat = spaces.Box(0.0, 1.0, (self.encoder.size,), np.float32)
-        if self.observation_mode == "flat":
-            self.observation_space: spaces.Space[Any] = flat
-        else:
-            g, m = self.encoder.genome_size, len(self.encoder.slot_names) - 1
-            self.observation_space = spaces.Dict(
-                {
-                    "genome": spaces.Box(0.0, 1.0, (g,), np.float32),
-                    "metrics": spaces.Box(0.0, 1.0, (m - g,), np.float32),
-                    "progress": spaces.Box(0.0, 1.0, (1,), np.float32),
-                }
-            )
+        self.observation_space: spaces.Space[Any] = observation_space(
+            self.encoder, self.observation_mode, len(self.action_names)
+        )
         self.observation_names = self.encoder.slot_names
         self.genome: Genome | None = None
         self.result: EvalResult | None = None
@@ -262,7 +256,7 @@ class NASEnv(gym.Env):
             1, self.horizon
         )
         flat = self.encoder.encode(genes, self._metrics(), progress)
-        return flat if self.observation_mode == "flat" else self.encoder.split(flat)
+        return observe(self.encoder, self.observation_mode, flat, self.action_masks)
 
     def _info(self, action: str = "", invalid: str = "") -> dict[str, Any]:
         r = self.result

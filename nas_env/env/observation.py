@@ -15,6 +15,12 @@ Slots, in order (`ObservationEncoder.slot_names` lists them by name):
 - ``episode.progress``: steps (edit mode) or decisions (design mode) used, as a fraction.
 
 In design mode genes not decided yet are all zero.
+
+Forms (the env's ``observation`` argument, `observation_space` and `observe`): ``flat``,
+the vector; ``dict``, its parts (``genome``, ``metrics``, ``progress``) for
+``MultiInputPolicy``; ``masked``, ``{"observations": <the vector>, "action_mask": <1.0
+where an action is allowed>}``, the convention of Ray RLlib's action-masking modules and
+PettingZoo, for libraries that read the mask from the observation.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from nas_env.evaluation import EvalResult
 from nas_env.genes import Gene
@@ -168,3 +175,36 @@ class ObservationEncoder:
             "metrics": flat[g:m].copy(),
             "progress": flat[m:].copy(),
         }
+
+
+def observation_space(
+    encoder: ObservationEncoder, form: str, n_actions: int
+) -> spaces.Box | spaces.Dict:
+    """The observation space of ``form`` (``flat``, ``dict`` or ``masked``)."""
+    flat = spaces.Box(0.0, 1.0, (encoder.size,), np.float32)
+    if form == "flat":
+        return flat
+    if form == "masked":
+        return spaces.Dict(
+            {"observations": flat, "action_mask": spaces.Box(0.0, 1.0, (n_actions,), np.float32)}
+        )
+    g, m = encoder.genome_size, encoder.size - 1
+    return spaces.Dict(
+        {
+            "genome": spaces.Box(0.0, 1.0, (g,), np.float32),
+            "metrics": spaces.Box(0.0, 1.0, (m - g,), np.float32),
+            "progress": spaces.Box(0.0, 1.0, (1,), np.float32),
+        }
+    )
+
+
+def observe(
+    encoder: ObservationEncoder, form: str, flat: np.ndarray, mask: Any = None
+) -> np.ndarray | dict[str, np.ndarray]:
+    """The observation of ``form`` from the flat vector (and, for ``masked``, a callable
+    returning the boolean action mask)."""
+    if form == "flat":
+        return flat
+    if form == "masked":
+        return {"observations": flat, "action_mask": np.asarray(mask(), dtype=np.float32)}
+    return encoder.split(flat)
