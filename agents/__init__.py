@@ -1,7 +1,7 @@
 """Agents for nas_env: thin Stable-Baselines3 wiring and search baselines.
 
 * `agents.algos`: ``ALGOS = {"dqn": DQN, "ppo": PPO, "a2c": A2C, "maskable_ppo": MaskablePPO}``
-  and the baselines ``random`` and ``evolution``.
+  and the baselines ``random``, ``evolution``, ``local``, ``tpe`` and ``nsga2``.
 * `agents.hyperparams`: ``config/agents/<algo>.yaml`` (rl-baselines3-zoo style) + overrides.
 * `agents.budget`: makes sure an agent makes gradient updates within its step budget.
 * `agents.records` / `agents.runlog` / `agents.tracking`: the episode-record format
@@ -9,6 +9,7 @@
 * `agents.callbacks`: SB3 callbacks (records, budgets, checkpoints).
 * `agents.progress`: SB3's schedules follow an evaluation budget (``--max-evaluations``).
 * `agents.baselines`: random search and regularized evolution on the same env.
+* `agents.local_search`: local search (hill climbing with random restarts) on it.
 * `agents.config`: `RunConfig`, the one validated configuration of a run (``config.yaml``).
 * `agents.runs` / `agents.session`: run folders and running a `RunConfig` (used by
   ``train_rl.py``).
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.baselines import RandomSearch, RegularizedEvolution
+from agents.local_search import LocalSearch
 from agents.records import RECORD_FIELDS, RecordWriter, read_records
 from agents.runlog import RunLog
 
@@ -40,6 +42,7 @@ __all__ = [
     "ALL_ALGOS",
     "BASELINES",
     "RECORD_FIELDS",
+    "LocalSearch",
     "RandomSearch",
     "RecordWriter",
     "RegularizedEvolution",

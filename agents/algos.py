@@ -8,6 +8,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.baselines import RandomSearch, RegularizedEvolution, SearchBaseline
+from agents.local_search import LocalSearch
 from agents.optuna_search import NSGA2Search, TPESearch
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {
@@ -21,6 +22,7 @@ ALGOS: dict[str, type[BaseAlgorithm]] = {
 BASELINE_CLASSES: dict[str, type[SearchBaseline]] = {
     "random": RandomSearch,
     "evolution": RegularizedEvolution,
+    "local": LocalSearch,
     "tpe": TPESearch,
     "nsga2": NSGA2Search,
 }

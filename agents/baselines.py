@@ -131,6 +131,12 @@ class SearchBaseline:
         self.pending: deque[Proposal] = deque()
         self._limit: int | None = None
         self._evaluations_left: int | None = None
+        self.lineage: list[tuple[str, str, str]] = []  # (parent key, action, child key)
+
+    @classmethod
+    def check_hyperparams(cls, params: dict[str, Any]) -> None:
+        """Raise ValueError, saying what is allowed, for a bad value in ``params`` (the
+        constructor's keyword arguments) before anything is built."""
 
     # -- budget loop --------------------------------------------------------------
     def learn(
@@ -221,6 +227,23 @@ class SearchBaseline:
             born=self.num_timesteps,
         )
 
+    def mutate(self, parent: Member, action: int) -> Member:
+        """The child of ``parent`` by edit ``action``, evaluated through the env (one step,
+        one record of a one-step episode)."""
+        _obs, info = self._reset(parent.genes)
+        self.run_log.begin(0, info.get("genome", parent.genes))
+        _obs, reward, _terminated, _truncated, info = self.env.step(action)
+        self.num_timesteps += 1
+        record = self.run_log.on_step(info, float(reward), action, True, 0, self.num_timesteps)
+        child = Member(
+            genes=record["genome"],
+            key=str(record.get("genome_key")),
+            score=self._score(record),
+            born=self.num_timesteps,
+        )
+        self.lineage.append((parent.key, self.base.action_names[action], child.key))
+        return child
+
     def _score(self, record: dict[str, Any]) -> float:
         if record.get("status") == "ok" and record.get("score") is not None:
             return float(record["score"])
@@ -277,18 +300,23 @@ class RegularizedEvolution(SearchBaseline):
         sample_size: int = 5,
         in_flight: int | None = None,
     ) -> None:
+        self.check_hyperparams({"population_size": population_size, "sample_size": sample_size})
         super().__init__(env, run_log, seed, in_flight)
-        if population_size < 2 or not 2 <= sample_size <= population_size:
-            raise ValueError(
-                f"evolution needs population_size >= 2 and 2 <= sample_size <= population_size,"
-                f" got population_size={population_size}, sample_size={sample_size}"
-            )
         self.population_size = int(population_size)
         self.sample_size = int(sample_size)
         self.population: deque[Member] = deque()
-        self.lineage: list[tuple[str, str, str]] = []  # (parent key, action, child key)
         names = list(self.base.action_names)
         self._stop = names.index(STOP) if STOP in names else None
+
+    @classmethod
+    def check_hyperparams(cls, params: dict[str, Any]) -> None:
+        population = params.get("population_size", 20)
+        sample = params.get("sample_size", 5)
+        if population < 2 or not 2 <= sample <= population:
+            raise ValueError(
+                f"evolution needs population_size >= 2 and 2 <= sample_size <= population_size,"
+                f" got population_size={population}, sample_size={sample}"
+            )
 
     def propose(self) -> Proposal | None:
         """A random member while the population (with the samples in flight) is short of
@@ -323,22 +351,6 @@ class RegularizedEvolution(SearchBaseline):
             self.population.append(self.mutate(proposal.parent, proposal.action))
         while len(self.population) > self.population_size:
             self.population.popleft()  # regularisation: the oldest dies, not the worst
-
-    def mutate(self, parent: Member, action: int) -> Member:
-        """The child of ``parent`` by edit ``action``, evaluated through the env."""
-        _obs, info = self._reset(parent.genes)
-        self.run_log.begin(0, info.get("genome", parent.genes))
-        _obs, reward, _terminated, _truncated, info = self.env.step(action)
-        self.num_timesteps += 1
-        record = self.run_log.on_step(info, float(reward), action, True, 0, self.num_timesteps)
-        child = Member(
-            genes=record["genome"],
-            key=str(record.get("genome_key")),
-            score=self._score(record),
-            born=self.num_timesteps,
-        )
-        self.lineage.append((parent.key, self.base.action_names[action], child.key))
-        return child
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

@@ -184,6 +184,12 @@ def load_hyperparams(
     for key in ("n_timesteps", "n_envs"):
         if key in merged and (not isinstance(merged[key], int) or merged[key] < 1):
             raise HyperparamError(f"{key}: expected a positive integer, got {merged[key]!r}")
+    check = getattr(algo_class(algo), "check_hyperparams", None)
+    if check is not None:
+        try:
+            check({k: v for k, v in merged.items() if k != "n_timesteps"})
+        except (TypeError, ValueError) as exc:
+            raise HyperparamError(f"{where} / --hyperparams: {exc}") from None
     return merged
 
 

@@ -23,6 +23,7 @@ TINY_HP: dict[str, list[str]] = {
     "maskable_ppo": ["n_steps:4", "batch_size:4", "n_epochs:2"],
     "random": [],
     "evolution": ["population_size:3", "sample_size:2"],
+    "local": ["improvement:best"],
 }
 
 
@@ -90,7 +91,7 @@ def test_every_algorithm_writes_a_complete_run_folder(
 
 
 @pytest.mark.filterwarnings("ignore::tqdm.TqdmExperimentalWarning")
-@pytest.mark.parametrize("algo", ["dqn", "maskable_ppo", "evolution"])
+@pytest.mark.parametrize("algo", ["dqn", "maskable_ppo", "evolution", "local"])
 def test_resume_continues_the_count_and_appends(
     algo: str, tmp_path: Path, cache_root: Path
 ) -> None:
