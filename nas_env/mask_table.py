@@ -39,7 +39,7 @@ class GridSpace(Protocol):
     def domain_reasons(self, genome: Any) -> list[str]: ...
 
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 MAX_GRID = 1 << 20
 """Largest grid tabulated (the ``mid`` space has 61,440 points)."""
 
@@ -55,8 +55,12 @@ def tabulable(space: GridSpace) -> bool:
 
 
 def grid_digest(space: GridSpace) -> str:
-    """A key for the space's definition and the rules (this module's version)."""
-    payload = json.dumps({"space": space.to_dict(), "version": TABLE_VERSION}, sort_keys=True)
+    """A key for the space's definition, its gene order and the rules (this module's
+    version)."""
+    order = [g.name for g in space.genes]  # the grid's axes (a dict's keys get sorted)
+    payload = json.dumps(
+        {"space": space.to_dict(), "order": order, "version": TABLE_VERSION}, sort_keys=True
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 

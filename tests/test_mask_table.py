@@ -75,3 +75,15 @@ def test_a_genome_outside_the_grid_falls_back() -> None:
     other = SearchSpace.load("mid").default_genome()
     assert table.flat(other) is None and table.mask(other) is None
     assert table.flat({**space.default_genome(), "d_model": 48}) is None
+
+
+def test_masks_of_a_space_with_its_genes_in_another_order() -> None:
+    from nas_env.table import SHIPPED_TABLES, SurrogateEvaluator
+
+    mt.valid_grid(SearchSpace.load("mid"))
+    served = SurrogateEvaluator(SHIPPED_TABLES / "mid.npz").space  # genes sorted by name
+    fast, slow = EditActions(served), slow_actions(served)
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        genome = served.random_genome(rng)
+        assert (fast.mask(genome) == slow.mask(genome)).all()

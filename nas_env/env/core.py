@@ -71,7 +71,9 @@ class NASEnv(gym.Env):
     ``Discrete(n)``. Mode ``edit``: the space's named edits, ``action_names[i]`` (e.g.
     ``layers+1``, ``heads[2]-1``, ``norm=rmsnorm``) and ``stop`` (the last action).
     Mode ``design``: index of the choice for the current gene (``choice[0]``...).
-    ``action_masks()`` returns the valid actions (sb3-contrib MaskablePPO protocol). An
+    ``action_masks()`` returns the valid actions (sb3-contrib MaskablePPO protocol); in
+    design mode it hides every choice after which no valid genome can be completed, so a
+    masked design always ends valid. An
     action a mask would hide (no-op, out of range, breaks a constraint) is a no-op step
     with reward ``-invalid_action_penalty`` (default 0.1): the genome stays, no
     evaluation runs, ``info["invalid_action"]`` says why.

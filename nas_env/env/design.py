@@ -3,8 +3,8 @@
 Global genes are decided first, in space order (so ``layers`` is known before any
 per-layer gene), then the per-layer genes layer by layer for the active layers
 only. Each decision picks a choice index; indices past the gene's number of
-choices are masked. On the last decision, choices whose completed genome breaks a
-constraint of the space are masked too.
+choices are masked, and so is every choice after which no valid genome can be completed
+(`nas_env.env.feasibility`), so a masked design always ends in a valid genome.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nas_env.env.feasibility import Feasibility
 from nas_env.genes import Gene
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
@@ -96,16 +97,20 @@ class DesignState:
         return has_layers and not globals_left and self.current.layer is None
 
     def mask(self) -> np.ndarray:
-        """Allowed choice indices for the current decision."""
+        """Allowed choice indices for the current decision: within the gene's choices,
+        and leaving a valid genome within reach (`nas_env.env.feasibility`)."""
         mask = np.zeros(self.width, dtype=bool)
-        mask[: len(self.current.gene.choices)] = True
-        if self.position == len(self._order) - 1 and not self._needs_expansion():
-            allowed = mask.copy()
-            for i in np.flatnonzero(mask):
-                genome = self.candidate(int(i))
-                allowed[i] = genome is not None and self.space.is_valid(genome)
-            if allowed.any():  # with no valid completion, let the evaluator say "invalid"
-                mask = allowed
+        decision = self.current
+        choices = decision.gene.choices
+        mask[: len(choices)] = True
+        feasibility = Feasibility.of(self.space)
+        allowed = mask.copy()
+        for i in range(len(choices)):
+            allowed[i] = feasibility.feasible(
+                self.genes, decision.gene.name, choices[i], decision.layer
+            )
+        if allowed.any():  # with no valid completion, let the evaluator say "invalid"
+            mask = allowed
         return mask
 
     def decide(self, index: int) -> None:
