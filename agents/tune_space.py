@@ -1,4 +1,4 @@
-"""What `agents.tune` samples for each algorithm (rl-baselines3-zoo's ``hyperparams_opt``
+"""What `tune_rl.py` samples for each algorithm (rl-baselines3-zoo's ``hyperparams_opt``
 layout), scaled to runs of a few hundred unique evaluations.
 
 Each sampler takes an Optuna trial and returns ``--hyperparams`` overrides for
@@ -73,4 +73,4 @@ SAMPLERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "a2c": sample_a2c,
     "dqn": sample_dqn,
 }
-"""The algorithms `agents.tune` can tune, by CLI name."""
+"""The algorithms `tune_rl.py` can tune, by CLI name."""

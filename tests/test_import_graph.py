@@ -26,16 +26,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES: tuple[str, ...] = ("models", "nas_env", "agents", "analyze", "config")
-SCRIPTS: tuple[str, ...] = ("train_rl",)
+SCRIPTS: tuple[str, ...] = ("train_rl", "tune_rl")
 PROJECT: frozenset[str] = frozenset(PACKAGES + SCRIPTS)
 
 # Package -> top-level project names it must never import.
 FORBIDDEN: dict[str, frozenset[str]] = {
-    "models": frozenset({"nas_env", "agents", "analyze", "train_rl", "config"}),
-    "nas_env": frozenset({"agents", "analyze", "train_rl", "stable_baselines3", "sb3_contrib"}),
-    "agents": frozenset({"analyze", "train_rl"}),
-    "analyze": frozenset({"models", "nas_env", "agents", "train_rl"}),
-    "config": frozenset({"models", "nas_env", "agents", "analyze", "train_rl"}),
+    "models": frozenset({"nas_env", "agents", "analyze", "train_rl", "tune_rl", "config"}),
+    "nas_env": frozenset(
+        {"agents", "analyze", "train_rl", "tune_rl", "stable_baselines3", "sb3_contrib"}
+    ),
+    "agents": frozenset({"analyze", "train_rl", "tune_rl"}),
+    "analyze": frozenset({"models", "nas_env", "agents", "train_rl", "tune_rl"}),
+    "config": frozenset({"models", "nas_env", "agents", "analyze", "train_rl", "tune_rl"}),
 }
 
 

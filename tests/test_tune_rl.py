@@ -1,4 +1,4 @@
-"""The tuning command: samples hyperparameters every algorithm accepts, scores runs by the
+"""The tuning command (tune_rl.py): samples hyperparameters every algorithm accepts, scores runs by the
 benchmark's regret, keeps a resumable journal, prints a pasteable entry, refuses the
 reported seeds and ids without a known best."""
 
@@ -10,7 +10,7 @@ import optuna
 import pytest
 import yaml
 
-from agents import tune
+import tune_rl as tune
 from agents.hyperparams import load_hyperparams
 from agents.tune_space import SAMPLERS
 from nas_env.errors import ConfigError

@@ -1,6 +1,6 @@
 """Tune an agent's hyperparameters for a benchmark id with Optuna, the rl-baselines3-zoo way.
 
-    python -m agents.tune --algo ppo --env nas_env/SurrogateLMDesign-v0 --trials 40 \\
+    python tune_rl.py --algo ppo --env nas_env/SurrogateLMDesign-v0 --trials 40 \\
         --seeds 100-104 --budget 300 --jobs 2
 
 Each trial samples hyperparameters (`agents.tune_space`), runs ``train_rl.py`` in process
@@ -217,7 +217,7 @@ def entry(study: Any, args: argparse.Namespace) -> str:
     best = study.best_trial
     seeds = args.seed_list
     header = (
-        f"# python -m agents.tune --algo {args.algo} --env {args.env}: best of "
+        f"# python tune_rl.py --algo {args.algo} --env {args.env}: best of "
         f"{finished(study)} trials (trial {best.number}), seeds {seeds[0]}-{seeds[-1]}, "
         f"budget {args.budget}; mean regret at {'/'.join(map(str, args.marks))} "
         f"unique evaluations {best.value:.4f}\n"
@@ -230,9 +230,7 @@ def entry(study: Any, args: argparse.Namespace) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags."""
-    parser = argparse.ArgumentParser(
-        prog="python -m agents.tune", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python tune_rl.py", description=__doc__.split("\n\n")[0])
     add = parser.add_argument
     add("--algo", required=True, choices=sorted(SAMPLERS), help="algorithm to tune")
     add("--env", default="nas_env/SurrogateLM-v0", help="benchmark id (table or surrogate)")
