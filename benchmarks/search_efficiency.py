@@ -8,7 +8,8 @@ evaluations (``--max-evaluations``), with its shipped defaults (``config/agents/
 and its ``episodes.jsonl`` says after how many unique evaluations the run first reached
 the top 1% and the top 0.1%, and its regret (best score minus the true score of the
 genome it rates best) after 100 and 300 unique evaluations. Random search, regularized
-evolution and TPE edit genomes on ``nas_env/SurrogateLM-v0``; DQN, PPO and MaskablePPO run
+evolution, local search (first and best improvement) and TPE edit genomes on
+``nas_env/SurrogateLM-v0``; DQN, PPO and MaskablePPO run
 on it too (edit episodes from a random genome) and on ``nas_env/SurrogateLMDesign-v0`` (one
 decision per gene; methods ``*-design``). The ``-lr0`` methods are controls.
 
@@ -65,6 +66,8 @@ ASHA = ("--env-kwargs", "promotion:asha")
 METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "random": ("random", ENV_ID, ()),
     "evolution": ("evolution", ENV_ID, ()),
+    "local": ("local", ENV_ID, ()),
+    "local-best": ("local", ENV_ID, ("--hyperparams", "improvement:best")),
     "tpe": ("tpe", ENV_ID, ()),
     "dqn": ("dqn", ENV_ID, ()),
     "ppo": ("ppo", ENV_ID, ()),
