@@ -204,9 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         order = [t for t in interleave(samples(space, plan["samples"], args.per)) if t[0] in wanted]
     have = done_keys(out)
     todo = [t for t in order if (t[0], t[1], args.level, args.seed) not in have]
+    done = len(order) - len(todo)
     if args.limit is not None:
         todo = todo[: args.limit]
-    print(f"{len(order) - len(todo)} of {len(order)} genomes done; training {len(todo)}")
+    print(f"{done} of {len(order)} genomes done; training {len(todo)}")
     out.parent.mkdir(parents=True, exist_ok=True)
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     jobs = [
