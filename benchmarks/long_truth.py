@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     add = parser.add_argument
     add("--plan", default="truth", help=f"what to train: a plan of {PLANS.name} (truth)")
     add("--space", default=None, help="search space (default: the plan's)")
-    add("--task", default="lm/stdlib")
-    add("--level", default="long", help="fidelity level (long)")
+    add("--task", default=None, help="task id (the plan's, else lm/stdlib)")
+    add("--level", default=None, help="fidelity level (the plan's, else long)")
     add("--seed", type=int, default=0, help="training seed (0)")
     add("--per", type=int, default=None, help="genomes per depth in every sample (the plan's)")
     add("--only", default=None, help="samples to train, comma-separated (all of the plan's)")
@@ -190,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     add("--name", default="extra", help="sample name of the --genome genomes (extra)")
     args = parser.parse_args(argv)
     plan = load_plan(args.plan)
+    args.level = args.level or plan.get("level", "long")
+    args.task = args.task or plan.get("task", "lm/stdlib")
     space = SearchSpace.load(args.space or plan["space"])
     out: Path = args.out or ROOT / plan["out"]
     marks = [int(m) for m in plan["marks"]]

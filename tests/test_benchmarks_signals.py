@@ -131,3 +131,14 @@ def test_plans_are_checked(tmp_path: Path) -> None:
         lt.load_plan("p", bad)
     with pytest.raises(ConfigError, match="no plan 'q'"):
         lt.load_plan("q", bad)
+
+
+@pytest.mark.parametrize("name", ["truth", "surrogate", "truth_cls", "truth_rnn"])
+def test_every_shipped_plan_draws_its_samples_and_names_a_level(name: str) -> None:
+    from nas_env.evaluation.fidelity import Fidelity
+
+    plan = lt.load_plan(name)
+    level = Fidelity.resolve(plan.get("level", "long"))
+    assert plan["marks"][-1] == level.total_steps and plan["marks"] == sorted(plan["marks"])
+    groups = lt.samples(SearchSpace.load(plan["space"]), plan["samples"])
+    assert all(len(set(g)) == len(g) > 0 for g in groups.values())

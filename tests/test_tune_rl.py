@@ -1,6 +1,6 @@
-"""The tuning command (tune_rl.py): samples hyperparameters every algorithm accepts, scores runs by the
-benchmark's regret, keeps a resumable journal, prints a pasteable entry, refuses the
-reported seeds and ids without a known best."""
+"""The tuning command (tune_rl.py): samples hyperparameters every algorithm accepts,
+scores runs by the benchmark's regret, keeps a resumable journal, prints a pasteable
+entry, refuses the reported seeds and ids without a known best."""
 
 from __future__ import annotations
 
