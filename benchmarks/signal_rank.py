@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.fidelity_rank import evaluate_job  # noqa: E402
+from benchmarks.long_truth import load_plan  # noqa: E402
 from benchmarks.signal_stats import (  # noqa: E402
     ranking_entry,
     report,
@@ -90,8 +91,8 @@ def run(args: argparse.Namespace, levels: list[str], extra: dict[str, Any]) -> N
     have = _have(args.rows)
     jobs = [
         {
-            "space": "tiny",
-            "task": "lm/stdlib",
+            "space": args.space,
+            "task": args.task,
             "level": level,
             "fidelity": _fields(level, extra),
             "seed": seed,
@@ -130,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     add("--extra", type=Path, default=None, help="YAML of extra levels: name -> fields")
     add("--noise", default="", help="levels also trained with seed 1")
     add("--workers", type=int, default=1)
-    add("--truth", type=Path, default=DATA / "long_truth.jsonl")
-    add("--rows", type=Path, default=DATA / "signal_rows.jsonl")
+    add("--plan", default="truth", help="the long_truth.py plan whose genomes to rank (truth)")
+    add("--truth", type=Path, default=None, help="its rows (the plan's)")
+    add("--rows", type=Path, default=None, help="cheap rows (signal_rows.jsonl for truth)")
     add("--cache", type=Path, default=ROOT / ".long-cache" / "signals.sqlite")
     add("--report-only", action="store_true", help="no training; report what is there")
     add("--quick", action="store_true", help="smoke run: the report of the committed data")
@@ -147,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         help="write the shipped levels' figures into this fidelity_ranking.yaml (tiny entry)",
     )
     args = parser.parse_args(argv)
+    plan = load_plan(args.plan)
+    args.space, args.task = plan["space"], plan.get("task", "lm/stdlib")
+    args.truth = args.truth or ROOT / plan["out"]
+    name = "signal_rows.jsonl" if args.plan == "truth" else f"{args.plan}_signal_rows.jsonl"
+    args.rows = args.rows or DATA / name
     extra = yaml.safe_load(args.extra.read_text(encoding="utf-8")) if args.extra else {}
     levels = [lvl for lvl in args.levels.split(",") if lvl]
     if not (args.report_only or args.quick):
