@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from nas_env.evaluation import TrainSettings
+from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.jobs import EvaluatorRecipe
 from nas_env.evaluation.parallel import ParallelEvaluator
 from nas_env.genome import Genome
@@ -26,7 +27,12 @@ SLOW_FIDELITY = {"steps": 200, "batch_size": 8, "lr": 1e-3, "warmup_steps": 10, 
 """Long enough (a few seconds) to find the worker's process and kill it mid-training."""
 
 
-def recipe(fidelity: Any = "tiny") -> EvaluatorRecipe:
+TINY = Fidelity.resolve("tiny", max_seconds=600)
+"""`tiny` with a wall-clock cap a loaded machine cannot reach (its own 60 s can be, in
+validation, when other jobs share the cores)."""
+
+
+def recipe(fidelity: Any = TINY) -> EvaluatorRecipe:
     return EvaluatorRecipe.of("tiny", "lm/stdlib", fidelity, TrainSettings(threads=1))
 
 
