@@ -159,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.report_only or args.quick):
         run(args, levels, extra)
     features = args.features.split(",") if args.features else None
-    text, numbers = report(args.truth, args.rows, features)
+    from nas_env.space import SearchSpace
+
+    level = Fidelity.resolve(plan.get("level", "long"))
+    per_step = level.batch_size * SearchSpace.load(args.space).task.seq_len
+    text, numbers = report(args.truth, args.rows, features, per_step)
     print(text)
     if args.json:
         args.json.write_text(json.dumps(numbers, indent=1) + "\n", encoding="utf-8")

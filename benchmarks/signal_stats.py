@@ -90,10 +90,11 @@ def _loss(row: dict[str, Any] | None, field: str = "val_loss") -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.inf
 
 
-def truth_summary(path: Path) -> str:
-    """The long runs themselves: genomes per sample, perplexity and tokens-per-parameter
-    ranges, seconds per genome, and the overfitting check (held-out loss still falling
-    over the last segment; the gap between the last training loss and held-out loss)."""
+def truth_summary(path: Path, tokens_per_step: int = 16 * 64) -> str:
+    """The long runs themselves: genomes per sample, perplexity (exp of the held-out loss)
+    and tokens-per-parameter ranges (``tokens_per_step``: batch x context of the level),
+    seconds per genome, and the overfitting check (held-out loss still falling over the
+    last segment; the gap between the last training loss and held-out loss)."""
     rows = _lines(path)
     finals = [r for r in rows if r.get("last") and r["seed"] == 0 and r["status"] == "ok"]
     lines = [
@@ -109,7 +110,7 @@ def truth_summary(path: Path) -> str:
             continue
         steps = mine[0]["steps"]
         ppl = sorted(math.exp(r["val_loss"]) for r in mine)
-        tpp = sorted(steps * 16 * 64 / r["params"] for r in mine)
+        tpp = sorted(steps * tokens_per_step / r["params"] for r in mine)
         falls, secs = [], []
         for r in mine:
             segs = [v for (s, i, _), v in by_key.items() if s == sample and i == r["index"]]
@@ -221,9 +222,12 @@ def _stats(signal: dict[Key, float], truth: dict[Key, float], sample: str) -> di
 
 
 def report(
-    truth_path: Path, rows_path: Path, names: Sequence[str] | None = None
+    truth_path: Path,
+    rows_path: Path,
+    names: Sequence[str] | None = None,
+    tokens_per_step: int = 16 * 64,
 ) -> tuple[str, dict[str, Any]]:
-    """The markdown tables and their numbers."""
+    """The markdown tables and their numbers (``tokens_per_step``: see `truth_summary`)."""
     genomes = truth_genomes(truth_path)
     truth = truth_losses(truth_path)
     seed1 = truth_losses(truth_path, seed=1)
@@ -309,7 +313,7 @@ def report(
             "-",
             f"{secs:.1f}",
         )
-    return truth_summary(truth_path) + "\n\n" + "\n".join(lines), numbers
+    return truth_summary(truth_path, tokens_per_step) + "\n\n" + "\n".join(lines), numbers
 
 
 def write_signal(
