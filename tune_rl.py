@@ -16,7 +16,8 @@ The study lives in ``<study-dir>/<algo>__<env>.journal`` (Optuna's journal stora
 the same command again to continue it, ``--trials`` being the total. ``--jobs N`` runs N
 worker processes (one torch thread each) on the same study. At the end the best trial's
 entry for ``config/agents/<algo>.yaml`` is printed and written to
-``<study-dir>/<algo>__<env>.yaml``. Tune on seeds that are not the ones you report
+``<study-dir>/<algo>__<env>.yaml``, beside the shipped entry's value on the same seeds
+(measured once, kept in the study): paste it only where it is lower. Tune on seeds that are not the ones you report
 (the benchmarks report 0-9; the default tuning seeds are 100-104).
 
 Only benchmark ids (a table or a surrogate: instant, with a known best) can be tuned on.
@@ -159,6 +160,22 @@ def objective(trial: Any, args: argparse.Namespace) -> float:
     return statistics.fmean(values)
 
 
+def shipped_value(study: Any, args: argparse.Namespace) -> float:
+    """The objective of the shipped entry (no overrides) on the tuning seeds, measured once
+    per study and kept in it (``shipped`` user attribute), so the printed entry says
+    whether tuning improved on what ships."""
+    stored = study.user_attrs.get("shipped")
+    if stored is not None:
+        return float(stored)
+    values = [
+        statistics.fmean(run_regrets(args.algo, args.env, {}, seed, args.budget, args.marks))
+        for seed in args.seed_list
+    ]
+    value = statistics.fmean(values)
+    study.set_user_attr("shipped", value)
+    return value
+
+
 def study_paths(args: argparse.Namespace) -> tuple[Path, Path]:
     """The study's journal and YAML output files."""
     stem = f"{args.algo}__{args.env.split('/')[-1]}"
@@ -212,16 +229,20 @@ def work(args: argparse.Namespace, worker: int) -> None:
         study.optimize(lambda t: objective(t, args), n_trials=left, callbacks=[stop])
 
 
-def entry(study: Any, args: argparse.Namespace) -> str:
-    """The YAML entry of the best trial, with how it was found."""
+def entry(study: Any, args: argparse.Namespace, shipped: float | None = None) -> str:
+    """The YAML entry of the best trial, with how it was found (and, given ``shipped``,
+    the shipped entry's value on the same seeds)."""
     best = study.best_trial
     seeds = args.seed_list
     header = (
         f"# python tune_rl.py --algo {args.algo} --env {args.env}: best of "
         f"{finished(study)} trials (trial {best.number}), seeds {seeds[0]}-{seeds[-1]}, "
         f"budget {args.budget}; mean regret at {'/'.join(map(str, args.marks))} "
-        f"unique evaluations {best.value:.4f}\n"
+        f"unique evaluations {best.value:.4f}"
     )
+    if shipped is not None:
+        header += f" (shipped entry: {shipped:.4f})"
+    header += "\n"
     body = yaml.safe_dump(
         {args.env: best.user_attrs["hyperparams"]}, sort_keys=False, default_flow_style=None
     )
@@ -277,7 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     if not any(t.value is not None for t in study.get_trials(deepcopy=False)):
         print(f"no trial of {study.study_name} completed (all pruned or failed)", file=sys.stderr)
         return 1
-    text = entry(study, args)
+    try:
+        shipped = shipped_value(study, args)
+    except RuntimeError as exc:
+        print(f"the shipped entry's runs failed: {exc}", file=sys.stderr)
+        shipped = None
+    text = entry(study, args, shipped)
+    if shipped is not None and shipped <= study.best_value:
+        print(f"tuning did not beat the shipped entry ({shipped:.4f}); keep it", file=sys.stderr)
     out.write_text(text, encoding="utf-8")
     print(text, end="")
     print(f"(written to {out}; paste it into config/agents/{args.algo}.yaml)")

@@ -32,6 +32,9 @@ def sample_ppo(trial: Any) -> dict[str, Any]:
         "gae_lambda": trial.suggest_categorical("gae_lambda", [0.8, 0.9, 0.95, 1.0]),
         "clip_range": trial.suggest_categorical("clip_range", [0.1, 0.2, 0.3]),
         "ent_coef": trial.suggest_float("ent_coef", 1e-6, 0.1, log=True),
+        # the diagnosed collapse: many epochs over a few designs sharpen the policy at once
+        "target_kl": trial.suggest_categorical("target_kl", [None, 0.01, 0.03, 0.1]),
+        "normalize_advantage": trial.suggest_categorical("normalize_advantage", [True, False]),
         "policy_kwargs": _net(trial),
     }
 

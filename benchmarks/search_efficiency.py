@@ -59,38 +59,47 @@ from benchmarks.search_stats import (  # noqa: E402
 
 __all__ = ["CHECKPOINTS", "METHODS", "first_reaching", "hit_probability", "quantile", "summarize"]
 
-ENV_ID = "nas_env/SurrogateLM-v0"
-DESIGN_ENV_ID = "nas_env/SurrogateLMDesign-v0"
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "v0": ("nas_env/SurrogateLM-v0", "nas_env/SurrogateLMDesign-v0"),
+}
+"""Benchmark version -> (edit id, design id); ``--benchmark`` picks one."""
+ENV_ID, DESIGN_ENV_ID = BENCHMARKS["v0"]
 FROZEN = ("--hyperparams", "learning_rate:0")
 ASHA = ("--env-kwargs", "promotion:asha")
 METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "random": ("random", ENV_ID, ()),
-    "evolution": ("evolution", ENV_ID, ()),
-    "local": ("local", ENV_ID, ()),
-    "local-best": ("local", ENV_ID, ("--hyperparams", "improvement:best")),
-    "tpe": ("tpe", ENV_ID, ()),
-    "dqn": ("dqn", ENV_ID, ()),
-    "ppo": ("ppo", ENV_ID, ()),
-    "maskable_ppo": ("maskable_ppo", ENV_ID, ()),
-    "dqn-design": ("dqn", DESIGN_ENV_ID, ()),
-    "ppo-design": ("ppo", DESIGN_ENV_ID, ()),
-    "maskable_ppo-design": ("maskable_ppo", DESIGN_ENV_ID, ()),
-    "ppo-lr0": ("ppo", ENV_ID, FROZEN),
-    "ppo-design-lr0": ("ppo", DESIGN_ENV_ID, FROZEN),
-    "maskable_ppo-design-lr0": ("maskable_ppo", DESIGN_ENV_ID, FROZEN),
-    "random-asha": ("random", ENV_ID, ASHA),
-    "evolution-asha": ("evolution", ENV_ID, ASHA),
+    "random": ("random", "edit", ()),
+    "evolution": ("evolution", "edit", ()),
+    "local": ("local", "edit", ()),
+    "local-best": ("local", "edit", ("--hyperparams", "improvement:best")),
+    "tpe": ("tpe", "edit", ()),
+    "dqn": ("dqn", "edit", ()),
+    "ppo": ("ppo", "edit", ()),
+    "maskable_ppo": ("maskable_ppo", "edit", ()),
+    "dqn-design": ("dqn", "design", ()),
+    "ppo-design": ("ppo", "design", ()),
+    "maskable_ppo-design": ("maskable_ppo", "design", ()),
+    "dqn-lr0": ("dqn", "edit", FROZEN),
+    "ppo-lr0": ("ppo", "edit", FROZEN),
+    "maskable_ppo-lr0": ("maskable_ppo", "edit", FROZEN),
+    "dqn-design-lr0": ("dqn", "design", FROZEN),
+    "ppo-design-lr0": ("ppo", "design", FROZEN),
+    "maskable_ppo-design-lr0": ("maskable_ppo", "design", FROZEN),
+    "random-asha": ("random", "edit", ASHA),
+    "evolution-asha": ("evolution", "edit", ASHA),
 }
-"""Method label -> (``--algo``, ``--env``, extra CLI arguments). The ``-lr0`` controls are
-the same agents with learning rate 0: same exploration, same network at initialisation,
-no learning. What an agent gains over its control is what it learned."""
+"""Method label -> (``--algo``, ``edit`` or ``design`` id, extra CLI arguments). The
+``-lr0`` controls are the same agents with learning rate 0: same exploration, same network
+at initialisation, no learning. What an agent gains over its control is what it learned."""
 TOP_FRACTIONS = {"top1": 0.01, "top01": 0.001}
 STEPS_PER_EVALUATION = 30  # the env-step cap (-n): generous, the evaluation budget binds
 ASHA_FACTOR = 3  # a promoted run gets eta x the unique evaluations, then is cut at equal cost
 
 
-def surrogate_scores() -> tuple[dict[str, float], int]:
+def surrogate_scores(env_id: str = ENV_ID) -> tuple[dict[str, float], int]:
     """Score every genome of the surrogate with the env's reward (top rung, no promotion).
+
+    Args:
+        env_id: The benchmark's edit id.
 
     Returns:
         ``{genome_key: score}`` and the top rung's training steps.
@@ -99,7 +108,7 @@ def surrogate_scores() -> tuple[dict[str, float], int]:
 
     import nas_env  # noqa: F401  (registers the ids)
 
-    env = gym.make(ENV_ID)
+    env = gym.make(env_id)
     try:
         base = env.unwrapped
         reward_fn, evaluator, space = base.reward_fn, base.evaluator, base.space
@@ -114,13 +123,14 @@ def surrogate_scores() -> tuple[dict[str, float], int]:
     return scores, steps
 
 
-def run_one(method: str, seed: int, budget: int) -> dict[str, Any]:
+def run_one(method: str, seed: int, budget: int, benchmark: str = "v0") -> dict[str, Any]:
     """Run one search through ``train_rl.main`` and read its new evaluations back.
 
     Args:
         method: A label of `METHODS`.
         seed: ``--seed``.
         budget: ``--max-evaluations`` (unique genomes).
+        benchmark: A key of `BENCHMARKS`.
 
     Returns:
         ``method``, ``seed``, ``rc`` (the CLI's exit code), ``seconds`` (wall time),
@@ -133,7 +143,8 @@ def run_one(method: str, seed: int, budget: int) -> dict[str, Any]:
     torch.set_num_threads(1)
     from train_rl import main
 
-    algo, env_id, extra = METHODS[method]
+    algo, mode, extra = METHODS[method]
+    env_id = BENCHMARKS[benchmark][mode == "design"]
     with tempfile.TemporaryDirectory(prefix=f"se_{method}_{seed}_") as folder:
         argv = ["--algo", algo, "--env", env_id, "--seed", str(seed)]
         argv += ["--max-evaluations", str(budget), "-n", str(budget * STEPS_PER_EVALUATION)]
@@ -189,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--methods", default=",".join(METHODS), help=f"comma-separated: {','.join(METHODS)}"
     )
+    parser.add_argument(
+        "--benchmark", default="v0", choices=sorted(BENCHMARKS), help="surrogate version (v0)"
+    )
     parser.add_argument("--quick", action="store_true", help="2 seeds, budget 25 (CI smoke run)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
@@ -204,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise SystemExit(f"--methods: unknown {', '.join(unknown)}; allowed: {', '.join(METHODS)}")
-    scores, top_steps = surrogate_scores()
+    scores, top_steps = surrogate_scores(BENCHMARKS[args.benchmark][0])
     ranked = sorted(scores.values(), reverse=True)
     best = ranked[0]
     marks = {name: ranked[math.ceil(f * len(ranked)) - 1] for name, f in TOP_FRACTIONS.items()}
@@ -224,13 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     def budget_of(method: str) -> int:
         return args.budget * (ASHA_FACTOR if METHODS[method][2] == ASHA else 1)
 
-    jobs = [(m, s, budget_of(m)) for m in methods for s in seeds]
+    jobs = [(m, s, budget_of(m), args.benchmark) for m in methods for s in seeds]
     start = time.perf_counter()
     context = multiprocessing.get_context("spawn")
     results: dict[tuple[str, int], dict[str, Any]] = {}
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=context) as pool:
         futures = {pool.submit(run_one, *job): job for job in jobs}
-        for future, (method, seed, _) in futures.items():
+        for future, (method, seed, _, _) in futures.items():
             run = future.result()
             results[(method, seed)] = run
             print(
@@ -250,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(summary, args.budget, args.seeds, reference))
     if args.json is not None:
         payload = {
-            "env_id": ENV_ID,
+            "env_id": BENCHMARKS[args.benchmark][0],
+            "design_env_id": BENCHMARKS[args.benchmark][1],
             "seeds": list(seeds),
             "budget": args.budget,
             "genomes": len(scores),

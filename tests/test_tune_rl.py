@@ -51,6 +51,7 @@ def test_a_tiny_study_prints_an_entry_and_resumes(
     assert tune.main([*argv, "--trials", "2"]) == 0
     out = capsys.readouterr().out
     assert "best of 2 trials" in out and "paste it into config/agents/dqn.yaml" in out
+    assert "(shipped entry: " in out  # measured once on the same seeds, kept in the study
     written = tmp_path / "dqn__SurrogateLM-v0.yaml"
     entry = yaml.safe_load(written.read_text())
     assert list(entry) == [ENV_ID]
