@@ -103,7 +103,7 @@ def test_deepspeed_path_decays_matrices_only(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(deepspeed, "initialize", initialize)
     fidelity = Fidelity.resolve("tiny", weight_decay=0.1)
     cpu = torch.device("cpu")
-    task = SimpleNamespace(metric="perplexity")
+    task = SimpleNamespace(kind="lm", metric="perplexity")
     with pytest.raises(_Initialized):
         deepspeed_backend.train_deepspeed(
             model, task, fidelity, 8, cpu, resolve_precision("fp32", cpu), 0, float("inf")

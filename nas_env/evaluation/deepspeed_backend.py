@@ -37,6 +37,7 @@ from nas_env.evaluation.loop import (
     set_lr,
 )
 from nas_env.evaluation.precision import Precision
+from nas_env.tasks.kinds import task_kind
 
 DEFAULT_CONFIG = CONFIG_DIR / "deepspeed.json"
 _DIST_ENV = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -169,7 +170,7 @@ def train_deepspeed(
     config = resolve_config(load_config(config_path), fidelity, precision, device)
     prepare(config, device)
     generator = torch.Generator().manual_seed(seed)
-    is_lm = task.metric == "perplexity"
+    kind = task_kind(task.kind)
     engine, optimizer, _, _ = deepspeed.initialize(
         model=model,
         model_parameters=optimizer_groups(model, fidelity.weight_decay, fidelity.lr_scaling),
@@ -183,7 +184,7 @@ def train_deepspeed(
         for step in range(fidelity.steps):
             set_lr(optimizer, fidelity.lr_at(step))
             batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(engine.device)
-            loss = forward_loss(engine, batch, is_lm)
+            loss = forward_loss(engine, batch, kind)
             engine.backward(loss)
             engine.step()
             tally.add(loss, step)

@@ -38,6 +38,7 @@ from nas_env.evaluation.train_settings import TrainSettings
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
 from nas_env.tasks import cache_dir, make_task
+from nas_env.tasks.kinds import task_kind
 
 EVALUATOR_VERSION = "4"
 BACKENDS: tuple[str, ...] = ("torch", "deepspeed")
@@ -359,12 +360,12 @@ class Evaluator:
             repeats=settings.latency_repeats,
             threads=settings.latency_threads,
         )
-        is_lm = self.task.metric == "perplexity"
+        log_ppl = task_kind(self.task.kind).loss_is_log_perplexity
         measured = {
             "val_loss": scores.loss,
             "val_loss_se": scores.loss_se,
             "scored_tokens": scores.tokens,
-            "perplexity": float(torch.tensor(scores.loss).exp()) if is_lm else None,
+            "perplexity": float(torch.tensor(scores.loss).exp()) if log_ppl else None,
             "accuracy": scores.accuracy,
             "macro_f1": scores.macro_f1,
             "latency_ms": latency.median_ms,
@@ -391,11 +392,11 @@ class Evaluator:
             return measured
         feats = signal_features(dict(genome), {**measured, **static})
         estimate = self.signal.predict(feats)
-        is_lm = self.task.metric == "perplexity"
+        log_ppl = task_kind(self.task.kind).loss_is_log_perplexity
         return {
             **measured,
             "val_loss": estimate,
-            "perplexity": math.exp(estimate) if is_lm else None,
+            "perplexity": math.exp(estimate) if log_ppl else None,
             "measured_val_loss": measured["val_loss"],
             "signal": self.signal.tag,
         }

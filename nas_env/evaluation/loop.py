@@ -26,6 +26,7 @@ from torch import nn
 from nas_env.evaluation.failures import Diverged, TimedOut
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.precision import Precision
+from nas_env.tasks.kinds import TaskKind, task_kind
 
 
 @dataclass
@@ -155,11 +156,9 @@ def make_optimizer(model: nn.Module, fidelity: Fidelity, device: torch.device) -
         return torch.optim.AdamW(groups, foreach=True, **kwargs)
 
 
-def forward_loss(model: nn.Module, batch: Any, is_lm: bool) -> torch.Tensor:
-    """The training loss of one batch (classifiers also get the padding mask)."""
-    if is_lm:
-        return model(batch.inputs, batch.targets)[1]
-    return model(batch.inputs, batch.targets, mask=batch.mask)[1]
+def forward_loss(model: nn.Module, batch: Any, kind: TaskKind) -> torch.Tensor:
+    """The training loss of one batch, fed to the model as the task kind says."""
+    return kind.forward(model, batch)[1]
 
 
 def set_lr(optimizer: Any, lr: float) -> None:
@@ -217,7 +216,7 @@ def train_torch(
     optimizer = make_optimizer(model, fidelity, device)
     scaler = torch.amp.GradScaler(device.type) if precision.use_grad_scaler else None
     check_every = check_every or (1 if device.type == "cpu" else 16)
-    is_lm = task.metric == "perplexity"
+    kind = task_kind(task.kind)
     params = list(model.parameters())  # walked once, not once per step
     model.train()
     first = 0
@@ -235,7 +234,7 @@ def train_torch(
         set_lr(optimizer, fidelity.lr_at(step))
         batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(device)
         with torch.autocast(device.type, dtype=precision.dtype, enabled=precision.autocast):
-            loss = forward_loss(model, batch, is_lm)
+            loss = forward_loss(model, batch, kind)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)

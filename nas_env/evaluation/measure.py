@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from models import TaskSpec
+from nas_env.tasks.kinds import task_kind
 
 
 @dataclass
@@ -57,14 +57,6 @@ def macro_f1(predicted: torch.Tensor, target: torch.Tensor, num_classes: int) ->
     return sum(scores) / len(scores)
 
 
-def _item_losses(logits: torch.Tensor, targets: torch.Tensor, is_lm: bool) -> torch.Tensor:
-    """Per-window (LM: mean over its tokens) or per-example cross-entropy, in float32."""
-    if is_lm:
-        flat = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
-        return flat.view(targets.shape).mean(dim=1)  # (B*T,) -> (B, T) -> (B,)
-    return F.cross_entropy(logits.float(), targets, reduction="none")
-
-
 @torch.inference_mode()
 def validate(
     model: nn.Module,
@@ -94,7 +86,7 @@ def validate(
     """
     was_training = model.training
     model.eval()
-    is_lm = task.metric == "perplexity"
+    kind = task_kind(task.kind)
     losses: list[torch.Tensor] = []
     predicted: list[torch.Tensor] = []
     targets: list[torch.Tensor] = []
@@ -104,13 +96,10 @@ def validate(
         with torch.autocast(
             device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
         ):
-            if is_lm:
-                logits, _ = model(batch.inputs, batch.targets)
-            else:
-                logits, _ = model(batch.inputs, batch.targets, mask=batch.mask)
-        losses.append(_item_losses(logits, batch.targets, is_lm).cpu())
+            logits, _ = kind.forward(model, batch)
+        losses.append(kind.item_losses(logits, batch.targets).cpu())
         tokens += batch.targets.numel()
-        if not is_lm:
+        if kind.predicts_classes:
             predicted.append(logits.argmax(dim=-1).cpu())
             targets.append(batch.targets.cpu())
     model.train(was_training)
@@ -120,7 +109,7 @@ def validate(
     count = per_item.numel()
     se = float(per_item.std(correction=1) / math.sqrt(count)) if count > 1 else 0.0
     accuracy = f1 = None
-    if not is_lm:
+    if kind.predicts_classes:
         guess, truth = torch.cat(predicted), torch.cat(targets)
         accuracy = float((guess == truth).double().mean())
         f1 = macro_f1(guess, truth, int(task.num_classes))

@@ -33,6 +33,7 @@ from nas_env.errors import ConfigError
 from nas_env.evaluation.result import EvalResult
 from nas_env.evaluation.rung_log import RungLog
 from nas_env.genome import Genome
+from nas_env.tasks.kinds import kind_of_metric
 
 DEFAULT_ETA = 3
 DEFAULT_RUNGS = 2
@@ -214,7 +215,9 @@ class PromotionEvaluator:
             return replace(result, **common)
         calibration = self.calibration(reached)
         loss = calibration(result.val_loss)
-        perplexity = math.exp(min(loss, 700.0)) if result.metric == "perplexity" else None
+        kind = kind_of_metric(result.metric)
+        log_ppl = kind is not None and kind.loss_is_log_perplexity
+        perplexity = math.exp(min(loss, 700.0)) if log_ppl else None
         return replace(
             result,
             **common,

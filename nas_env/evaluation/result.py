@@ -11,14 +11,18 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
+from nas_env.tasks.kinds import kind_of_metric, metrics
+
 Status = Literal["ok", "diverged", "oom", "timeout", "invalid", "error"]
 STATUSES: tuple[str, ...] = ("ok", "diverged", "oom", "timeout", "invalid", "error")
 FAILURES: tuple[str, ...] = ("diverged", "oom", "timeout", "invalid", "error")
 
 
 def lower_is_better(metric: str | None) -> bool:
-    """Direction of a quality metric: perplexity down, accuracy up."""
-    return metric != "accuracy"
+    """Direction of a quality metric, as its task kind says (perplexity down, accuracy
+    up); lower for a metric no kind reports."""
+    kind = kind_of_metric(metric) if metric else None
+    return kind is None or not kind.higher_is_better
 
 
 @dataclass(frozen=True)
@@ -143,8 +147,9 @@ class EvalResult:
 
     @property
     def quality(self) -> float | None:
-        """The task's quality metric: perplexity (lower is better) or accuracy."""
-        return self.perplexity if self.metric == "perplexity" else self.accuracy
+        """The task's quality metric (``metric``: perplexity, lower is better, or accuracy);
+        None for a metric no task kind reports."""
+        return getattr(self, self.metric, None) if self.metric in metrics() else None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data; non-finite floats become None so that the JSON is strict."""

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from nas_env._validate import describe, expect_int, expect_number
 from nas_env.errors import ConfigError
 from nas_env.evaluation.result import FAILURES, EvalResult
+from nas_env.tasks.kinds import kind_of_metric, metrics
 
 DEFAULT_VOCAB_SIZE = 1024
 """Vocabulary size `quality_score` assumes when a reward is not told the task's."""
@@ -43,10 +44,11 @@ def quality_score(result: EvalResult, vocab_size: int = DEFAULT_VOCAB_SIZE) -> f
         ValueError: The metric is neither, its value is missing or NaN, or ``vocab_size < 2``.
     """
     vocab_size = expect_int(vocab_size, "quality_score: vocab_size", minimum=2)
-    if result.metric not in ("accuracy", "perplexity"):
+    kind = kind_of_metric(result.metric)
+    if kind is None:
         raise ValueError(
             f"quality_score: unknown metric {describe(result.metric)} of task "
-            f"{describe(result.task)}; allowed: accuracy, perplexity"
+            f"{describe(result.task)}; allowed: {', '.join(metrics())}"
         )
     value = result.quality
     if value is None or math.isnan(value):
@@ -54,7 +56,7 @@ def quality_score(result: EvalResult, vocab_size: int = DEFAULT_VOCAB_SIZE) -> f
             f"quality_score: result with status {result.status!r} has no {result.metric} "
             f"(got {describe(value)})"
         )
-    if result.metric == "accuracy":
+    if not kind.loss_is_log_perplexity:  # accuracy
         return float(value)
     if value <= 1.0:
         return 1.0

@@ -28,6 +28,7 @@ from nas_env.rewards.base import (
     param_number,
     param_vocab,
 )
+from nas_env.tasks.kinds import kind_of_metric
 
 SOFT_ZONE = math.log(2.0)
 """Default width (in ``ln(value / target)``) of the quadratic part of the penalty: up to
@@ -46,7 +47,9 @@ def normalized_quality(result: EvalResult, vocab_size: int = DEFAULT_VOCAB_SIZE)
         ValueError: No ``val_loss``, or no baseline for a classification result.
     """
     loss = result.val_loss
-    if (loss is None or math.isnan(loss)) and result.metric == "perplexity" and result.perplexity:
+    kind = kind_of_metric(result.metric)
+    log_ppl = kind is not None and kind.loss_is_log_perplexity
+    if (loss is None or math.isnan(loss)) and log_ppl and result.perplexity:
         loss = math.log(result.perplexity)  # a result that only reports its perplexity
     if loss is None or math.isnan(loss):
         raise ValueError(
@@ -54,7 +57,7 @@ def normalized_quality(result: EvalResult, vocab_size: int = DEFAULT_VOCAB_SIZE)
             f"{result.status!r} has no val_loss"
         )
     baseline = result.baseline_loss
-    if baseline is None and result.metric == "perplexity":
+    if baseline is None and log_ppl:
         baseline = math.log(vocab_size)
     if baseline is None or not baseline > 0:
         raise ValueError(

@@ -25,6 +25,7 @@ from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.result import EvalResult
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
+from nas_env.tasks.kinds import kind_of_metric
 
 FORMAT = "nas_env-surrogate/1"
 ARRAYS = ("keys", "val_loss", "latency_ms", "params", "size_mb", "flops_per_token")
@@ -158,12 +159,13 @@ class SurrogateEvaluator:
 
     def _result(self, key: str, i: int) -> EvalResult:
         arrays = self._arrays
+        kind = kind_of_metric(self.meta["metric"])
         loss = float(arrays["val_loss"][self.rung, i])
         return EvalResult(
             status="ok",
             genome_key=key,
             val_loss=loss,
-            perplexity=math.exp(loss) if self.meta["metric"] == "perplexity" else None,
+            perplexity=math.exp(loss) if kind and kind.loss_is_log_perplexity else None,
             params=int(arrays["params"][i]),
             size_mb=float(arrays["size_mb"][i]),
             flops_per_token=int(arrays["flops_per_token"][i]),

@@ -16,6 +16,7 @@ from nas_env._validate import check_choice, check_int
 from nas_env.errors import ConfigError
 from nas_env.tasks.batch import Batch, iter_batches
 from nas_env.tasks.corpus import content_hash
+from nas_env.tasks.kinds import TASK_KINDS
 from nas_env.tasks.lm import heldout_seed
 from nas_env.tasks.split import SPLITS
 from nas_env.tasks.tokenizer import Tokenizer
@@ -80,7 +81,7 @@ class ClsTask:
     """
 
     kind = "cls"
-    metric = "accuracy"
+    metric = TASK_KINDS["cls"].metric  # "accuracy"
 
     def __init__(
         self,

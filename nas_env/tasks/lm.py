@@ -17,6 +17,7 @@ from nas_env.errors import ConfigError
 from nas_env.tasks.batch import Batch, iter_batches
 from nas_env.tasks.cache import load_array, save_array
 from nas_env.tasks.corpus import content_hash
+from nas_env.tasks.kinds import TASK_KINDS
 from nas_env.tasks.split import SPLITS
 from nas_env.tasks.tokenizer import Tokenizer
 
@@ -63,7 +64,7 @@ class LMTask:
     """
 
     kind = "lm"
-    metric = "perplexity"
+    metric = TASK_KINDS["lm"].metric  # "perplexity"
 
     def __init__(
         self,

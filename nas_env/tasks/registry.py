@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from nas_env._validate import check_int, suggest
 from nas_env.errors import ConfigError
+from nas_env.tasks.base import Task
 from nas_env.tasks.cache import cache_dir
 from nas_env.tasks.cls import ClsTask
 from nas_env.tasks.corpus import Document, content_hash, read_documents, text_files
@@ -47,8 +48,6 @@ DEFAULT_VOCAB: dict[str, int] = {
 """Default tokenizer vocabulary size per task kind."""
 
 _WITH_ARGUMENT = ("lm/text", "cls/jsonl")
-
-Task = LMTask | ClsTask
 
 
 class TaskId(NamedTuple):
@@ -154,7 +153,7 @@ def make_task(
     vocab_size: int | None = None,
     val_fraction: float = 0.1,
     max_train_tokens: int | None = None,
-) -> LMTask | ClsTask:
+) -> Task:
     """Build the task named by ``task_id`` (once per process for the same arguments).
 
     Args:
