@@ -17,8 +17,9 @@ the same command again to continue it, ``--trials`` being the total. ``--jobs N`
 worker processes (one torch thread each) on the same study. At the end the best trial's
 entry for ``config/agents/<algo>.yaml`` is printed and written to
 ``<study-dir>/<algo>__<env>.yaml``, beside the shipped entry's value on the same seeds
-(measured once, kept in the study): paste it only where it is lower. Tune on seeds that are not the ones you report
-(the benchmarks report 0-9; the default tuning seeds are 100-104).
+(measured once, kept in the study): paste it only where it is lower. Tune on seeds
+that are not the ones you report (the benchmarks report 0-9; the default tuning seeds
+are 100-104).
 
 Only benchmark ids (a table or a surrogate: instant, with a known best) can be tuned on.
 """

@@ -55,8 +55,11 @@ def test_every_method_names_an_algorithm_and_a_registered_env() -> None:
     import nas_env  # noqa: F401
     from agents.algos import ALL_ALGOS
 
-    for algo, env_id, _extra in se.METHODS.values():
-        assert algo in ALL_ALGOS and env_id in gym.registry
+    for algo, mode, _extra in se.METHODS.values():
+        assert algo in ALL_ALGOS and mode in ("edit", "design")
+    for ids in se.BENCHMARKS.values():
+        assert all(env_id in gym.registry for env_id in ids)
+        assert gym.spec(ids[1]).kwargs["mode"] == "design"
 
 
 def test_fidelity_rank_summarises_against_the_mean_reference() -> None:

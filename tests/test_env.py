@@ -310,22 +310,22 @@ class CachedFormulaEvaluator(FormulaEvaluator):
         return found
 
 
-def test_close_closes_the_evaluators_database(tmp_path: Any) -> None:
+def test_close_calls_the_evaluators_own_close(tmp_path: Any) -> None:
     import sqlite3
-    from types import SimpleNamespace
 
-    evaluator = CachedFormulaEvaluator(tmp_path / "results.sqlite")
+    class Closing(CachedFormulaEvaluator):
+        def close(self) -> None:
+            self.cache.close()
+
+    evaluator = Closing(tmp_path / "results.sqlite")
     env = make_env(evaluator=evaluator)
     env.reset(seed=0)
     conn = evaluator.cache._connection()
     env.close()
     with pytest.raises(sqlite3.ProgrammingError):
         conn.execute("SELECT 1")
-    inner = CachedFormulaEvaluator(tmp_path / "fallback.sqlite")
-    table_like = SimpleNamespace(space=inner.space, evaluate=inner.evaluate, fallback=inner)
-    env = make_env(evaluator=table_like)
+    bare = CachedFormulaEvaluator(tmp_path / "bare.sqlite")  # no close(): nothing to call
+    env = make_env(evaluator=bare)
     env.reset(seed=0)
-    conn = inner.cache._connection()
     env.close()
-    with pytest.raises(sqlite3.ProgrammingError):
-        conn.execute("SELECT 1")
+    assert env.unwrapped.evaluator.inner is bare and env.unwrapped.evaluator.vocab_size > 0

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from nas_env import ConfigError, SearchSpace
-from nas_env.env.factory import default_table, make_evaluator, vocab_size_of
+from nas_env.env.factory import default_table, make_evaluator
 from nas_env.env.settings import EvaluatorSettings
+from nas_env.evaluation.interface import GenomeEvaluator, as_genome_evaluator
 
 
 class Custom:
@@ -26,9 +27,10 @@ class Custom:
 def test_vocab_size_comes_from_the_evaluator_never_a_default() -> None:
     space = SearchSpace.load("tiny")
     assert space.task.vocab_size == 512
-    assert vocab_size_of(Custom(space)) == 512  # no silent 1,024
+    assert as_genome_evaluator(Custom(space)).vocab_size == 512  # no silent 1,024
     table = make_evaluator("bench", "lm/stdlib", "bench", EvaluatorSettings(evaluator="table"))
-    assert vocab_size_of(table) == table.meta["vocab_size"] == 512
+    assert isinstance(table, GenomeEvaluator)
+    assert table.vocab_size == table.meta["vocab_size"] == 512
 
 
 def test_table_mismatch_is_refused_unless_the_env_allows_it(tmp_path: Path) -> None:

@@ -14,10 +14,7 @@ from gymnasium import spaces
 from nas_env.actions import STOP
 from nas_env.env.design import DesignState
 from nas_env.env.factory import (
-    EvaluatorLike,
-    close_evaluator,
     make_evaluator,
-    vocab_size_of,
 )
 from nas_env.env.observation import ObservationEncoder, observation_space, observe
 from nas_env.env.render import render_ansi, render_rgb
@@ -37,9 +34,9 @@ from nas_env.env.settings import (
     check_arguments,
     check_names,
     check_options,
-    ready_evaluator,
 )
 from nas_env.evaluation import EvalResult
+from nas_env.evaluation.interface import GenomeEvaluator, as_genome_evaluator
 from nas_env.genome import Genome
 from nas_env.rewards import Reward, step_reward
 from nas_env.space import SearchSpace
@@ -166,7 +163,7 @@ class NASEnv(gym.Env):
         fidelity: Any = DEFAULT_FIDELITY,
         reward: str | dict[str, Any] | Reward = DEFAULT_REWARD,
         mode: str = "edit",
-        evaluator: str | EvaluatorLike = DEFAULT_EVALUATOR,
+        evaluator: str | GenomeEvaluator = DEFAULT_EVALUATOR,
         *,
         start: str = "default",
         reward_scale: float = 1.0,
@@ -194,9 +191,9 @@ class NASEnv(gym.Env):
         if kind:
             self.evaluator = make_evaluator(space, task, fidelity, self.settings)
         else:
-            self.evaluator = ready_evaluator(evaluator)
+            self.evaluator = as_genome_evaluator(evaluator)
         self.space: SearchSpace = self.evaluator.space
-        self.vocab_size = vocab_size_of(self.evaluator)
+        self.vocab_size = self.evaluator.vocab_size
         self.reward_fn = env_reward(reward, self.space, self.vocab_size)
         self.invalid_action_penalty = float(invalid_action_penalty)
         self.reward_scale = float(reward_scale)
@@ -402,10 +399,10 @@ class NASEnv(gym.Env):
         return self.space.action_mask(self.genome)
 
     def close(self) -> None:
-        """Close the evaluator's result database connection (see `close_evaluator`)."""
-        evaluator = getattr(self, "evaluator", None)  # None when __init__ failed early
+        """Close what the evaluator holds open (`GenomeEvaluator.close`)."""
+        evaluator = vars(self).get("evaluator")  # absent when __init__ failed early
         if evaluator is not None:
-            close_evaluator(evaluator)
+            evaluator.close()
         super().close()
 
     def render(self) -> str | np.ndarray | None:

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from config import CONFIG_DIR
 from nas_env.env.settings import EvaluatorSettings
 from nas_env.errors import ConfigError
-from nas_env.evaluation import EvalResult, Evaluator, TrainSettings
+from nas_env.evaluation import Evaluator, TrainSettings
 from nas_env.evaluation.checkpoints import CheckpointStore
+from nas_env.evaluation.interface import GenomeEvaluator
 from nas_env.evaluation.jobs import EvaluatorRecipe
 from nas_env.evaluation.promotion import PromotionEvaluator, rung_steps
 from nas_env.evaluation.rung_log import RungLog
-from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
 from nas_env.tasks import cache_dir
-
-
-class EvaluatorLike(Protocol):
-    """What the environment needs from an evaluator."""
-
-    space: SearchSpace
-
-    def evaluate(self, genome: Genome) -> EvalResult:
-        """Score one genome."""
-        ...
 
 
 def default_table(space_name: str, suffix: str = ".sqlite") -> Path:
@@ -35,38 +25,7 @@ def default_table(space_name: str, suffix: str = ".sqlite") -> Path:
     return CONFIG_DIR / "tables" / f"{space_name}{suffix}"
 
 
-def vocab_size_of(evaluator: Any) -> int:
-    """Vocabulary size of the evaluator's task (for perplexity-derived scores).
-
-    Taken from the evaluator's measured task spec, else a table's meta, else its space's
-    task spec: never a guess.
-    """
-    spec = getattr(evaluator, "spec", None)
-    if spec is not None:
-        return int(spec.vocab_size)
-    meta = getattr(evaluator, "meta", None) or {}
-    if meta.get("vocab_size"):
-        return int(meta["vocab_size"])
-    return int(evaluator.space.task.vocab_size)
-
-
-def close_evaluator(evaluator: Any) -> None:
-    """Release what an evaluator holds open: its own ``close()`` if it has one, else its
-    result cache's connection (``.cache.close()``), then the same for a table's training
-    ``fallback``. A closed `ResultCache` reopens its connection on next use."""
-    close = getattr(evaluator, "close", None)
-    if callable(close):
-        close()
-    else:
-        cache_close = getattr(getattr(evaluator, "cache", None), "close", None)
-        if callable(cache_close):
-            cache_close()
-    fallback = getattr(evaluator, "fallback", None)
-    if fallback is not None and fallback is not evaluator:
-        close_evaluator(fallback)
-
-
-def promoted_trainer(top: Evaluator, settings: EvaluatorSettings) -> EvaluatorLike:
+def promoted_trainer(top: Evaluator, settings: EvaluatorSettings) -> GenomeEvaluator:
     """A `PromotionEvaluator` over rungs of ``top``'s fidelity (``settings.rungs``,
     ``eta``): checkpoints in ``<cache root>/checkpoints``, the rung log beside the result
     database (in memory for a private cache)."""
@@ -98,7 +57,7 @@ def make_executor(settings: EvaluatorSettings) -> Any:
     return LocalPool(settings.workers, max_retries=settings.max_retries)
 
 
-def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> EvaluatorLike:
+def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> GenomeEvaluator:
     """A `ParallelEvaluator` of ``recipe`` on the executor of ``settings``: each
     evaluation trains with ``cpus_per_eval`` threads; with GPUs on Ray workers the driver
     keys results by the workers' device (``device`` ``auto`` means ``cuda`` there)."""
@@ -120,7 +79,7 @@ def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> Ev
     return ParallelEvaluator(recipe, make_executor(settings), driver=driver)
 
 
-def surrogate(name: str, settings: EvaluatorSettings) -> EvaluatorLike:
+def surrogate(name: str, settings: EvaluatorSettings) -> GenomeEvaluator:
     """The surrogate benchmark ``settings`` name (default ``config/tables/<space>.npz``),
     promoted over its own rungs (rung log in memory) with ``promotion="asha"``."""
     from nas_env.table.surrogate_evaluator import SurrogateEvaluator
@@ -143,7 +102,7 @@ def make_evaluator(
     task: str,
     fidelity: Any,
     settings: EvaluatorSettings | None = None,
-) -> EvaluatorLike:
+) -> GenomeEvaluator:
     """The evaluator ``settings`` describe (default: training, `EvaluatorSettings()`).
 
     ``evaluator="table"`` serves a benchmark table (``table`` path, default the space's

@@ -28,6 +28,7 @@ from nas_env.errors import ConfigError
 from nas_env.evaluation.evaluator import BACKENDS
 from nas_env.evaluation.executors import EXECUTORS
 from nas_env.evaluation.fidelity import Fidelity
+from nas_env.evaluation.interface import as_genome_evaluator
 from nas_env.evaluation.precision import PRECISIONS
 from nas_env.rewards import Reward, make_reward
 from nas_env.space import SearchSpace, load_space
@@ -93,7 +94,7 @@ def check_arguments(kwargs: Mapping[str, Any], where: str = "NASEnv") -> Evaluat
     if isinstance(evaluator, str):
         values["evaluator"] = evaluator
     else:
-        ready_evaluator(evaluator)
+        as_genome_evaluator(evaluator)
     settings = EvaluatorSettings.from_kwargs(values, where)
     if not isinstance(kwargs.get("space"), SearchSpace | None):
         load_space(kwargs["space"])
@@ -179,21 +180,6 @@ def check_options(options: Mapping[str, Any], where: str) -> None:
         penalty = expect_number(options["invalid_action_penalty"], where_penalty)
         if not math.isfinite(penalty or 0.0):
             raise ConfigError(f"{where_penalty}: must be finite, got {penalty}")
-
-
-def ready_evaluator(evaluator: Any) -> Any:
-    """A user's own evaluator object (``evaluator=`` not a kind), checked for what the env
-    needs: ``evaluate(genome)`` and ``space``.
-
-    Raises:
-        ConfigError: It lacks one of them.
-    """
-    if not hasattr(evaluator, "evaluate") or not hasattr(evaluator, "space"):
-        raise ConfigError(
-            f"evaluator {evaluator!r} has no evaluate()/space; pass 'train', 'table' or "
-            "an object with both"
-        )
-    return evaluator
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,15 @@ class Evaluator:
         """CPU threads training runs with (the setting, else torch's current count)."""
         return self.settings.threads or torch.get_num_threads()
 
+    @property
+    def vocab_size(self) -> int:
+        """The task's vocabulary size (its measured spec)."""
+        return int(self.spec.vocab_size)
+
+    def close(self) -> None:
+        """Close this thread's result-database connection (reopened on next use)."""
+        self.cache.close()
+
     def key(self, genome: Genome) -> str:
         """Cache key of ``genome``: every setting that changes its result.
 

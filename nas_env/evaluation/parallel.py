@@ -76,6 +76,11 @@ class ParallelEvaluator:
         self._threads = ThreadPoolExecutor(self.capacity, thread_name_prefix="nas-eval")
         self._closed = False
 
+    @property
+    def vocab_size(self) -> int:
+        """The driver's vocabulary size."""
+        return self.driver.vocab_size
+
     def key(self, genome: Genome) -> str:
         """The cache key of ``genome`` (see `Evaluator.key`)."""
         return self.driver.key(genome)

@@ -137,21 +137,22 @@ class PromotionEvaluator:
         self.space = self.top.space
         self._served: set[tuple[str, int]] = set()  # table rungs already "trained"
 
-    # attributes the env, the reward set-up and the records read from an evaluator
+    # attributes the reward set-up and the records read from an evaluator
     def __getattr__(self, name: str) -> Any:
         if name in ("spec", "meta", "task_id", "fidelity", "settings", "task", "path"):
             return getattr(self.top, name)
         raise AttributeError(name)
 
+    @property
+    def vocab_size(self) -> int:
+        """The top rung's vocabulary size."""
+        return self.top.vocab_size
+
     def close(self) -> None:
         """Close the rung log and each rung's result cache."""
         self.log.close()
         for rung in self.rungs:
-            close = getattr(rung, "close", None) or getattr(
-                getattr(rung, "cache", None), "close", None
-            )
-            if callable(close):
-                close()
+            rung.close()
 
     # -- the ladder ----------------------------------------------------------------------
     def promoted(self, rung: int, genome_key: str, loss: float) -> bool:

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from nas_env.errors import ConfigError
 from nas_env.evaluation.evaluator import EVALUATOR_VERSION, TrainSettings
 from nas_env.evaluation.fidelity import Fidelity
+from nas_env.evaluation.interface import GenomeEvaluator
 from nas_env.evaluation.result import EvalResult, lower_is_better
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
@@ -30,15 +31,13 @@ from nas_env.table.evaluator import TableEvaluator
 ENUMERATE_LIMIT = 50_000
 
 
-class EvaluatorLike(Protocol):
-    """What `build_table` needs from an evaluator (`nas_env.evaluation.Evaluator` fits)."""
+class TableSource(GenomeEvaluator, Protocol):
+    """What `build_table` needs from an evaluator: a `GenomeEvaluator` that also says
+    what it trains (the training `nas_env.evaluation.Evaluator` is one)."""
 
-    space: SearchSpace
     fidelity: Fidelity
     task_id: str
     settings: TrainSettings
-
-    def evaluate(self, genome: Genome) -> EvalResult: ...
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def is_better(quality: float | None, best: float | None, metric: str | None) -> 
     return quality < best if lower_is_better(metric) else quality > best
 
 
-def evaluator_meta(evaluator: EvaluatorLike) -> dict[str, Any]:
+def evaluator_meta(evaluator: TableSource) -> dict[str, Any]:
     """The meta fields that describe what ``evaluator`` measures (identity + context)."""
     import torch
 
@@ -198,7 +197,7 @@ def _now() -> str:
 
 
 def build_table(
-    evaluator: EvaluatorLike,
+    evaluator: TableSource,
     out_path: str | Path,
     genomes: Iterable[Genome] | None = None,
     sample: int | None = None,

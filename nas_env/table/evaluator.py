@@ -171,6 +171,17 @@ class TableEvaluator:
         if self.fallback is not None:
             self._check_fallback(self.fallback)
 
+    @property
+    def vocab_size(self) -> int:
+        """The vocabulary the table was built with (its meta), else its space's."""
+        return int(self.meta.get("vocab_size") or self.space.task.vocab_size)
+
+    def close(self) -> None:
+        """Close the training fallback's connections, if there is one (the table itself
+        is read into memory when opened)."""
+        if self.fallback is not None:
+            self.fallback.close()
+
     # -- evaluation ---------------------------------------------------------------
     def evaluate(self, genome: Genome) -> EvalResult:
         """The stored result of ``genome`` (``source="table"``, ``cache_hit=True``).

@@ -120,6 +120,14 @@ class SurrogateEvaluator:
             "cache_hit": True,
         }
 
+    @property
+    def vocab_size(self) -> int:
+        """The vocabulary the benchmark was built with (its meta), else its space's."""
+        return int(self.meta.get("vocab_size") or self.space.task.vocab_size)
+
+    def close(self) -> None:
+        """Nothing to release: the benchmark is read into memory when opened."""
+
     def rung_views(self) -> list[SurrogateEvaluator]:
         """One evaluator per rung, lowest first (for promotion)."""
         return [SurrogateEvaluator(self.path, i) for i in range(self.rungs)]
