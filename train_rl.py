@@ -75,6 +75,8 @@ class UsageError(ValueError):
 
 def build_parser() -> argparse.ArgumentParser:
     from agents.algos import ALL_ALGOS
+    from nas_env.evaluation.backends import BACKENDS
+    from nas_env.evaluation.executors import EXECUTORS
 
     parser = argparse.ArgumentParser(
         prog="nas-train",
@@ -94,10 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log-folder", default="runs", help="where run folders go (default: runs)")
     add("--hyperparams", nargs="+", default=None, metavar="KEY:VALUE", help="YAML overrides")
     add("--env-kwargs", nargs="+", default=None, metavar="KEY:VALUE", help="env arguments")
-    add("--backend", choices=("torch", "deepspeed"), default=None, help="= --env-kwargs backend:")
+    add("--backend", choices=BACKENDS, default=None, help="= --env-kwargs backend:")
     add(
         "--executor",
-        choices=("local", "ray"),
+        choices=EXECUTORS,
         default=None,
         help="where candidates train: local (this process, or --workers processes) or ray "
         "(pip install 'nas_env[ray]') (default: local)",

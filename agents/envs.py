@@ -23,6 +23,7 @@ import gymnasium as gym
 import nas_env
 from nas_env.env.settings import DEFAULT_FIDELITY, DEFAULT_SPACE, EvaluatorSettings
 from nas_env.errors import ConfigError
+from nas_env.evaluation.executors import executor_kind
 
 NAMESPACE = "nas_env"
 
@@ -78,11 +79,7 @@ def describe_executor(settings: EvaluatorSettings) -> str | None:
     """One line on where candidates train, for the start of a run (None: in process)."""
     if not settings.parallel:
         return None
-    if settings.executor == "local":
-        where = f"a pool of {settings.workers} local processes"
-    else:
-        cluster = settings.ray_address or "$RAY_ADDRESS or a local Ray instance"
-        where = f"Ray ({cluster}), {settings.workers} evaluations at once"
+    where = executor_kind(settings.executor).describe(settings)
     gpus = f", {settings.gpus_per_eval:g} GPU" if settings.gpus_per_eval else ""
     return (
         f"executor: {where}; {settings.cpus_per_eval} CPU thread(s){gpus} per evaluation, "

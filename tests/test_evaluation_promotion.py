@@ -13,6 +13,7 @@ import pytest
 import nas_env  # noqa: F401  (registers the ids)
 from nas_env.errors import ConfigError
 from nas_env.evaluation import EvalResult, Evaluator
+from nas_env.evaluation.backends import training_backend
 from nas_env.evaluation.checkpoints import CheckpointStore
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.promotion import (
@@ -158,6 +159,7 @@ def test_continuing_from_a_checkpoint_equals_training_at_once(tmp_path: Path) ->
 def test_promotion_is_refused_for_deepspeed() -> None:
     evaluator = Evaluator("tiny", fidelity="tiny", cache=False)
     object.__setattr__(evaluator, "settings", replace(evaluator.settings, backend="deepspeed"))
+    evaluator.backend = training_backend("deepspeed")  # not resumable
     with pytest.raises(ConfigError, match="promotion"):
         evaluator.at_rung(10, CheckpointStore("/nonexistent"), None)
 

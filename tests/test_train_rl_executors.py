@@ -75,8 +75,8 @@ def test_subproc_envs_with_an_executor_exit_2(
     ("flags", "message"),
     [
         (["--executor", "dask"], "executor"),
-        (["--gpus-per-eval", "1"], "needs executor='ray'"),
-        (["--ray-address", "auto"], "needs executor='ray'"),
+        (["--gpus-per-eval", "1"], "needs a remote executor (ray"),
+        (["--ray-address", "auto"], "needs a remote executor (ray"),
         (["--workers", "0"], "workers"),
     ],
 )

@@ -11,6 +11,7 @@ from nas_env.env.settings import EvaluatorSettings
 from nas_env.errors import ConfigError
 from nas_env.evaluation import Evaluator, TrainSettings
 from nas_env.evaluation.checkpoints import CheckpointStore
+from nas_env.evaluation.executors import executor_kind
 from nas_env.evaluation.interface import GenomeEvaluator
 from nas_env.evaluation.jobs import EvaluatorRecipe
 from nas_env.evaluation.promotion import PromotionEvaluator, rung_steps
@@ -40,21 +41,8 @@ def promoted_trainer(top: Evaluator, settings: EvaluatorSettings) -> GenomeEvalu
 
 
 def make_executor(settings: EvaluatorSettings) -> Any:
-    """The executor ``settings`` name: a `LocalPool` of ``workers`` processes, or a
-    `RayExecutor` (Ray imported only here)."""
-    if settings.executor == "ray":
-        from nas_env.evaluation.ray_executor import RayExecutor
-
-        return RayExecutor(
-            settings.workers,
-            cpus_per_eval=settings.cpus_per_eval,
-            gpus_per_eval=settings.gpus_per_eval,
-            max_retries=settings.max_retries,
-            address=settings.ray_address,
-        )
-    from nas_env.evaluation.executors import LocalPool
-
-    return LocalPool(settings.workers, max_retries=settings.max_retries)
+    """The executor ``settings`` name (`EXECUTOR_KINDS`; Ray imported only for ``ray``)."""
+    return executor_kind(settings.executor).build(settings)
 
 
 def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> GenomeEvaluator:

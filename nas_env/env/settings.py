@@ -25,8 +25,8 @@ from nas_env._validate import (
     suggest,
 )
 from nas_env.errors import ConfigError
-from nas_env.evaluation.evaluator import BACKENDS
-from nas_env.evaluation.executors import EXECUTORS
+from nas_env.evaluation.backends import BACKENDS
+from nas_env.evaluation.executors import EXECUTORS, REMOTE_EXECUTORS, executor_kind
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.interface import as_genome_evaluator
 from nas_env.evaluation.precision import PRECISIONS
@@ -259,12 +259,12 @@ class EvaluatorSettings:
     @property
     def parallel(self) -> bool:
         """Evaluations run on an executor's workers (not in the env's process)."""
-        return self.executor == "ray" or self.workers > 1
+        return executor_kind(self.executor).remote or self.workers > 1
 
     @property
     def remote_gpus(self) -> bool:
-        """Evaluations run on GPUs of Ray workers (the driver needs none)."""
-        return self.executor == "ray" and bool(self.gpus_per_eval)
+        """Evaluations run on GPUs of remote workers (the driver needs none)."""
+        return executor_kind(self.executor).remote and bool(self.gpus_per_eval)
 
     def __post_init__(self) -> None:
         self._check_executor()
@@ -311,10 +311,12 @@ class EvaluatorSettings:
         expect_int(self.cpus_per_eval, "cpus_per_eval", minimum=1)
         expect_int(self.max_retries, "max_retries", minimum=0)
         gpus = expect_number(self.gpus_per_eval, "gpus_per_eval", minimum=0)
-        if gpus and self.executor != "ray":
+        remote = executor_kind(self.executor).remote
+        if gpus and not remote:
             raise ConfigError(
-                f"gpus_per_eval: {gpus:g} needs executor='ray' (GPU actors); with "
-                "executor='local' candidates train on this process' device"
+                f"gpus_per_eval: {gpus:g} needs a remote executor ({', '.join(REMOTE_EXECUTORS)}: "
+                f"GPU actors); with executor={self.executor!r} candidates train on this "
+                "process' device"
             )
         if self.ray_address is not None:
             if not isinstance(self.ray_address, str) or not self.ray_address:
@@ -322,10 +324,10 @@ class EvaluatorSettings:
                     f"ray_address: {describe(self.ray_address)} is not allowed; allowed: "
                     "auto, host:port, ray://host:port or None"
                 )
-            if self.executor != "ray":
+            if not remote:
                 raise ConfigError(
-                    f"ray_address: {self.ray_address!r} needs executor='ray' (it is "
-                    f"{self.executor!r})"
+                    f"ray_address: {self.ray_address!r} needs a remote executor "
+                    f"({', '.join(REMOTE_EXECUTORS)}; it is {self.executor!r})"
                 )
         if self.parallel and self.promotion == "asha":
             raise ConfigError(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from nas_env.evaluation.backends import BACKENDS
 from nas_env.evaluation.cache import ResultCache, cache_key
-from nas_env.evaluation.evaluator import BACKENDS, EVALUATOR_VERSION, Evaluator, TrainSettings
+from nas_env.evaluation.evaluator import EVALUATOR_VERSION, Evaluator, TrainSettings
 from nas_env.evaluation.fidelity import Fidelity, fidelity_levels
 from nas_env.evaluation.precision import Precision, resolve_device, resolve_precision
 from nas_env.evaluation.result import FAILURES, STATUSES, EvalResult

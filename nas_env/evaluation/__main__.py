@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from nas_env.errors import NASEnvError
-from nas_env.evaluation.evaluator import BACKENDS, Evaluator, TrainSettings
+from nas_env.evaluation.backends import BACKENDS
+from nas_env.evaluation.evaluator import Evaluator, TrainSettings
 from nas_env.evaluation.precision import PRECISIONS
 from nas_env.evaluation.result import EvalResult
 from nas_env.genome import Genome

@@ -14,6 +14,7 @@ created once per process on a free port; every candidate's engine is torn down w
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import socket
@@ -30,6 +31,7 @@ from nas_env.errors import ConfigError
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.loop import (
     LossTally,
+    TrainJob,
     TrainOutcome,
     check_progress,
     forward_loss,
@@ -201,3 +203,36 @@ def train_deepspeed(
     mean_loss, late_loss = tally.means()
     outcome = TrainOutcome(fidelity.steps, tokens, seconds, last, 0, None, mean_loss, late_loss)
     return outcome, trained
+
+
+class DeepSpeedBackend:
+    """The ``deepspeed`` training backend (`nas_env.evaluation.backends`); it does not
+    continue from promotion checkpoints."""
+
+    name = "deepspeed"
+    resumable = False
+
+    def prepare(
+        self, config: str | Path | None, fidelity: Fidelity, precision: Precision, device: Any
+    ) -> str:
+        """Check the JSON config, pay DeepSpeed's one-time costs (`prepare`) and return a
+        hash of the resolved config (it changes results).
+
+        Raises:
+            ConfigError: See `load_config` and `resolve_config`.
+        """
+        resolved = resolve_config(load_config(config), fidelity, precision, device)
+        prepare(resolved, device)
+        text = json.dumps(resolved, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def train(self, job: TrainJob) -> tuple[TrainOutcome, nn.Module]:
+        """`train_deepspeed` on the job (``resume`` and ``keep_state`` unsupported)."""
+        return train_deepspeed(
+            job.model, job.task, job.fidelity, job.seq_len, job.device, job.precision,
+            job.seed, job.deadline, job.config,
+        )  # fmt: skip
+
+
+DEEPSPEED = DeepSpeedBackend()
+"""The ``deepspeed`` backend."""

@@ -11,8 +11,6 @@ CUDA) exactly as it found it: initialisation and batch sampling are seeded priva
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
 import time
 from pathlib import Path
@@ -23,11 +21,12 @@ import torch
 from models import build_model, count_params, flops_per_token, model_config, size_mb
 from nas_env._validate import expect_choice
 from nas_env.errors import ConfigError
+from nas_env.evaluation.backends import BACKENDS, TrainingBackend, training_backend
 from nas_env.evaluation.cache import ResultCache, cache_key
 from nas_env.evaluation.checkpoints import CheckpointStore
 from nas_env.evaluation.failures import TimedOut, classify, free_memory, memory_limit
 from nas_env.evaluation.fidelity import Fidelity
-from nas_env.evaluation.loop import TrainOutcome, train_torch
+from nas_env.evaluation.loop import TrainJob, TrainOutcome
 from nas_env.evaluation.measure import measure_latency, peak_memory, torch_threads, validate
 from nas_env.evaluation.precision import Precision, resolve_device, resolve_precision
 from nas_env.evaluation.result import EvalResult
@@ -41,7 +40,6 @@ from nas_env.tasks import cache_dir, make_task
 from nas_env.tasks.kinds import task_kind
 
 EVALUATOR_VERSION = "4"
-BACKENDS: tuple[str, ...] = ("torch", "deepspeed")
 
 
 class Evaluator:
@@ -106,19 +104,10 @@ class Evaluator:
             path = cache if isinstance(cache, str | Path) else cache_dir(cache_root)
             path = Path(path)
             self.cache = ResultCache(path / "results.sqlite" if path.is_dir() else path)
-        deepspeed_token = ""
-        if self.settings.backend == "deepspeed":
-            from nas_env.evaluation import deepspeed_backend as ds
-
-            resolved = ds.resolve_config(
-                ds.load_config(self.settings.deepspeed_config),
-                self.fidelity,
-                self.precision,
-                self.device,
-            )
-            ds.prepare(resolved, self.device)
-            text = json.dumps(resolved, sort_keys=True, default=str)
-            deepspeed_token = hashlib.sha256(text.encode()).hexdigest()[:16]
+        self.backend: TrainingBackend = training_backend(self.settings.backend)
+        backend_token = self.backend.prepare(
+            self.settings.deepspeed_config, self.fidelity, self.precision, self.device
+        )
         self.task_fingerprint: str = self.task.fingerprint
         self._task_token = f"{task}#{self.task.fingerprint}@{self.seq_len}"
         self.signal: Signal | None = checked_signal(self.fidelity)
@@ -127,7 +116,7 @@ class Evaluator:
         self._settings_token = (
             f"mem={settings.max_memory_mb};lat={settings.latency_warmup}+"
             f"{settings.latency_repeats}x{settings.latency_threads};"
-            f"ds={deepspeed_token}"
+            f"ds={backend_token}"
         )
         self.checkpoints: CheckpointStore | None = None
         self.lower: Evaluator | None = None
@@ -146,7 +135,7 @@ class Evaluator:
             ConfigError: The DeepSpeed backend (it does not continue from checkpoints),
                 or ``steps`` outside the fidelity's schedule.
         """
-        if self.settings.backend != "torch":
+        if not self.backend.resumable:
             raise ConfigError(
                 f"promotion continues training from checkpoints, which the "
                 f"{self.settings.backend!r} backend does not support; use backend='torch' "
@@ -413,21 +402,16 @@ class Evaluator:
     def _train(
         self, model: torch.nn.Module, deadline: float, genome: Genome
     ) -> tuple[TrainOutcome, Any]:
-        args = (self.task, self.fidelity, self.seq_len, self.device, self.precision)
-        if self.settings.backend == "deepspeed":
-            from nas_env.evaluation.deepspeed_backend import train_deepspeed
-
-            return train_deepspeed(
-                model, *args, self.settings.seed, deadline, self.settings.deepspeed_config
-            )
+        job = TrainJob(
+            model, self.task, self.fidelity, self.seq_len, self.device, self.precision,
+            self.settings.seed, deadline, config=self.settings.deepspeed_config,
+        )  # fmt: skip
         if self.checkpoints is None:
-            return train_torch(model, *args, self.settings.seed, deadline), model
+            return self.backend.train(job)
         lower_key = self.lower.key(genome) if self.lower is not None else None
-        resume = self.checkpoints.load(lower_key) if lower_key else None
-        keep = self.fidelity.steps < self.fidelity.total_steps
-        outcome = train_torch(
-            model, *args, self.settings.seed, deadline, resume=resume, keep_state=keep
-        )
+        job.resume = self.checkpoints.load(lower_key) if lower_key else None
+        job.keep_state = self.fidelity.steps < self.fidelity.total_steps
+        outcome, model = self.backend.train(job)
         if outcome.state is not None:
             self.checkpoints.save(self.key(genome), outcome.state)
             outcome.state = None

@@ -14,21 +14,26 @@ A worker that dies mid-evaluation (killed, out of host memory, its node lost) is
 up to ``max_retries`` times; after that ``run`` raises `WorkerLost`, which the
 `ParallelEvaluator` records as an ``error`` result with the reason (never stored in the
 cache, so a later request tries again).
+
+Executors are chosen by name from `EXECUTOR_KINDS` (one `ExecutorKind` each: how to build
+it from the env's settings, whether it is remote, how to describe it). Adding one: a
+module with the executor class and its `ExecutorKind` line here.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from nas_env.errors import NASEnvError
+from nas_env.errors import ConfigError, NASEnvError
 from nas_env.evaluation.jobs import EvaluatorRecipe, run_job
 from nas_env.genome import Genome
-
-EXECUTORS: tuple[str, ...] = ("local", "ray")
 
 
 class WorkerLost(NASEnvError):
@@ -112,3 +117,80 @@ class LocalPool:
                 process.terminate()
         for process in processes:
             process.join(timeout=5)
+
+
+class ExecutorSettings(Protocol):
+    """The env settings an executor is built from (`EvaluatorSettings` has them)."""
+
+    workers: int
+    cpus_per_eval: int
+    gpus_per_eval: float
+    max_retries: int
+    ray_address: str | None
+
+
+def local_pool(settings: ExecutorSettings) -> LocalPool:
+    """A `LocalPool` of ``settings.workers`` processes."""
+    return LocalPool(settings.workers, max_retries=settings.max_retries)
+
+
+@dataclass(frozen=True)
+class ExecutorKind:
+    """One kind of executor.
+
+    Attributes:
+        name: Its ``executor=`` value.
+        remote: Evaluations always run in its workers (even ``workers=1``), which may hold
+            GPUs (``gpus_per_eval``) and join a cluster (``ray_address``).
+        factory: ``module:function`` building the executor from `ExecutorSettings`
+            (imported on first use: an optional extra stays unimported).
+        where: How a run banner says where candidates train (``{workers}`` and
+            ``{address}`` filled in).
+    """
+
+    name: str
+    remote: bool
+    factory: str
+    where: str
+
+    def build(self, settings: ExecutorSettings) -> Executor:
+        """The executor for ``settings``.
+
+        Raises:
+            ConfigError: Its optional extra is not installed.
+        """
+        module, function = self.factory.split(":")
+        make: Callable[[Any], Executor] = getattr(importlib.import_module(module), function)
+        return make(settings)
+
+    def describe(self, settings: ExecutorSettings) -> str:
+        """Where candidates train, for the start of a run."""
+        address = settings.ray_address or "$RAY_ADDRESS or a local Ray instance"
+        return self.where.format(workers=settings.workers, address=address)
+
+
+EXECUTOR_KINDS: dict[str, ExecutorKind] = {
+    "local": ExecutorKind(
+        "local", False, "nas_env.evaluation.executors:local_pool",
+        "a pool of {workers} local processes",
+    ),
+    "ray": ExecutorKind(
+        "ray", True, "nas_env.evaluation.ray_executor:from_settings",
+        "Ray ({address}), {workers} evaluations at once",
+    ),
+}  # fmt: skip
+"""Every executor by name."""
+EXECUTORS: tuple[str, ...] = tuple(EXECUTOR_KINDS)
+REMOTE_EXECUTORS: tuple[str, ...] = tuple(n for n, k in EXECUTOR_KINDS.items() if k.remote)
+
+
+def executor_kind(name: str) -> ExecutorKind:
+    """The executor kind called ``name``.
+
+    Raises:
+        ConfigError: No such executor.
+    """
+    found = EXECUTOR_KINDS.get(name)
+    if found is None:
+        raise ConfigError(f"executor: {name!r} is not allowed; allowed: {', '.join(EXECUTORS)}")
+    return found

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -54,6 +55,37 @@ class TrainOutcome:
     state: dict[str, Any] | None = None
     mean_loss: float = math.nan
     late_loss: float = math.nan
+
+
+@dataclass
+class TrainJob:
+    """Everything a backend needs to train one candidate.
+
+    Attributes:
+        model: A freshly initialised model already on ``device``.
+        task: The task (`nas_env.tasks.Task`) giving batches.
+        fidelity: Budget and recipe (steps, batch size, schedule).
+        seq_len: Training sequence length.
+        device: Training device.
+        precision: Autocast dtype and loss scaling.
+        seed: Seeds the batch sampler (the model's init is seeded by the caller).
+        deadline: `time.perf_counter` value past which the run is a timeout.
+        resume: A lower rung's training state to continue from (resumable backends).
+        keep_state: Return the final training state in `TrainOutcome.state`.
+        config: The backend's own configuration file (DeepSpeed JSON; None: default).
+    """
+
+    model: nn.Module
+    task: Any
+    fidelity: Fidelity
+    seq_len: int
+    device: torch.device
+    precision: Precision
+    seed: int
+    deadline: float
+    resume: Any = None
+    keep_state: bool = False
+    config: str | Path | None = None
 
 
 class LossTally:
@@ -260,3 +292,27 @@ def train_torch(
     )
     mean_loss, late_loss = tally.means()
     return TrainOutcome(fidelity.steps, tokens, seconds, last, first, state, mean_loss, late_loss)
+
+
+class TorchBackend:
+    """The ``torch`` training backend (`nas_env.evaluation.backends`): `train_torch`,
+    resumable from a lower rung's checkpoint."""
+
+    name = "torch"
+    resumable = True
+
+    def prepare(self, config: Any, fidelity: Fidelity, precision: Precision, device: Any) -> str:
+        """Nothing to pay for in advance; no configuration beyond the fidelity's."""
+        return ""
+
+    def train(self, job: TrainJob) -> tuple[TrainOutcome, nn.Module]:
+        """`train_torch` on the job; the model is trained in place."""
+        outcome = train_torch(
+            job.model, job.task, job.fidelity, job.seq_len, job.device, job.precision,
+            job.seed, job.deadline, resume=job.resume, keep_state=job.keep_state,
+        )  # fmt: skip
+        return outcome, job.model
+
+
+TORCH = TorchBackend()
+"""The ``torch`` backend."""

@@ -28,7 +28,7 @@ import threading
 from typing import Any
 
 from nas_env.errors import ConfigError
-from nas_env.evaluation.executors import WorkerLost
+from nas_env.evaluation.executors import ExecutorSettings, WorkerLost
 from nas_env.evaluation.jobs import EvaluatorRecipe, run_job
 from nas_env.genome import Genome
 
@@ -211,3 +211,14 @@ class RayExecutor:
             self.ray.kill(actor, no_restart=True)
         if self.owns_ray:
             self.ray.shutdown()
+
+
+def from_settings(settings: ExecutorSettings) -> RayExecutor:
+    """A `RayExecutor` from the env's settings (`EXECUTOR_KINDS` entry ``ray``)."""
+    return RayExecutor(
+        settings.workers,
+        cpus_per_eval=settings.cpus_per_eval,
+        gpus_per_eval=settings.gpus_per_eval,
+        max_retries=settings.max_retries,
+        address=settings.ray_address,
+    )
