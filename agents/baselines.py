@@ -1,6 +1,6 @@
 """Search baselines that run on the same environment as the RL agents.
 
-Both use an edit-mode `NASEnv` (any registered edit id) and the same `RunLog`, so their
+They use an edit-mode `NASEnv` (any registered edit id) and the same `RunLog`, so their
 ``episodes.jsonl`` has exactly the RL agents' format and their budgets are counted the
 same way: in env steps (one per genome sampled or mutation made) and in unique
 evaluations (distinct genomes scored).
