@@ -46,8 +46,3 @@ def algo_class(algo: str) -> type[BaseAlgorithm] | type[SearchBaseline]:
 def is_on_policy(algo: str) -> bool:
     """True for rollout-based agents (PPO, A2C, MaskablePPO)."""
     return algo in ALGOS and issubclass(ALGOS[algo], OnPolicyAlgorithm)
-
-
-def uses_masks(algo: str) -> bool:
-    """True when the agent reads ``env.action_masks()`` (MaskablePPO)."""
-    return ALGOS.get(algo) is MaskablePPO

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from nas_env._validate import describe, expect_choice, expect_int, suggest
+from nas_env.checks import describe, expect_choice, expect_int, suggest
 from nas_env.errors import ConfigError
 
 VEC_ENVS: tuple[str, ...] = ("dummy", "subproc")
@@ -246,9 +246,9 @@ def _numbers(config: RunConfig) -> None:
 
 
 def _hyperparams(config: RunConfig) -> None:
-    from agents.hyperparams import check_keys
+    from agents.hyperparams import check_hyperparam_keys
 
-    check_keys(config.algo, config.hyperparams, config.where("hyperparams"))
+    check_hyperparam_keys(config.algo, config.hyperparams, config.where("hyperparams"))
 
 
 def _env(config: RunConfig) -> None:

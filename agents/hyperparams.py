@@ -26,7 +26,7 @@ import yaml
 
 from agents.algos import ALGOS, ALL_ALGOS, algo_class
 from config import CONFIG_DIR
-from nas_env._validate import suggest
+from nas_env.checks import suggest
 from nas_env.errors import ConfigError
 
 ZOO_KEYS: tuple[str, ...] = ("n_timesteps", "policy", "n_envs")
@@ -125,7 +125,7 @@ def valid_keys(algo: str) -> list[str]:
     return sorted({*constructor_keys(algo), *zoo})
 
 
-def check_keys(algo: str, params: Mapping[str, Any], where: str) -> None:
+def check_hyperparam_keys(algo: str, params: Mapping[str, Any], where: str) -> None:
     """Reject keys the algorithm does not take, listing the valid ones."""
     allowed = valid_keys(algo)
     for key in params:
@@ -171,10 +171,10 @@ def load_hyperparams(
     merged: dict[str, Any] = {}
     for name in ("default", env_id):
         entry = data.get(name, {})
-        check_keys(algo, entry, f"{where} [{name}]")
+        check_hyperparam_keys(algo, entry, f"{where} [{name}]")
         merged.update(entry)
     overrides = dict(overrides or {})
-    check_keys(algo, overrides, "--hyperparams")
+    check_hyperparam_keys(algo, overrides, "--hyperparams")
     merged.update(overrides)
     if algo in ALGOS:
         merged.setdefault("policy", "MlpPolicy")

@@ -1,6 +1,6 @@
 """Value checks that name the bad value and what is allowed.
 
-This is the one home of the checks shared by ``models`` and ``nas_env`` (``nas_env._validate``
+This is the one home of the checks shared by ``models`` and ``nas_env`` (``nas_env.checks``
 builds on it). Every check takes ``where``, the name of the value (``"TaskSpec.seq_len"``,
 ``"transformer gene 'heads'[1]"``, ``"batch_size"``), returns the value normalised to a
 plain Python type and otherwise raises ``error`` (default `ModelConfigError`) with a message

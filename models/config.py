@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from models.checks import check_bool, check_choice, check_int, check_real
 from models.errors import ModelConfigError
 from models.genes import check_gene_choice, gene_where, per_layer
 from models.spec import TaskSpec
-from models.validate import check_bool, check_choice, check_int, check_real
 
 FAMILIES: tuple[str, ...] = ("transformer", "rnn")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from models.checks import check_choice
 from models.config import ModelConfig, RNNConfig, TransformerConfig, resolve_config
 from models.ffn import ffn_matrices
 from models.norms import norm_params
 from models.rnn import GATES
 from models.rnn_cells import norm_cell_params
 from models.spec import TaskSpec
-from models.validate import check_choice
 
 BYTES_PER_ELEMENT: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 

@@ -1,6 +1,6 @@
 """The categorical gene choices of each family and helpers to check gene values.
 
-Values are checked with `models.validate` under the name `gene_where` gives them, so that
+Values are checked with `models.checks` under the name `gene_where` gives them, so that
 every message names the gene, the bad value, the family it was given for and the allowed
 values.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from models.checks import check_choice
 from models.errors import ModelConfigError
-from models.validate import check_choice
 
 T = TypeVar("T")
 

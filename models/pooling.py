@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.validate import check_choice
+from models.checks import check_choice
 
 POOLINGS: tuple[str, ...] = ("mean", "first", "last", "attention")
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from models.checks import check_choice, check_int
 from models.errors import ModelConfigError
-from models.validate import check_choice, check_int
 
 TASK_KINDS: tuple[str, ...] = ("lm", "cls")
 

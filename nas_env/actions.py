@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nas_env._validate import suggest
+from nas_env.checks import suggest
 from nas_env.errors import InvalidActionError
 from nas_env.genes import Gene, format_value, same_value
 from nas_env.genome import GeneSpace, Genome

@@ -7,11 +7,11 @@ Two message shapes, one for each kind of input:
   ``"tiny.yaml: genes.layers.choices"`` and messages read
   ``tiny.yaml: constraints.max_params: must be >= 1, got 0``.
 - ``check_*`` check an argument or attribute of a Python call. They are the checks of
-  `models.validate` raising `ConfigError`, and messages read
+  `models.checks` raising `ConfigError`, and messages read
   ``batch_size=0 is invalid; allowed: an integer >= 1``.
 
 Both shapes share one definition of what an integer or a real number is
-(`models.validate.is_integer`, `models.validate.is_real`).
+(`models.checks.is_integer`, `models.checks.is_real`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from models import validate as _checks
-from models.validate import is_integer, is_real, suggest
+from models import checks as _checks
+from models.checks import is_integer, is_real, suggest
 from nas_env.errors import ConfigError
 
 __all__ = [
@@ -48,13 +48,13 @@ __all__ = [
 ]
 
 check_int = partial(_checks.check_int, error=ConfigError)
-"""`models.validate.check_int` raising `ConfigError`."""
+"""`models.checks.check_int` raising `ConfigError`."""
 check_real = partial(_checks.check_real, error=ConfigError)
-"""`models.validate.check_real` raising `ConfigError`."""
+"""`models.checks.check_real` raising `ConfigError`."""
 check_bool = partial(_checks.check_bool, error=ConfigError)
-"""`models.validate.check_bool` raising `ConfigError`."""
+"""`models.checks.check_bool` raising `ConfigError`."""
 check_choice = partial(_checks.check_choice, error=ConfigError)
-"""`models.validate.check_choice` raising `ConfigError`."""
+"""`models.checks.check_choice` raising `ConfigError`."""
 
 
 def describe(value: Any) -> str:

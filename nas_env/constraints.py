@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models import TaskSpec, count_params, model_config, size_mb
-from nas_env._validate import check_keys, expect_choice, expect_int, expect_mapping, expect_number
+from nas_env.checks import check_keys, expect_choice, expect_int, expect_mapping, expect_number
 
 SIZE_DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16", "int8")
 

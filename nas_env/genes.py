@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from nas_env._validate import check_keys, describe, expect_choice, expect_mapping, is_real
+from nas_env.checks import check_keys, describe, expect_choice, expect_mapping, is_real
 from nas_env.errors import ConfigError
 
 GeneKind = Literal["ordinal", "categorical"]

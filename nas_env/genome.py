@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from nas_env._validate import describe, expect_mapping
+from nas_env.checks import describe, expect_mapping
 from nas_env.errors import ConfigError, InvalidGenomeError
 from nas_env.genes import Gene
 
@@ -53,7 +53,7 @@ class GeneSpace(Protocol):
         """Every reason why ``genome`` is invalid (empty when it is valid)."""
         ...
 
-    def validate(self, genome: Genome) -> None:
+    def require_valid(self, genome: Genome) -> None:
         """Raise `InvalidGenomeError` unless ``genome`` is valid."""
         ...
 
@@ -153,7 +153,7 @@ class Genome(Mapping[str, Any]):
                 constraint of the space is broken; the message lists every reason.
         """
         genome = cls(space.name, genes)
-        space.validate(genome)
+        space.require_valid(genome)
         return genome
 
     @classmethod

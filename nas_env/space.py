@@ -26,7 +26,8 @@ import numpy as np
 
 from config import preset_names, preset_path
 from models import GENE_NAMES, TaskSpec
-from nas_env._validate import (
+from nas_env.actions import Action, EditActions
+from nas_env.checks import (
     check_keys,
     describe,
     expect_choice,
@@ -34,7 +35,6 @@ from nas_env._validate import (
     load_data_file,
     suggest,
 )
-from nas_env.actions import Action, EditActions
 from nas_env.constraints import Budget, Targets, constraint_reasons
 from nas_env.errors import ConfigError, InvalidGenomeError
 from nas_env.genes import Gene, parse_genes
@@ -306,7 +306,7 @@ class SearchSpace:
         """True when `check` finds nothing wrong."""
         return not self.check(genome)
 
-    def validate(self, genome: Genome) -> None:
+    def require_valid(self, genome: Genome) -> None:
         """Raise `InvalidGenomeError` listing every reason ``genome`` is invalid."""
         reasons = self.check(genome)
         if reasons:

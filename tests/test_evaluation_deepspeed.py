@@ -11,7 +11,11 @@ import torch
 
 from nas_env import ConfigError
 from nas_env.evaluation import Fidelity, resolve_precision
-from nas_env.evaluation.deepspeed_backend import free_port, load_config, resolve_config
+from nas_env.evaluation.deepspeed_backend import (
+    free_port,
+    load_deepspeed_config,
+    resolve_deepspeed_config,
+)
 
 
 def write(tmp_path: Path, data: object) -> Path:
@@ -23,7 +27,8 @@ def write(tmp_path: Path, data: object) -> Path:
 def test_default_config_resolves() -> None:
     fidelity = Fidelity.resolve("tiny")
     cpu = torch.device("cpu")
-    config = resolve_config(load_config(None), fidelity, resolve_precision("fp32", cpu), cpu)
+    precision = resolve_precision("fp32", cpu)
+    config = resolve_deepspeed_config(load_deepspeed_config(None), fidelity, precision, cpu)
     assert config["train_micro_batch_size_per_gpu"] == fidelity.batch_size
     assert config["optimizer"]["params"]["lr"] == fidelity.lr
     assert config["gradient_clipping"] == fidelity.grad_clip
@@ -32,22 +37,22 @@ def test_default_config_resolves() -> None:
 
 def test_zero3_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"stage=3.*leaks.*allowed stages: 0, 1, 2"):
-        load_config(write(tmp_path, {"zero_optimization": {"stage": 3}}))
+        load_deepspeed_config(write(tmp_path, {"zero_optimization": {"stage": 3}}))
 
 
 def test_fp16_on_cpu_is_refused() -> None:
     cpu = torch.device("cpu")
     with pytest.raises(ConfigError, match="fp16 on CPU"):
-        resolve_config({}, Fidelity.resolve("tiny"), resolve_precision("fp16", cpu), cpu)
+        resolve_deepspeed_config({}, Fidelity.resolve("tiny"), resolve_precision("fp16", cpu), cpu)
 
 
 def test_bad_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
-        load_config(tmp_path / "missing.json")
+        load_deepspeed_config(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot parse"):
-        load_config(bad)
+        load_deepspeed_config(bad)
 
 
 def test_free_ports_differ() -> None:

@@ -62,7 +62,7 @@ def test_warmup_then_cosine() -> None:
 
 def test_measured_rankings_name_real_levels_and_plausible_figures() -> None:
     from config import CONFIG_DIR
-    from nas_env._validate import load_data_file
+    from nas_env.checks import load_data_file
     from nas_env.evaluation.fidelity import fidelity_levels, measured_ranking
 
     data = load_data_file(CONFIG_DIR / "fidelity_ranking.yaml")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from models import TaskSpec, build_model, model_config
-from nas_env.evaluation.measure import macro_f1, measure_latency, torch_threads, validate
+from nas_env.evaluation.measure import macro_f1, measure_latency, score_heldout, torch_threads
 from nas_env.tasks import LMTask, Tokenizer
 from nas_env.tasks.tokenizer import train_tokenizer
 
@@ -34,7 +34,7 @@ def model(task: LMTask) -> torch.nn.Module:
 def test_validate_reports_the_standard_error_of_window_losses(
     task: LMTask, model: torch.nn.Module
 ) -> None:
-    scores = validate(model, task, 16, 4, 16 * 12, torch.device("cpu"))
+    scores = score_heldout(model, task, 16, 4, 16 * 12, torch.device("cpu"))
     assert scores.items == 12 and scores.tokens == 12 * 16 and scores.accuracy is None
     losses = []
     with torch.inference_mode():
@@ -48,7 +48,7 @@ def test_validate_reports_the_standard_error_of_window_losses(
     assert scores.loss == pytest.approx(float(per_window.mean()), rel=1e-6)
     expected_se = float(per_window.std()) / math.sqrt(12)
     assert scores.loss_se == pytest.approx(expected_se, rel=1e-6) and scores.loss_se > 0
-    single = validate(model, task, 16, 4, 16, torch.device("cpu"))
+    single = score_heldout(model, task, 16, 4, 16, torch.device("cpu"))
     assert single.items == 1 and single.loss_se == 0.0
 
 

@@ -13,7 +13,7 @@ from fakes import FakeExecutor
 from nas_env.errors import ConfigError
 from nas_env.evaluation import TrainSettings
 from nas_env.evaluation.executors import LocalPool
-from nas_env.evaluation.jobs import EvaluatorRecipe, run_job
+from nas_env.evaluation.jobs import EvaluatorRecipe, run_evaluation
 from nas_env.evaluation.parallel import ParallelEvaluator
 from nas_env.genome import Genome
 
@@ -127,7 +127,7 @@ def test_the_recipe_needs_a_thread_count() -> None:
 
 def test_run_job_refuses_a_cpu_grant_that_differs_from_the_key(genomes: list[Genome]) -> None:
     with pytest.raises(ValueError, match="cpus_per_eval=1"):
-        run_job(recipe(), genomes[0], threads=2)
+        run_evaluation(recipe(), genomes[0], threads=2)
 
 
 @pytest.mark.slow

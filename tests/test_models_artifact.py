@@ -15,7 +15,7 @@ from models.artifact import CONFIG_FILE, WEIGHTS_FILE, export_onnx
 from models.errors import ModelConfigError
 from nas_env import SearchSpace
 from nas_env.evaluation import Evaluator, TrainSettings
-from nas_env.evaluation.measure import validate
+from nas_env.evaluation.measure import score_heldout
 
 LM = TaskSpec("lm", 128, 16)
 CLS = TaskSpec("cls", 128, 16, num_classes=3, pad_id=0)
@@ -87,7 +87,7 @@ def test_the_evaluators_trained_model_scores_as_its_result(tmp_path: Path) -> No
     save_trained(model, dict(genome), evaluator.spec, tmp_path / "m")
     loaded = load_trained(tmp_path / "m")
     fid = evaluator.fidelity
-    scores = validate(
+    scores = score_heldout(
         loaded,
         evaluator.task,
         evaluator.seq_len,

@@ -147,7 +147,7 @@ def test_constraints(tiny: SearchSpace, changes: dict[str, Any], fragment: str |
     else:
         assert any(fragment in r for r in reasons)
         with pytest.raises(InvalidGenomeError, match=fragment):
-            tiny.validate(genome)
+            tiny.require_valid(genome)
 
 
 def test_structural_constraints_have_readable_reasons(tmp_path: Path) -> None:

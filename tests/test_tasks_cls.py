@@ -241,7 +241,7 @@ def test_scored_examples_are_stratified_and_fixed(modules_task: ClsTask) -> None
 
 
 def test_constant_predictor_cannot_beat_the_majority_share(modules_task: ClsTask) -> None:
-    from nas_env.evaluation.measure import validate
+    from nas_env.evaluation.measure import score_heldout
 
     class Constant(torch.nn.Module):
         def __init__(self, label: int, classes: int) -> None:
@@ -258,7 +258,7 @@ def test_constant_predictor_cannot_beat_the_majority_share(modules_task: ClsTask
     for budget in (32, 256):  # the old ordered prefixes gave 100 % and 86 % here
         for label in range(modules_task.num_classes):
             model = Constant(label, modules_task.num_classes)
-            scores = validate(model, modules_task, 64, 16, 64 * budget, torch.device("cpu"))
+            scores = score_heldout(model, modules_task, 64, 16, 64 * budget, torch.device("cpu"))
             assert scores.accuracy is not None and scores.macro_f1 is not None
             assert scores.accuracy <= majority + 1.0 / budget
             assert (

@@ -297,7 +297,7 @@ class NASEnv(gym.Env):
             chosen = (options or {}).get("genome")
             if chosen is not None:
                 genome = chosen if isinstance(chosen, Genome) else self.space.genome(chosen)
-                self.space.validate(genome)
+                self.space.require_valid(genome)
             elif self.start == "random":
                 genome = self.space.random_genome(self.np_random)
             else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from nas_env._validate import (
+from nas_env.checks import (
     describe,
     expect_choice,
     expect_int,

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nas_env._validate import expect_int, expect_positive
+from nas_env.checks import expect_int, expect_positive
 from nas_env.errors import ConfigError
 from nas_env.evaluation import cache_store as store
 from nas_env.evaluation.result import EvalResult

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from nas_env._validate import expect_positive
+from nas_env.checks import expect_positive
 
 log = logging.getLogger(__name__)
 

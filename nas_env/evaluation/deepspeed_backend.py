@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from config import CONFIG_DIR
-from nas_env._validate import describe
+from nas_env.checks import describe
 from nas_env.errors import ConfigError
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.loop import (
@@ -71,7 +71,7 @@ def ensure_distributed(device: torch.device) -> None:
     deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False, verbose=False)
 
 
-def load_config(path: str | Path | None) -> dict[str, Any]:
+def load_deepspeed_config(path: str | Path | None) -> dict[str, Any]:
     """Read and check a DeepSpeed JSON config.
 
     Raises:
@@ -96,7 +96,7 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     return data
 
 
-def resolve_config(
+def resolve_deepspeed_config(
     base: dict[str, Any], fidelity: Fidelity, precision: Precision, device: torch.device
 ) -> dict[str, Any]:
     """Fill the fidelity's recipe and the precision into a copy of ``base``."""
@@ -169,7 +169,8 @@ def train_deepspeed(
     """
     import deepspeed
 
-    config = resolve_config(load_config(config_path), fidelity, precision, device)
+    base = load_deepspeed_config(config_path)
+    config = resolve_deepspeed_config(base, fidelity, precision, device)
     prepare(config, device)
     generator = torch.Generator().manual_seed(seed)
     kind = task_kind(task.kind)
@@ -219,9 +220,10 @@ class DeepSpeedBackend:
         hash of the resolved config (it changes results).
 
         Raises:
-            ConfigError: See `load_config` and `resolve_config`.
+            ConfigError: See `load_deepspeed_config` and `resolve_deepspeed_config`.
         """
-        resolved = resolve_config(load_config(config), fidelity, precision, device)
+        base = load_deepspeed_config(config)
+        resolved = resolve_deepspeed_config(base, fidelity, precision, device)
         prepare(resolved, device)
         text = json.dumps(resolved, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from models import build_model, count_params, flops_per_token, model_config, size_mb
-from nas_env._validate import expect_choice
+from nas_env.checks import expect_choice
 from nas_env.errors import ConfigError
 from nas_env.evaluation.backends import BACKENDS, TrainingBackend, training_backend
 from nas_env.evaluation.cache import ResultCache, cache_key
@@ -27,7 +27,7 @@ from nas_env.evaluation.checkpoints import CheckpointStore
 from nas_env.evaluation.failures import TimedOut, classify, free_memory, memory_limit
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.loop import TrainJob, TrainOutcome
-from nas_env.evaluation.measure import measure_latency, peak_memory, torch_threads, validate
+from nas_env.evaluation.measure import measure_latency, peak_memory, score_heldout, torch_threads
 from nas_env.evaluation.precision import Precision, resolve_device, resolve_precision
 from nas_env.evaluation.result import EvalResult
 from nas_env.evaluation.rng import isolated_rng
@@ -338,7 +338,7 @@ class Evaluator:
         if keep is not None:
             keep.append(model)
         autocast = self.precision.dtype if self.precision.autocast else None
-        scores = validate(
+        scores = score_heldout(
             model,
             self.task,
             self.seq_len,

@@ -1,6 +1,6 @@
 """Where evaluations run: the executors behind `ParallelEvaluator`.
 
-An executor runs one evaluation job (`nas_env.evaluation.jobs.run_job`) per call of
+An executor runs one evaluation job (`nas_env.evaluation.jobs.run_evaluation`) per call of
 ``run``, blocking until its result is back; the `ParallelEvaluator` calls it from up to
 ``capacity`` threads at once. Two kinds:
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nas_env.errors import ConfigError, NASEnvError
-from nas_env.evaluation.jobs import EvaluatorRecipe, run_job
+from nas_env.evaluation.jobs import EvaluatorRecipe, run_evaluation
 from nas_env.genome import Genome
 
 
@@ -87,7 +87,7 @@ class LocalPool:
                     raise WorkerLost("the local process pool was shut down")
                 pool = self._pool
             try:
-                return pool.submit(run_job, recipe, genome).result()
+                return pool.submit(run_evaluation, recipe, genome).result()
             except BrokenProcessPool as exc:  # a worker died: every job of the pool failed
                 last = exc
                 with self._lock:
@@ -98,11 +98,6 @@ class LocalPool:
             f"a local worker process died on all {1 + self.max_retries} attempt(s) "
             f"(max_retries={self.max_retries}): {last}"
         )
-
-    def pids(self) -> list[int]:
-        """Process ids of the pool's live workers."""
-        processes = getattr(self._pool, "_processes", None) or {}
-        return [p.pid for p in processes.values() if p.is_alive() and p.pid is not None]
 
     def shutdown(self) -> None:
         with self._lock:

@@ -29,12 +29,6 @@ class TimedOut(CandidateFailure):
     status = "timeout"
 
 
-class OutOfMemory(CandidateFailure):
-    """The candidate needed more memory than the device or the set limit allows."""
-
-    status = "oom"
-
-
 _OOM_TEXT = ("out of memory", "can't allocate memory", "cannot allocate memory")
 
 

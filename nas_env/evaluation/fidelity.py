@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from config import CONFIG_DIR
-from nas_env._validate import (
+from nas_env.checks import (
     check_keys,
     describe,
     expect_int,

@@ -1,7 +1,7 @@
 """Evaluations as plain data, so that they can run in another process or on another node.
 
 An `EvaluatorRecipe` holds what builds an `Evaluator` (space, task, fidelity, training
-settings, cache root, vocabulary size); `run_job` is what a worker runs: it builds the
+settings, cache root, vocabulary size); `run_evaluation` is what a worker runs: it builds the
 recipe's evaluator once per process, **without a result cache** (only the driver writes
 the cache), sets the torch threads it was given and returns the `EvalResult` as JSON.
 The same code path as an in-process evaluation (`Evaluator.evaluate_uncached`), so a
@@ -96,7 +96,7 @@ def worker_evaluator(recipe: EvaluatorRecipe) -> Evaluator:
         return evaluator
 
 
-def run_job(recipe: EvaluatorRecipe, genome: Genome, threads: int | None = None) -> str:
+def run_evaluation(recipe: EvaluatorRecipe, genome: Genome, threads: int | None = None) -> str:
     """Evaluate one genome in this process; the `EvalResult` as JSON.
 
     Args:
@@ -112,7 +112,7 @@ def run_job(recipe: EvaluatorRecipe, genome: Genome, threads: int | None = None)
     wanted = recipe.settings.threads
     if threads is not None and wanted is not None and int(threads) != wanted:
         raise ValueError(
-            f"run_job: this worker was granted {threads} CPU(s) but the evaluation's cache "
+            f"run_evaluation: this worker was granted {threads} CPU(s) but the evaluation's cache "
             f"key says threads={wanted}; ask for cpus_per_eval={wanted}"
         )
     if wanted is not None:

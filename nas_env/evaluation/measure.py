@@ -58,7 +58,7 @@ def macro_f1(predicted: torch.Tensor, target: torch.Tensor, num_classes: int) ->
 
 
 @torch.inference_mode()
-def validate(
+def score_heldout(
     model: nn.Module,
     task: Any,
     seq_len: int,
@@ -219,8 +219,3 @@ def peak_memory(device: torch.device) -> Iterator[dict[str, float | None]]:
             out["peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         else:
             out["peak_mb"] = _read_hwm_mb()
-
-
-def is_finite(value: float) -> bool:
-    """True for a finite float (not NaN, not inf)."""
-    return math.isfinite(value)

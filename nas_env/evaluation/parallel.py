@@ -4,7 +4,7 @@
 ``local`` with ``workers > 1``). It keeps the driver in charge of everything stateful:
 
 * Keys, the result cache and the claims stay on the driver: the workers evaluate with no
-  cache (`nas_env.evaluation.jobs.run_job`), and only the driver writes the database.
+  cache (`nas_env.evaluation.jobs.run_evaluation`), and only the driver writes the database.
   A claim (see `ResultCache.compute`) still stops another process sharing the database
   from training the same genome.
 * `submit` returns a `concurrent.futures.Future`; a genome already in flight from this

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from nas_env._validate import expect_choice
+from nas_env.checks import expect_choice
 
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

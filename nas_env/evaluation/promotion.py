@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from nas_env._validate import expect_int
+from nas_env.checks import expect_int
 from nas_env.errors import ConfigError
 from nas_env.evaluation.result import EvalResult
 from nas_env.evaluation.rung_log import RungLog

@@ -29,7 +29,7 @@ from typing import Any
 
 from nas_env.errors import ConfigError
 from nas_env.evaluation.executors import ExecutorSettings, WorkerLost
-from nas_env.evaluation.jobs import EvaluatorRecipe, run_job
+from nas_env.evaluation.jobs import EvaluatorRecipe, run_evaluation
 from nas_env.genome import Genome
 
 
@@ -55,22 +55,18 @@ def _granted_cpus(ray: Any) -> int | None:
 
 
 def evaluate_task(recipe: EvaluatorRecipe, genome: Genome) -> str:
-    """The body of a Ray evaluation task (see `run_job`)."""
+    """The body of a Ray evaluation task (see `run_evaluation`)."""
     import ray
 
-    return run_job(recipe, genome, _granted_cpus(ray))
+    return run_evaluation(recipe, genome, _granted_cpus(ray))
 
 
 class EvaluationActor:
     """A long-lived evaluation worker (one per GPU): keeps task data and evaluators."""
 
     def evaluate(self, recipe: EvaluatorRecipe, genome: Genome) -> str:
-        """See `run_job`."""
+        """See `run_evaluation`."""
         return evaluate_task(recipe, genome)
-
-    def pid(self) -> int:
-        """This actor's process id."""
-        return os.getpid()
 
 
 class RayExecutor:
@@ -190,12 +186,6 @@ class RayExecutor:
         finally:
             self._idle.put(actor)
         return result
-
-    def actor_pids(self) -> list[int]:
-        """Process ids of the pool's actors (empty without the actor pool)."""
-        with self._lock:
-            actors = list(self._actors)
-        return [int(p) for p in self.ray.get([a.pid.remote() for a in actors])]
 
     def shutdown(self) -> None:
         with self._lock:

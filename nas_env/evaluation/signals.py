@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from config import CONFIG_DIR
-from nas_env._validate import (
+from nas_env.checks import (
     check_keys,
     expect_int,
     expect_mapping,

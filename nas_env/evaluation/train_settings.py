@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nas_env._validate import check_int
+from nas_env.checks import check_int
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from nas_env._validate import describe, expect_int, expect_number
+from nas_env.checks import describe, expect_int, expect_number
 from nas_env.errors import ConfigError
 from nas_env.evaluation.result import FAILURES, EvalResult
 from nas_env.tasks.kinds import kind_of_metric, metrics

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from nas_env._validate import expect_choice, expect_int
+from nas_env.checks import expect_choice, expect_int
 from nas_env.errors import ConfigError
 from nas_env.evaluation.result import EvalResult
 from nas_env.rewards.base import (

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
-from nas_env._validate import describe, expect_mapping, suggest
+from nas_env.checks import describe, expect_mapping, suggest
 from nas_env.errors import ConfigError
 from nas_env.rewards.base import Reward
 from nas_env.rewards.builtin import BUILTIN_REWARDS

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from nas_env._validate import expect_choice
+from nas_env.checks import expect_choice
 from nas_env.constraints import Budget
 from nas_env.errors import ConfigError, NASEnvError
 from nas_env.evaluation.evaluator import Evaluator, TrainSettings
@@ -281,11 +281,6 @@ class TableEvaluator:
             )
 
     # -- the table as data ----------------------------------------------------------
-    @property
-    def fidelity_name(self) -> str:
-        """Name of the fidelity the table was built at."""
-        return self.fidelity.name
-
     def __len__(self) -> int:
         return len(self._results)
 

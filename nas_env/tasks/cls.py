@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from models import TaskSpec
-from nas_env._validate import check_choice, check_int
+from nas_env.checks import check_choice, check_int
 from nas_env.errors import ConfigError
 from nas_env.tasks.batch import Batch, iter_batches
 from nas_env.tasks.corpus import content_hash

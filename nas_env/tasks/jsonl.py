@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from nas_env._validate import describe, suggest
+from nas_env.checks import describe, suggest
 from nas_env.errors import ConfigError
 
 FIELD_OPTIONS: tuple[str, ...] = ("text", "label")

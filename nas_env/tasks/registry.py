@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from nas_env._validate import check_int, suggest
+from nas_env.checks import check_int, suggest
 from nas_env.errors import ConfigError
 from nas_env.tasks.base import Task
 from nas_env.tasks.cache import cache_dir

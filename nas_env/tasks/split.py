@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from nas_env._validate import check_real
+from nas_env.checks import check_real
 from nas_env.tasks.corpus import Document
 
 SPLITS: tuple[str, ...] = ("train", "val")

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from nas_env._validate import check_int
 from nas_env.atomic import atomic_write_bytes
+from nas_env.checks import check_int
 from nas_env.errors import ConfigError
 
 MAX_TRAINING_LINES = 200_000
