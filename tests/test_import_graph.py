@@ -25,19 +25,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES: tuple[str, ...] = ("models", "nas_env", "agents", "analyze", "config")
+PACKAGES: tuple[str, ...] = ("models", "nas_env", "agents", "analyze", "config", "benchmarks")
 SCRIPTS: tuple[str, ...] = ("train_rl", "tune_rl")
 PROJECT: frozenset[str] = frozenset(PACKAGES + SCRIPTS)
 
-# Package -> top-level project names it must never import.
+# Package or script -> top-level project names it must never import (ARCHITECTURE.md's
+# table). `benchmarks` may import anything, and nothing may import it.
+_ABOVE_NAS_ENV = {"agents", "analyze", "train_rl", "tune_rl", "benchmarks"}
 FORBIDDEN: dict[str, frozenset[str]] = {
-    "models": frozenset({"nas_env", "agents", "analyze", "train_rl", "tune_rl", "config"}),
-    "nas_env": frozenset(
-        {"agents", "analyze", "train_rl", "tune_rl", "stable_baselines3", "sb3_contrib"}
-    ),
-    "agents": frozenset({"analyze", "train_rl", "tune_rl"}),
-    "analyze": frozenset({"models", "nas_env", "agents", "train_rl", "tune_rl"}),
-    "config": frozenset({"models", "nas_env", "agents", "analyze", "train_rl", "tune_rl"}),
+    "models": frozenset({"nas_env", "config", *_ABOVE_NAS_ENV}),
+    "config": frozenset({"models", "nas_env", *_ABOVE_NAS_ENV}),
+    "nas_env": frozenset({"stable_baselines3", "sb3_contrib", *_ABOVE_NAS_ENV}),
+    "agents": frozenset({"analyze", "train_rl", "tune_rl", "benchmarks"}),
+    "analyze": frozenset({"models", "nas_env", "agents", "train_rl", "tune_rl", "benchmarks"}),
+    "train_rl": frozenset({"tune_rl", "benchmarks"}),
+    "tune_rl": frozenset({"analyze", "benchmarks"}),
 }
 
 
