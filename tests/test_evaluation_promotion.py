@@ -178,6 +178,11 @@ def test_env_with_promotion_reports_rung_and_cost(tmp_path: Path) -> None:
     small = {**default, "layers": 1, "d_model": 32, "heads": [1], "ffn_ratio": [1]}
     _obs, info = env.reset(seed=0, options={"genome": default})
     assert info["result"]["rung"] == 1 and info["result"]["cost_steps"] == 40  # 10 + 30
+    top = info["result"]
+    assert top["resumed_from"] == 10 and top["steps"] == 40
+    # throughput counts the tokens this call trained (30 steps), not those since step 0
+    this_call = top["train_tokens"] * (40 - 10) / 40
+    assert top["tokens_per_second"] * top["train_seconds"] == pytest.approx(this_call)
     _obs, info = env.reset(options={"genome": small})
     result = info["result"]
     assert result["rung"] == 0 and result["cost_steps"] == 10  # worse at rung 0: stops

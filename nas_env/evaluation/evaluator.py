@@ -372,7 +372,7 @@ class Evaluator:
             "latency_repeats": latency.repeats,
             "train_seconds": outcome.seconds,
             "train_tokens": outcome.tokens,
-            "tokens_per_second": outcome.tokens / max(outcome.seconds, 1e-9),
+            "tokens_per_second": outcome.call_tokens / max(outcome.seconds, 1e-9),
             "steps": outcome.steps,
             "final_train_loss": outcome.final_loss,
             "mean_train_loss": outcome.mean_loss,

@@ -56,6 +56,14 @@ class TrainOutcome:
     mean_loss: float = math.nan
     late_loss: float = math.nan
 
+    @property
+    def call_tokens(self) -> int:
+        """Tokens this call trained on (``tokens`` counts from step 0, a resumed run's
+        earlier steps included): what throughput divides by ``seconds``."""
+        if self.steps <= 0:
+            return 0
+        return self.tokens * (self.steps - self.start_step) // self.steps
+
 
 @dataclass
 class TrainJob:

@@ -57,7 +57,8 @@ class EvalResult:
         threads: CPU threads torch trained with.
         train_seconds: Wall-clock time of the training loop.
         train_tokens: Tokens (LM) or token slots (classification) trained on.
-        tokens_per_second: ``train_tokens / train_seconds``.
+        tokens_per_second: Tokens trained by this call per ``train_seconds`` (a resumed
+            promotion rung counts only the steps it trained).
         peak_memory_mb: Peak memory during the evaluation (CUDA allocator peak, or the
             process' peak resident set on CPU).
         eval_seconds: Wall-clock time of the whole evaluation.
