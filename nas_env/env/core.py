@@ -120,22 +120,16 @@ class NASEnv(gym.Env):
     Gymnasium's ``TimeLimit`` (``max_episode_steps``, 20 for the registered edit ids).
 
     ## Arguments
-    ``space`` (preset or YAML path), ``task`` (task id), ``fidelity`` (level or mapping),
-    ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator`` (``train``, ``table``,
-    ``surrogate`` or an object), ``start``, ``reward_scale``, ``horizon`` (steps for
-    ``episode.progress``; defaults to the spec's ``max_episode_steps``),
-    ``invalid_action_penalty``, ``observation``, ``render_mode`` (``ansi`` or
-    ``rgb_array``), and the fields of `EvaluatorSettings` as keyword arguments: ``table``
-    (table path), ``missing`` (``error`` or ``train`` for genomes absent from a table),
-    ``table_allow_mismatch`` (serve a table built by another evaluator version or on other
-    task data, with a warning, instead of refusing it), ``backend``
-    (``torch``/``deepspeed``), ``device``, ``precision``, ``training_seed``, ``cache``
-    (result database path, or False), ``cache_root``, ``vocab_size``, ``promotion``
-    (``off``/``asha``), ``rungs``, ``eta``, ``checkpoint_mb`` (promotion checkpoints' cap),
-    ``executor`` (``local``/``ray``), ``workers``, ``ray_address``, ``cpus_per_eval``,
-    ``gpus_per_eval``, ``max_retries`` (where candidates train; see `candidate`).
-    `argument_names` lists them all; any other name is refused with a close match, and
-    `check_arguments` checks a set of them without building anything.
+    The env's own: ``space`` (preset or YAML path), ``task`` (task id), ``fidelity`` (level
+    or mapping), ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator``
+    (``train``, ``table``, ``surrogate`` or a `GenomeEvaluator` object), ``start``,
+    ``reward_scale``, ``horizon`` (steps for ``episode.progress``; default the spec's
+    ``max_episode_steps``), ``invalid_action_penalty``, ``observation``, ``render_mode``
+    (``ansi`` or ``rgb_array``); then every field of `EvaluatorSettings` (table, training,
+    promotion and executor settings), each explained where it is declared
+    (`nas_env.env.settings`). `argument_names` lists them all; any other name is refused
+    with a close match, and `check_arguments` checks a set of them without building
+    anything.
 
     ## Version History
     * v0: initial release. Scores are comparable only between results of one

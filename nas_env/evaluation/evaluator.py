@@ -11,7 +11,6 @@ CUDA) exactly as it found it: initialisation and batch sampling are seeded priva
 from __future__ import annotations
 
 import copy
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -28,11 +27,11 @@ from nas_env.evaluation.failures import TimedOut, classify, free_memory, memory_
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.loop import TrainJob, TrainOutcome
 from nas_env.evaluation.measure import measure_latency, peak_memory, score_heldout, torch_threads
+from nas_env.evaluation.measured import measured_fields, signal_scored
 from nas_env.evaluation.precision import Precision, resolve_device, resolve_precision
 from nas_env.evaluation.result import EvalResult
 from nas_env.evaluation.rng import isolated_rng
 from nas_env.evaluation.signals import Signal, checked_signal
-from nas_env.evaluation.signals import features as signal_features
 from nas_env.evaluation.train_settings import TrainSettings
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
@@ -303,7 +302,8 @@ class Evaluator:
                 peak_memory(self.device) as memory,
             ):
                 measured = self._train_and_measure(config, start, genome, keep)
-                measured = self._scored(measured, static, genome)
+                kind = task_kind(self.task.kind)
+                measured = signal_scored(measured, static, genome, self.signal, kind)
         except Exception as exc:  # every failure becomes a result, never a crash
             status, message = classify(exc)
             free_memory(self.device)
@@ -358,46 +358,7 @@ class Evaluator:
             repeats=settings.latency_repeats,
             threads=settings.latency_threads,
         )
-        log_ppl = task_kind(self.task.kind).loss_is_log_perplexity
-        measured = {
-            "val_loss": scores.loss,
-            "val_loss_se": scores.loss_se,
-            "scored_tokens": scores.tokens,
-            "perplexity": float(torch.tensor(scores.loss).exp()) if log_ppl else None,
-            "accuracy": scores.accuracy,
-            "macro_f1": scores.macro_f1,
-            "latency_ms": latency.median_ms,
-            "latency_spread_ms": latency.spread_ms,
-            "latency_threads": latency.threads if self.device.type == "cpu" else None,
-            "latency_repeats": latency.repeats,
-            "train_seconds": outcome.seconds,
-            "train_tokens": outcome.tokens,
-            "tokens_per_second": outcome.call_tokens / max(outcome.seconds, 1e-9),
-            "steps": outcome.steps,
-            "final_train_loss": outcome.final_loss,
-            "mean_train_loss": outcome.mean_loss,
-            "late_train_loss": outcome.late_loss,
-            "resumed_from": outcome.start_step or None,
-        }
-        return measured
-
-    def _scored(
-        self, measured: dict[str, Any], static: dict[str, Any], genome: Genome
-    ) -> dict[str, Any]:
-        """``measured`` with the signal's estimate as ``val_loss`` (and perplexity), the
-        measurement kept in ``measured_val_loss``; unchanged without a signal."""
-        if self.signal is None:
-            return measured
-        feats = signal_features(dict(genome), {**measured, **static})
-        estimate = self.signal.predict(feats)
-        log_ppl = task_kind(self.task.kind).loss_is_log_perplexity
-        return {
-            **measured,
-            "val_loss": estimate,
-            "perplexity": math.exp(estimate) if log_ppl else None,
-            "measured_val_loss": measured["val_loss"],
-            "signal": self.signal.tag,
-        }
+        return measured_fields(scores, latency, outcome, task_kind(self.task.kind), self.device)
 
     def _train(
         self, model: torch.nn.Module, deadline: float, genome: Genome
