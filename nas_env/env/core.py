@@ -51,64 +51,60 @@ class NASEnv(gym.Env):
     Each state is a genome of a search space (``config/spaces/*.yaml``): layers, width,
     per-layer heads and FFN ratios, norm, activation, position encoding, RNN cell... A
     genome is scored by an evaluator that trains the model it describes for a fidelity's
-    budget on a task (e.g. causal LM on the Python standard library's source) and
-    measures held-out quality, size and latency; results are cached on disk, so revisiting
-    a genome costs well under a millisecond. A ``table`` evaluator serves a pre-built
-    benchmark table instead (every record is labelled ``source="table"``), a
-    ``surrogate`` evaluator a surrogate benchmark's prediction for every genome of its
-    space (``source="surrogate"``). With ``promotion="asha"`` a new candidate first
-    trains a lower rung of the fidelity and continues from its checkpoint to the next
-    rung only while its loss stays in the top ``1/eta`` of that rung's results (successive
-    halving); a candidate stopped early is scored from its calibrated rung loss, and
-    ``info["result"]`` carries ``rung``, ``rungs``, ``cost_steps`` and ``calibration``.
-    With ``executor="ray"`` (or ``workers > 1``) candidates train on an executor's
-    workers, and a vector env that submits every env's `candidate` first trains them at once.
+    budget on a task (e.g. causal LM on the Python standard library's source) and measures
+    held-out quality, size and latency; results are cached on disk, so revisiting a genome
+    costs well under a millisecond. A ``table`` evaluator serves a pre-built benchmark table
+    instead (every record is labelled ``source="table"``), a ``surrogate`` evaluator a
+    surrogate benchmark's prediction for every genome of its space (``source="surrogate"``).
+    With ``promotion="asha"`` a new candidate first trains a lower rung of the fidelity and
+    continues from its checkpoint to the next rung only while its loss stays in the top
+    ``1/eta`` of that rung's results (successive halving); a candidate stopped early is
+    scored from its calibrated rung loss, and ``info["result"]`` carries ``rung``,
+    ``rungs``, ``cost_steps`` and ``calibration``. With ``executor="ray"`` (or
+    ``workers > 1``) candidates train on an executor's workers, and a vector env that submits every
+    env's `candidate` first trains them at once.
 
     ## Action Space
     ``Discrete(n)``. Mode ``edit``: the space's named edits, ``action_names[i]`` (e.g.
-    ``layers+1``, ``heads[2]-1``, ``norm=rmsnorm``) and ``stop`` (the last action).
-    Mode ``design``: index of the choice for the current gene (``choice[0]``...).
+    ``layers+1``, ``heads[2]-1``, ``norm=rmsnorm``) and ``stop`` (the last action). Mode
+    ``design``: index of the choice for the current gene (``choice[0]``...).
     ``action_masks()`` returns the valid actions (sb3-contrib MaskablePPO protocol); in
     design mode it hides every choice after which no valid genome can be completed, so a
-    masked design always ends valid. An
-    action a mask would hide (no-op, out of range, breaks a constraint) is a no-op step
-    with reward ``-invalid_action_penalty`` (default 0.1): the genome stays, no
-    evaluation runs, ``info["invalid_action"]`` says why.
+    masked design always ends valid. An action a mask would hide (no-op, out of range,
+    breaks a constraint) is a no-op step with reward ``-invalid_action_penalty`` (default
+    0.1): the genome stays, no evaluation runs, ``info["invalid_action"]`` says why.
 
     ## Observation Space
     ``Box(0, 1, (n,), float32)`` (``observation="flat"``), slot by slot in
-    ``observation_names``: ordinal genes as ``index / (n_choices - 1)``, categorical
-    genes one-hot, per-layer genes per layer with a ``layer[i].active`` flag (inactive
-    layers all zero), then ``metric.quality``, ``metric.size``, ``metric.latency``,
-    ``metric.ok``, ``metric.score`` of the current genome (quality, size and latency
-    normalised on the active reward's scale, `Reward.metric_bounds`) and
-    ``episode.progress``.
+    ``observation_names``: ordinal genes as ``index / (n_choices - 1)``, categorical genes
+    one-hot, per-layer genes per layer with a ``layer[i].active`` flag (inactive layers all
+    zero), then ``metric.quality``, ``metric.size``, ``metric.latency``, ``metric.ok``,
+    ``metric.score`` of the current genome (quality, size and latency normalised on the
+    active reward's scale, `Reward.metric_bounds`) and ``episode.progress``.
     ``observation="dict"`` gives ``Dict(genome, metrics, progress)`` for
     ``MultiInputPolicy``; ``observation="masked"`` gives ``Dict(observations=<the flat
-    vector>, action_mask=Box(0, 1, (n_actions,)))``, the action mask inside the
-    observation (1.0 = allowed, as `action_masks`), the convention of Ray RLlib's
-    action-masking modules and PettingZoo.
+    vector>, action_mask=Box(0, 1, (n_actions,)))``, the action mask inside the observation
+    (1.0 = allowed, as `action_masks`), the convention of Ray RLlib's action-masking modules
+    and PettingZoo.
 
     ## Rewards
     A named reward turns an `EvalResult` into a score. The default, ``target``
-    (`TargetReward`), answers "the best quality within the space's size and latency
-    targets" (``targets:`` in the space YAML): quality is ``1 - val_loss /
-    baseline_loss``, the share of the task's context-free cross-entropy the model
-    removes; within the targets the score is that quality, beyond them it is multiplied by
-    a smooth penalty (``exp(-beta * excess)``, about ``(value / target) ** -beta`` far
-    out). ``quality``, ``weighted``, ``mnasnet``, ``budget`` or a registered reward are
-    chosen with ``reward=``. ``edit``: each evaluated step earns
-    ``score(new) - score(previous)``, so an episode's return telescopes to final minus
-    initial score; a failed evaluation (``diverged``, ``oom``, ``timeout``, ``invalid``,
-    ``error``) earns ``-reward.failure_penalty`` and the genome is not adopted (an edit
-    that evaluated a candidate names it in ``info["candidate_genome"]`` and
-    ``info["candidate_key"]``, failed or not; ``info["genome"]`` is the env's genome).
+    (`TargetReward`), answers "the best quality within the space's size and latency targets"
+    (``targets:`` in the space YAML): quality is ``1 - val_loss / baseline_loss``, the share
+    of the task's context-free cross-entropy the model removes; within the targets the score
+    is that quality, beyond them it is multiplied by a smooth penalty (``exp(-beta *
+    excess)``, about ``(value / target) ** -beta`` far out). ``quality``, ``weighted``,
+    ``mnasnet``, ``budget`` or a registered reward are chosen with ``reward=``. ``edit``:
+    each evaluated step earns ``score(new) - score(previous)``, so an episode's return
+    telescopes to final minus initial score; a failed evaluation (``diverged``, ``oom``,
+    ``timeout``, ``invalid``, ``error``) earns ``-reward.failure_penalty`` and the genome is
+    not adopted (an edit that evaluated a candidate names it in ``info["candidate_genome"]``
+    and ``info["candidate_key"]``, failed or not; ``info["genome"]`` is the env's genome).
     ``design``: 0 per decision, then the final genome's score (or ``-failure_penalty``).
-    Every reward
-    (penalties included) is multiplied by ``reward_scale`` (default 1; the benchmark-table
-    ids use 20, because neighbouring genomes there differ by 0.001-0.03 in score and
-    value-based agents learn poorly from such small numbers); ``info["score"]`` is never
-    scaled.
+    Every reward (penalties included) is multiplied by ``reward_scale`` (default 1; the
+    benchmark-table ids use 20, because neighbouring genomes there differ by 0.001-0.03 in
+    score and value-based agents learn poorly from such small numbers); ``info["score"]`` is
+    never scaled.
 
     ## Starting State
     ``edit``: the space's default genome (``start="default"``) or a valid random one drawn
@@ -121,15 +117,14 @@ class NASEnv(gym.Env):
 
     ## Arguments
     The env's own: ``space`` (preset or YAML path), ``task`` (task id), ``fidelity`` (level
-    or mapping), ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator``
-    (``train``, ``table``, ``surrogate`` or a `GenomeEvaluator` object), ``start``,
-    ``reward_scale``, ``horizon`` (steps for ``episode.progress``; default the spec's
-    ``max_episode_steps``), ``invalid_action_penalty``, ``observation``, ``render_mode``
-    (``ansi`` or ``rgb_array``); then every field of `EvaluatorSettings` (table, training,
-    promotion and executor settings), each explained where it is declared
-    (`nas_env.env.settings`). `argument_names` lists them all; any other name is refused
-    with a close match, and `check_arguments` checks a set of them without building
-    anything.
+    or mapping), ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator`` (``train``,
+    ``table``, ``surrogate`` or a `GenomeEvaluator` object), ``start``, ``reward_scale``,
+    ``horizon`` (steps for ``episode.progress``; default the spec's ``max_episode_steps``),
+    ``invalid_action_penalty``, ``observation``, ``render_mode`` (``ansi`` or
+    ``rgb_array``); then every field of `EvaluatorSettings` (table, training, promotion and
+    executor settings), each explained where it is declared (`nas_env.env.settings`).
+    `argument_names` lists them all; any other name is refused with a close match, and
+    `check_arguments` checks a set of them without building anything.
 
     ## Version History
     * v0: initial release. Scores are comparable only between results of one
@@ -384,19 +379,16 @@ class NASEnv(gym.Env):
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now (True = allowed); ``stop`` is always allowed in edit mode."""
-        if self.mode == "design":
-            if self._design.done:
-                return np.ones(self.action_space.n, dtype=bool)
+        if self.mode == "design" and not self._design.done:
             return self._design.mask()
-        if self.genome is None:
+        if self.mode == "design" or self.genome is None:
             return np.ones(self.action_space.n, dtype=bool)
         return self.space.action_mask(self.genome)
 
     def close(self) -> None:
         """Close what the evaluator holds open (`GenomeEvaluator.close`)."""
-        evaluator = vars(self).get("evaluator")  # absent when __init__ failed early
-        if evaluator is not None:
-            evaluator.close()
+        if "evaluator" in vars(self):  # absent when __init__ failed early
+            self.evaluator.close()
         super().close()
 
     def render(self) -> str | np.ndarray | None:
