@@ -11,7 +11,9 @@ genome it rates best) after 100 and 300 unique evaluations. Random search, regul
 evolution, local search (first and best improvement) and TPE edit genomes on
 ``nas_env/SurrogateLM-v0``; DQN, PPO and MaskablePPO run
 on it too (edit episodes from a random genome) and on ``nas_env/SurrogateLMDesign-v0`` (one
-decision per gene; methods ``*-design``). The ``-lr0`` methods are controls.
+decision per gene; methods ``*-design``); the ``*-incumbent`` methods start every edit
+episode at the best genome found so far (``start="incumbent"``). The ``-lr0`` methods are
+controls.
 
 The ``-asha`` methods run with promotion on (``promotion:asha``, eta 3: a candidate pays
 the 33-step rung and only the top third continue to 100 steps). They are compared with
@@ -66,6 +68,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
 ENV_ID, DESIGN_ENV_ID = BENCHMARKS["v0"]
 FROZEN = ("--hyperparams", "learning_rate:0")
 ASHA = ("--env-kwargs", "promotion:asha")
+INCUMBENT = ("--env-kwargs", "start:incumbent")  # edit episodes start at the best so far
 METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "random": ("random", "edit", ()),
     "evolution": ("evolution", "edit", ()),
@@ -84,6 +87,12 @@ METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "dqn-design-lr0": ("dqn", "design", FROZEN),
     "ppo-design-lr0": ("ppo", "design", FROZEN),
     "maskable_ppo-design-lr0": ("maskable_ppo", "design", FROZEN),
+    "dqn-incumbent": ("dqn", "edit", INCUMBENT),
+    "ppo-incumbent": ("ppo", "edit", INCUMBENT),
+    "maskable_ppo-incumbent": ("maskable_ppo", "edit", INCUMBENT),
+    "dqn-incumbent-lr0": ("dqn", "edit", (*INCUMBENT, *FROZEN)),
+    "ppo-incumbent-lr0": ("ppo", "edit", (*INCUMBENT, *FROZEN)),
+    "maskable_ppo-incumbent-lr0": ("maskable_ppo", "edit", (*INCUMBENT, *FROZEN)),
     "random-asha": ("random", "edit", ASHA),
     "evolution-asha": ("evolution", "edit", ASHA),
 }

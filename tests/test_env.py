@@ -153,6 +153,26 @@ def test_seeded_random_start_is_repeatable() -> None:
     assert len(keys) > 1
 
 
+def test_incumbent_start_begins_where_the_best_genome_so_far_is() -> None:
+    env = make_env(start="incumbent")
+    first = env.reset(seed=1)[1]  # nothing scored yet: a random genome
+    assert first["genome_key"] == make_env(start="random").reset(seed=1)[1]["genome_key"]
+    best_score, best_key = first["score"], first["genome_key"]
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # a few episodes of random edits; the env remembers the best
+        for _ in range(6):
+            _, _, terminated, _, info = env.step(
+                int(rng.choice(np.flatnonzero(env.action_masks())))
+            )
+            if info["status"] == "ok" and info["score"] > best_score:
+                best_score, best_key = info["score"], info["genome_key"]
+            if terminated:
+                break
+        info = env.reset()[1]
+        assert info["genome_key"] == best_key and info["score"] == best_score
+    assert best_score > first["score"]  # it moved: the test can tell the two apart
+
+
 def test_same_seed_same_actions_same_episode() -> None:
     def episode(seed: int) -> list[Any]:
         env = make_env(start="random")

@@ -16,6 +16,7 @@ from nas_env.env.design import DesignState
 from nas_env.env.factory import (
     make_evaluator,
 )
+from nas_env.env.info import env_info
 from nas_env.env.observation import ObservationEncoder, observation_space, observe
 from nas_env.env.render import render_ansi, render_rgb
 from nas_env.env.reward_setup import env_reward
@@ -107,9 +108,11 @@ class NASEnv(gym.Env):
     never scaled.
 
     ## Starting State
-    ``edit``: the space's default genome (``start="default"``) or a valid random one drawn
-    from ``self.np_random`` (``start="random"``), already evaluated. ``design``: nothing
-    decided. ``reset(seed=...)`` makes the whole episode repeatable.
+    ``edit``: the space's default genome (``start="default"``), a valid random one drawn
+    from ``self.np_random`` (``start="random"``), or the best genome this env instance has
+    evaluated so far (``start="incumbent"``; random until one scored), already evaluated.
+    ``design``: nothing decided. ``reset(seed=...)`` makes the episode repeatable (with
+    ``incumbent``, given the env's history).
 
     ## Episode End
     Terminated by ``stop`` (edit) or after the last decision (design). Truncated by
@@ -206,6 +209,7 @@ class NASEnv(gym.Env):
         self.score = 0.0
         self.steps = 0
         self._metrics_memo: tuple[Any, float, np.ndarray] = (None, 0.0, np.zeros(5, np.float32))
+        self._incumbent: tuple[float, Genome] | None = None
 
     # -- the declared arguments -------------------------------------------------
     @classmethod
@@ -240,36 +244,29 @@ class NASEnv(gym.Env):
 
     def _observation(self) -> Any:
         genes = self._design.genes if self.mode == "design" else (self.genome or {})
-        progress = (self._design.position if self.mode == "design" else self.steps) / max(
-            1, self.horizon
-        )
+        done = self._design.position if self.mode == "design" else self.steps
+        progress = done / max(1, self.horizon)
         flat = self.encoder.encode(genes, self._metrics(), progress)
         return observe(self.encoder, self.observation_mode, flat, self.action_masks)
 
     def _info(self, action: str = "", invalid: str = "") -> dict[str, Any]:
-        r = self.result
-        info: dict[str, Any] = {
-            "action": action,
-            "invalid_action": invalid,
-            "score": self.score,
-            "step": self.steps,
-            "mode": self.mode,
-        }
-        if self.genome is not None:
-            info["genome"] = self.genome.to_dict()["genes"]
-            info["genome_key"] = self.genome.key()
-        if r is not None:
-            info["status"] = r.status
-            info["cache_hit"] = r.cache_hit
-            info["result"] = r.to_dict()
-        return info
+        return env_info(
+            action=action, invalid=invalid, score=self.score, step=self.steps, mode=self.mode,
+            genome=self.genome, result=self.result,
+        )  # fmt: skip
 
     def _evaluate(self, genome: Genome) -> tuple[float, EvalResult]:
         result = self.evaluator.evaluate(genome)
         previous = self.score if self.result is not None and self.result.ok else None
         reward, score = step_reward(self.reward_fn, previous, result)
         self.score = score if score is not None else self.score
+        self._keep_best(genome, result)
         return reward, result
+
+    def _keep_best(self, genome: Genome, result: EvalResult) -> None:
+        """Remember the best genome this env evaluated (``start="incumbent"``)."""
+        if result.ok and (self._incumbent is None or self.score > self._incumbent[0]):
+            self._incumbent = (self.score, genome)
 
     # -- Gymnasium API ----------------------------------------------------------
     def reset(
@@ -287,7 +284,9 @@ class NASEnv(gym.Env):
             if chosen is not None:
                 genome = chosen if isinstance(chosen, Genome) else self.space.genome(chosen)
                 self.space.require_valid(genome)
-            elif self.start == "random":
+            elif self.start == "incumbent" and self._incumbent is not None:
+                genome = self._incumbent[1]
+            elif self.start in ("random", "incumbent"):
                 genome = self.space.random_genome(self.np_random)
             else:
                 genome = self.space.default_genome()
@@ -295,6 +294,7 @@ class NASEnv(gym.Env):
             result = self.evaluator.evaluate(genome)
             self.result = result
             self.score = self.reward_fn.score(result) if result.ok else 0.0
+            self._keep_best(genome, result)
         return self._observation(), self._info("reset")
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
