@@ -331,9 +331,9 @@ def _prepare_resume(args: argparse.Namespace, argv: list[str]) -> RunConfig:
             f"--resume continues a run with its own config; {', '.join(given)} cannot be "
             f"changed (allowed with --resume: {allowed})"
         )
-    from agents.callbacks import STATE_FILE
     from agents.config import RunConfig
-    from agents.runs import CHECKPOINTS, CONFIG_FILE, read_config
+    from agents.runs import read_config
+    from runfolder import CHECKPOINTS, CONFIG_FILE, STATE_FILE
 
     run_dir = Path(args.resume)
     try:

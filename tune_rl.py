@@ -43,6 +43,7 @@ import yaml
 
 from agents.tune_space import SAMPLERS
 from nas_env.errors import ConfigError, NASEnvError
+from runfolder import EPISODES_FILE
 
 STEPS_PER_EVALUATION = 30  # env-step cap per unique evaluation (the evaluation budget binds)
 REPORTED_SEEDS = range(10)
@@ -123,7 +124,7 @@ def run_regrets(
         out = io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             rc = main(argv)
-        files = sorted(Path(folder).glob("*/*/episodes.jsonl"))
+        files = sorted(Path(folder).glob(f"*/*/{EPISODES_FILE}"))
         if rc != 0 or len(files) != 1:
             raise RuntimeError(f"exit code {rc}: {out.getvalue()[-1500:]}")
         rated: list[tuple[str, float]] = []

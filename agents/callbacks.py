@@ -24,10 +24,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from agents.runlog import RunLog
 from agents.sb3_counters import gradient_updates
 from nas_env.atomic import atomic_write_json, atomic_writer
-
-MODEL_FILE = "model.zip"
-REPLAY_FILE = "replay_buffer.pkl"
-STATE_FILE = "state.json"
+from runfolder import MODEL_FILE, REPLAY_FILE, STATE_FILE
 
 
 class NASRecordCallback(BaseCallback):

@@ -26,13 +26,9 @@ from typing import Any
 import gymnasium as gym
 
 from agents.records import metrics_of
-from agents.runs import EPISODES_FILE
 from nas_env.atomic import atomic_write_json
 from nas_env.genome import Genome
-
-FINAL_FILE = "final.json"
-MODEL_DIR = "model"
-TOKENIZER_FILE = "tokenizer.model"
+from runfolder import EPISODES_FILE, FINAL_FILE, MODEL_DIR, PARETO_FILE, TOKENIZER_FILE
 
 
 def choose_candidates(
@@ -256,7 +252,7 @@ def final_report(data: Mapping[str, Any], run_dir: Path) -> str:
 
 def pareto_lines(run_dir: Path, shown: int = 8) -> list[str]:
     """The search's Pareto front (quality, parameters, latency) as a few lines of text."""
-    path = run_dir / "pareto.json"
+    path = run_dir / PARETO_FILE
     if not path.is_file():
         return []
     front = json.loads(path.read_text(encoding="utf-8")).get("front", [])

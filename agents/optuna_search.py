@@ -32,6 +32,7 @@ from agents.baselines import Proposal, SearchBaseline
 from agents.runlog import RunLog
 from nas_env.genome import Genome
 from nas_env.rewards.target import normalized_quality
+from runfolder import EPISODES_FILE
 
 STUDY_FILE = "optuna.journal"
 STUDY_NAME = "nas_env"
@@ -220,7 +221,7 @@ class OptunaSearch(SearchBaseline):
         added = 0
         for source in sources:
             path = Path(source)
-            path = path / "episodes.jsonl" if path.is_dir() else path
+            path = path / EPISODES_FILE if path.is_dir() else path
             if not path.is_file():
                 raise ValueError(f"{self.name}: warm_start {source!r} has no episodes.jsonl")
             for line in path.read_text().splitlines():

@@ -1,133 +1,32 @@
-"""Episode records: one JSON line per environment step in ``episodes.jsonl``.
+"""Episode records from the env's ``info``: the metric fields of a result.
 
-This is the single input of ``python -m analyze`` and the common format of every
-searcher (SB3 agents and the baselines). Each line is a JSON object with the fields of
-`RECORD_FIELDS`:
-
-* identity: ``run_id``, ``algo``, ``env_id``, ``seed``, ``env_index`` (vector env slot),
-  ``episode`` (run-wide counter), ``step`` (0 for the evaluation that starts an episode:
-  a reset, a random sample, an evolution parent), ``global_step`` (env steps of the run);
-* the action: ``action`` (name, ``reset`` or ``sample`` for step 0), ``action_index``
-  (None at step 0), ``invalid_action`` (why a masked action was refused, else "");
-* the genome the metrics describe: ``genome`` (genes), ``genome_key`` (the candidate when
-  this step evaluated one, even a failing one; else the current genome), ``state_key``
-  (the env's genome after the step; differs when a failed candidate was not adopted),
-  ``start_genome`` (on the first step of an episode whose start has no record of its own,
-  such as an evolution mutation: the genes it started from; else null);
-* ``evaluated`` (this step evaluated a genome), ``new_evaluation`` (first evaluation of
-  that genome in this run), ``unique_evaluations`` (distinct genomes evaluated so far);
-* metrics from the `EvalResult`: ``status``, ``message``, ``metric`` (``perplexity`` or
-  ``accuracy``), ``quality`` (the value of that metric), ``perplexity``, ``accuracy``,
-  ``val_loss`` and its standard error ``val_loss_se``, ``measured_val_loss`` and
-  ``signal`` (at a level with a signal: the held-out loss as measured, and the scoring
-  rule whose estimate ``val_loss`` is; else null and ""), ``macro_f1`` (classifiers),
-  ``params``, ``size_mb``, ``latency_ms``, ``flops_per_token``, ``rung`` and
-  ``cost_steps`` (with promotion: the highest rung reached and the optimizer steps this
-  step trained; else null), ``source`` (``train``, ``table`` or ``surrogate``: a
-  benchmark-served result says so), ``cache_hit``, and what the result was
-  measured on: ``fidelity``, ``task_fingerprint`` (the task's data, split and tokenizer)
-  and ``evaluator_version``;
-* ``reward``, ``score`` (the env's score after the step), ``episode_return`` so far,
-  ``done``; ``wall_time`` (seconds since the run started, across resumes),
-  ``step_seconds`` (since the previous record of that env) and ``timestamp`` (UTC ISO 8601).
-
-Non-finite floats are written as null, so every line is strict JSON.
+The record format itself (fields, writer, reader, version) is `runfolder.records`.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Mapping
+from typing import Any
 
-RECORD_FIELDS: tuple[str, ...] = (
-    "run_id",
-    "algo",
-    "env_id",
-    "seed",
-    "env_index",
-    "episode",
-    "step",
-    "global_step",
-    "action",
-    "action_index",
-    "invalid_action",
-    "genome",
-    "genome_key",
-    "state_key",
-    "start_genome",
-    "evaluated",
-    "new_evaluation",
-    "unique_evaluations",
-    "status",
-    "message",
-    "metric",
-    "quality",
-    "perplexity",
-    "accuracy",
-    "val_loss",
-    "val_loss_se",
-    "measured_val_loss",
-    "signal",
-    "macro_f1",
-    "params",
-    "size_mb",
-    "latency_ms",
-    "flops_per_token",
-    "rung",
-    "cost_steps",
-    "source",
-    "cache_hit",
-    "fidelity",
-    "task_fingerprint",
-    "evaluator_version",
-    "reward",
-    "score",
-    "episode_return",
-    "done",
-    "wall_time",
-    "step_seconds",
-    "timestamp",
+from nas_env.tasks.kinds import metrics
+from runfolder.records import (
+    METRIC_FIELDS,
+    RECORD_FIELDS,
+    RECORD_VERSION,
+    EpisodeRecord,
+    RecordWriter,
+    read_records,
 )
-"""Keys of every episode record, in the order they are written."""
 
-METRIC_FIELDS: tuple[str, ...] = (
-    "status",
-    "message",
-    "metric",
-    "quality",
-    "perplexity",
-    "accuracy",
-    "val_loss",
-    "val_loss_se",
-    "measured_val_loss",
-    "signal",
-    "macro_f1",
-    "params",
-    "size_mb",
-    "latency_ms",
-    "flops_per_token",
-    "rung",
-    "cost_steps",
-    "source",
-    "cache_hit",
-    "fidelity",
-    "task_fingerprint",
-    "evaluator_version",
-)
-"""The keys `metrics_of` fills from an `EvalResult` dict."""
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+__all__ = [
+    "METRIC_FIELDS",
+    "RECORD_FIELDS",
+    "RECORD_VERSION",
+    "EpisodeRecord",
+    "RecordWriter",
+    "metrics_of",
+    "read_records",
+]
 
 
 def metrics_of(result: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -135,70 +34,8 @@ def metrics_of(result: Mapping[str, Any] | None) -> dict[str, Any]:
     if not result:
         return dict.fromkeys(METRIC_FIELDS)
     metric = result.get("metric") or ""
-    quality = result.get(metric) if metric in ("perplexity", "accuracy") else None
+    quality = result.get(metric) if metric in metrics() else None
     out = {key: result.get(key) for key in METRIC_FIELDS if key not in ("quality",)}
     out["quality"] = quality
     out["cache_hit"] = bool(result.get("cache_hit", False))
     return out
-
-
-class RecordWriter:
-    """Appends records to ``episodes.jsonl``, one flushed line each.
-
-    A run in progress is therefore always readable, and a resumed run appends to the
-    same file.
-
-    Args:
-        path: The ``episodes.jsonl`` file (created with its folder when missing).
-        run_id, algo, env_id, seed: Written into every record.
-    """
-
-    def __init__(self, path: str | Path, run_id: str, algo: str, env_id: str, seed: int) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.identity = {"run_id": run_id, "algo": algo, "env_id": env_id, "seed": seed}
-        self._file: IO[str] | None = None
-        self.count = 0
-
-    def write(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Complete ``record`` with the identity fields, write it as one line, return it."""
-        full = {key: None for key in RECORD_FIELDS}
-        full.update(self.identity)
-        full.update(record)
-        line = json.dumps(_finite(full), allow_nan=False, separators=(",", ":"), default=str)
-        if self._file is None:
-            self._file = self.path.open("a", encoding="utf-8")
-        self._file.write(line + "\n")
-        self._file.flush()
-        self.count += 1
-        return full
-
-    def close(self) -> None:
-        """Close the file (writing again reopens it in append mode)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __enter__(self) -> RecordWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The records of an ``episodes.jsonl`` (a truncated last line, from a crash, is skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                yield record

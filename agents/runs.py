@@ -27,13 +27,16 @@ import yaml
 
 from nas_env.atomic import atomic_write_json, atomic_write_text
 from nas_env.errors import ConfigError
-
-CONFIG_FILE = "config.yaml"
-COMMAND_FILE = "command.txt"
-VERSIONS_FILE = "versions.json"
-EPISODES_FILE = "episodes.jsonl"
-CHECKPOINTS = "checkpoints"
-TB_FOLDER = "tb"
+from runfolder import (
+    BEST_FILE,
+    COMMAND_FILE,
+    CONFIG_FILE,
+    EPISODES_FILE,
+    PARETO_FILE,
+    RECORD_VERSION,
+    TB_FOLDER,
+    VERSIONS_FILE,
+)
 
 _PACKAGES = ("torch", "gymnasium", "stable-baselines3", "sb3-contrib", "numpy", "pyyaml")
 
@@ -65,6 +68,7 @@ def versions() -> dict[str, str | None]:
     with contextlib.suppress(metadata.PackageNotFoundError):
         found["deepspeed"] = metadata.version("deepspeed")
     found["platform"] = platform.platform()
+    found["record_version"] = str(RECORD_VERSION)
     return found
 
 
@@ -151,8 +155,8 @@ def summary(
     lines += [
         f"logs: {run_dir}",
         f"  episodes  {run_dir / EPISODES_FILE}",
-        f"  best      {run_dir / 'best.json'}",
-        f"  pareto    {run_dir / 'pareto.json'}",
+        f"  best      {run_dir / BEST_FILE}",
+        f"  pareto    {run_dir / PARETO_FILE}",
         f"  tensorboard --logdir {run_dir / TB_FOLDER}",
         f"analyze: python -m analyze {run_dir}",
         f"resume:  python train_rl.py --resume {run_dir} -n <new total steps>",

@@ -25,9 +25,6 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 from agents.algos import ALGOS, BASELINE_CLASSES
 from agents.baselines import SearchBaseline
 from agents.callbacks import (
-    MODEL_FILE,
-    REPLAY_FILE,
-    STATE_FILE,
     CheckpointCallback,
     NASRecordCallback,
     save_checkpoint,
@@ -39,9 +36,6 @@ from agents.progress import follow_evaluation_budget
 from agents.records import RecordWriter
 from agents.runlog import RunLog
 from agents.runs import (
-    CHECKPOINTS,
-    EPISODES_FILE,
-    TB_FOLDER,
     describe_run,
     run_dir_for,
     summary,
@@ -50,6 +44,15 @@ from agents.runs import (
 from agents.sb3_counters import gradient_updates
 from agents.vec_env import make_in_flight_vec_env
 from nas_env.atomic import atomic_write_json
+from runfolder import (
+    CHECKPOINTS,
+    EPISODES_FILE,
+    EVAL_FILE,
+    MODEL_FILE,
+    REPLAY_FILE,
+    STATE_FILE,
+    TB_FOLDER,
+)
 
 INTERRUPTED = 130
 
@@ -244,13 +247,13 @@ def _evaluate(model: Any, config: RunConfig) -> None:
         config.eval_episodes,
         seed=config.seed + 10_000,
     )
-    atomic_write_json(run_dir / "eval.json", {"episodes": results})
+    atomic_write_json(run_dir / EVAL_FILE, {"episodes": results})
     for r in results:
         print(
             f"greedy episode {r['episode']}: return {r['return']:+.4f}, final score "
             f"{r['score']:.4f} after {len(r['actions'])} actions ({', '.join(r['actions'])})"
         )
-    print(f"  -> {run_dir / 'eval.json'}")
+    print(f"  -> {run_dir / EVAL_FILE}")
 
 
 def _finish(run_log: RunLog, run_dir: Path, steps: int, started: float, reason: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_env.atomic import atomic_write_json
+from runfolder import BEST_FILE, PARETO_FILE
 
 PARETO_OBJECTIVES: tuple[str, ...] = ("quality", "params", "latency_ms")
 
@@ -123,6 +124,6 @@ class BestAndFront:
         if self.folder is None:
             return
         if best and self.best is not None:
-            atomic_write_json(self.folder / "best.json", self.best)
+            atomic_write_json(self.folder / BEST_FILE, self.best)
         if pareto:
-            atomic_write_json(self.folder / "pareto.json", self.front.to_dict())
+            atomic_write_json(self.folder / PARETO_FILE, self.front.to_dict())

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-EPISODES_FILE = "episodes.jsonl"
-CONFIG_FILE = "config.yaml"
+from runfolder import CONFIG_FILE, EPISODES_FILE
 
 
 class AnalyzeError(ValueError):

@@ -28,6 +28,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from runfolder import EPISODES_FILE, FINAL_FILE  # noqa: E402
+
 QUICK_AGENT = ["-n", "8", "--hyperparams", "n_steps:4", "batch_size:4"]
 QUICK_FINAL = ["--final-fidelity", "tiny", "--final-top", "2"]
 """The smoke run: a few steps at the ``tiny`` fidelity, and a ``tiny`` final training."""
@@ -49,16 +54,16 @@ def _run(argv: list[str], log: Path) -> float:
 
 
 def _only_run(folder: Path) -> Path:
-    runs = [p.parent for p in folder.rglob("final.json")]
+    runs = [p.parent for p in folder.rglob(FINAL_FILE)]
     if len(runs) != 1:
         raise SystemExit(f"expected one finished run below {folder}, found {len(runs)}")
     return runs[0]
 
 
 def _summary(run: Path, seconds: float) -> dict[str, Any]:
-    final = json.loads((run / "final.json").read_text(encoding="utf-8"))
+    final = json.loads((run / FINAL_FILE).read_text(encoding="utf-8"))
     keys = set()
-    with (run / "episodes.jsonl").open(encoding="utf-8") as lines:
+    with (run / EPISODES_FILE).open(encoding="utf-8") as lines:
         for line in lines:
             record = json.loads(line)
             if record.get("new_evaluation") and record["genome_key"] not in keys:

@@ -58,6 +58,7 @@ from benchmarks.search_stats import (  # noqa: E402
     quantile,
     summarize,
 )
+from runfolder import EPISODES_FILE  # noqa: E402
 
 __all__ = ["CHECKPOINTS", "METHODS", "first_reaching", "hit_probability", "quantile", "summarize"]
 
@@ -164,7 +165,7 @@ def run_one(method: str, seed: int, budget: int, benchmark: str = "v0") -> dict[
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             rc = main(argv)
         seconds = time.perf_counter() - start
-        files = sorted(Path(folder).glob("*/*/episodes.jsonl"))
+        files = sorted(Path(folder).glob(f"*/*/{EPISODES_FILE}"))
         if rc != 0 or len(files) != 1:
             raise RuntimeError(
                 f"{method} seed {seed}: exit code {rc}, {len(files)} episodes.jsonl; "

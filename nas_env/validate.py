@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 from nas_env.errors import NASEnvError
+from runfolder import CONFIG_FILE, EPISODES_FILE
 
 EXACT_SOURCES = ("table", "surrogate")
 DEFAULT_TOLERANCE = 0.05
@@ -107,7 +108,7 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     Raises:
         NASEnvError: No config.yaml or episodes.jsonl, or an unreadable line.
     """
-    config_path, episodes = run_dir / "config.yaml", run_dir / "episodes.jsonl"
+    config_path, episodes = run_dir / CONFIG_FILE, run_dir / EPISODES_FILE
     for path in (config_path, episodes):
         if not path.is_file():
             raise NASEnvError(f"{run_dir} is not a run folder: {path.name} is missing")

@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES: tuple[str, ...] = ("models", "nas_env", "agents", "analyze", "config", "benchmarks")
+PACKAGES: tuple[str, ...] = (
+    "models", "nas_env", "agents", "analyze", "config", "runfolder", "benchmarks",
+)  # fmt: skip
 SCRIPTS: tuple[str, ...] = ("train_rl", "tune_rl")
 PROJECT: frozenset[str] = frozenset(PACKAGES + SCRIPTS)
 
@@ -38,6 +40,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "nas_env": frozenset({"stable_baselines3", "sb3_contrib", *_ABOVE_NAS_ENV}),
     "agents": frozenset({"analyze", "train_rl", "tune_rl", "benchmarks"}),
     "analyze": frozenset({"models", "nas_env", "agents", "train_rl", "tune_rl", "benchmarks"}),
+    "runfolder": frozenset({"models", "nas_env", "config", *_ABOVE_NAS_ENV}),
     "train_rl": frozenset({"tune_rl", "benchmarks"}),
     "tune_rl": frozenset({"analyze", "benchmarks"}),
 }
