@@ -1,0 +1,82 @@
+"""Behaviour kept through the interface redesign: fixed genomes give the same results,
+scores and rewards, bit for bit, as before it.
+
+``tests/data/redesign_equivalence.json`` was written by the code before the redesign
+(commit 4cd3d9c) with `results_of_cases` below: a language-model genome at ``tiny``
+(twice), one with promotion, a classifier, and the surrogate benchmark, each evaluated at
+``reset`` and after one masked edit. A change that is meant to change results (a new
+evaluator version) regenerates the file and says so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import nas_env  # noqa: F401  (registers the ids)
+
+FIXTURE = Path(__file__).parent / "data" / "redesign_equivalence.json"
+CASES: list[tuple[str, dict[str, Any], int]] = [
+    ("nas_env/TransformerLM-v1", {"fidelity": "tiny"}, 0),
+    ("nas_env/TransformerLM-v1", {"fidelity": "tiny"}, 1),
+    ("nas_env/TransformerLM-v1", {"fidelity": "tiny", "promotion": "asha", "eta": 2}, 2),
+    ("nas_env/TransformerCls-v0", {"fidelity": "tiny"}, 3),
+    ("nas_env/SurrogateLM-v0", {}, 4),
+]
+KEEP = (
+    "status", "val_loss", "val_loss_se", "perplexity", "accuracy", "macro_f1", "params",
+    "size_mb", "flops_per_token", "steps", "final_train_loss", "mean_train_loss",
+    "late_train_loss", "measured_val_loss", "signal", "baseline_loss", "metric", "rung",
+    "cost_steps", "calibration", "rung_val_loss", "evaluator_version", "task_fingerprint",
+    "train_tokens", "scored_tokens",
+)  # fmt: skip
+
+
+def results_of_cases(cache_root: str) -> list[dict[str, Any]]:
+    """Each case's genome, reset result and score, and one masked edit's reward and result."""
+    out = []
+    for env_id, kwargs, seed in CASES:
+        trained = "Surrogate" not in env_id
+        env = (
+            gym.make(env_id, cache=False, cache_root=cache_root, **kwargs)
+            if trained
+            else (gym.make(env_id))
+        )
+        base = env.unwrapped
+        genome = base.space.random_genome(np.random.default_rng(seed))
+        _, info = env.reset(seed=seed, options={"genome": genome.to_dict()["genes"]})
+        _, reward, *_, after = env.step(int(np.flatnonzero(base.action_masks())[0]))
+        result = info["result"]
+        out.append({
+            "env_id": env_id, "kwargs": kwargs, "seed": seed, "genes": genome.to_dict()["genes"],
+            "result": {k: result.get(k) for k in KEEP}, "score": info["score"],
+            "step_reward": float(reward),
+            "step_result": {k: after.get("result", {}).get(k) for k in KEEP},
+        })  # fmt: skip
+        env.close()
+    return out
+
+
+@pytest.mark.parametrize("index", range(len(CASES)))
+def test_results_are_those_of_the_code_before_the_redesign(
+    index: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    expected = json.loads(FIXTURE.read_text(encoding="utf-8"))[index]
+    cache_root = str(tmp_path_factory.getbasetemp() / "equivalence_cache")
+    got = json.loads(json.dumps(results_of_cases_once(cache_root)[index], sort_keys=True))
+    assert got == expected
+
+
+_MEMO: dict[str, list[dict[str, Any]]] = {}
+
+
+def results_of_cases_once(cache_root: str) -> list[dict[str, Any]]:
+    """`results_of_cases`, computed once per test session."""
+    if cache_root not in _MEMO:
+        _MEMO[cache_root] = results_of_cases(cache_root)
+    return _MEMO[cache_root]
