@@ -28,6 +28,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nas_env.env.arguments import ARGUMENTS
+
 if TYPE_CHECKING:
     from agents.config import RunConfig
 
@@ -44,6 +46,12 @@ DEFAULT_FINAL_TOP = 3
 DEFAULT_FINAL_FIDELITY = "rerank"
 CLI_ENV_KWARGS: dict[str, dict[str, Any]] = {DEFAULT_ENV: DEFAULT_ENV_KWARGS}
 """The CLI's own env kwargs per env id (applied before ``--env-kwargs``)."""
+FLAG_ARGUMENTS = tuple(a for a in ARGUMENTS if a.flag)
+"""Env arguments with a flag of their own (``--backend``, ``--workers``...)."""
+EXECUTOR_ARGUMENTS = tuple(a for a in FLAG_ARGUMENTS if a.group == "executor")
+EXECUTOR_FLAGS: tuple[str, ...] = tuple(a.name for a in EXECUTOR_ARGUMENTS)
+"""Flags that set where candidates train; a resumed run may change them: they change
+where results are computed, not what they are."""
 RESUME_FLAGS = (
     "n_timesteps",
     "max_evaluations",
@@ -75,8 +83,7 @@ class UsageError(ValueError):
 
 def build_parser() -> argparse.ArgumentParser:
     from agents.algos import ALL_ALGOS
-    from nas_env.evaluation.backends import BACKENDS
-    from nas_env.evaluation.executors import EXECUTORS
+    from nas_env.env.settings import EvaluatorSettings
 
     parser = argparse.ArgumentParser(
         prog="nas-train",
@@ -96,30 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log-folder", default="runs", help="where run folders go (default: runs)")
     add("--hyperparams", nargs="+", default=None, metavar="KEY:VALUE", help="YAML overrides")
     add("--env-kwargs", nargs="+", default=None, metavar="KEY:VALUE", help="env arguments")
-    add("--backend", choices=BACKENDS, default=None, help="= --env-kwargs backend:")
-    add(
-        "--executor",
-        choices=EXECUTORS,
-        default=None,
-        help="where candidates train: local (this process, or --workers processes) or ray "
-        "(pip install 'nas_env[ray]') (default: local)",
-    )
-    add("--workers", type=int, default=None, help="candidates training at once (default: 1)")
-    add(
-        "--ray-address",
-        default=None,
-        metavar="ADDRESS",
-        help="Ray cluster to join: auto, HOST:PORT or ray://HOST:PORT (default: $RAY_ADDRESS, "
-        "else a local Ray instance)",
-    )
-    add("--cpus-per-eval", type=int, default=None, help="CPU threads per candidate (default: 1)")
-    add("--gpus-per-eval", type=float, default=None, help="GPUs per candidate on Ray (default: 0)")
-    add(
-        "--max-retries",
-        type=int,
-        default=None,
-        help="re-runs of a candidate whose worker died before it is an error (default: 2)",
-    )
+    for argument in FLAG_ARGUMENTS:  # env arguments with a flag of their own
+        default = getattr(EvaluatorSettings(), argument.name)
+        kind = type(default) if isinstance(default, int | float) else str
+        add(
+            argument.cli_flag,
+            type=kind,
+            choices=argument.choices,
+            default=None,
+            metavar=None if argument.choices else "N" if kind is not str else "ADDRESS",
+            help=f"{argument.help} (= --env-kwargs {argument.name}:; default: {default})",
+        )
     add("--max-evaluations", type=int, default=None, help="also stop after N unique genomes")
     add(
         "-tb",
@@ -204,27 +198,13 @@ def resolve_env(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     env_id = resolve_env_id(args.env or DEFAULT_ENV)
     env_kwargs = dict(CLI_ENV_KWARGS.get(env_id, {}))
     env_kwargs.update(parse_overrides(args.env_kwargs, "--env-kwargs"))
-    if args.backend:
-        env_kwargs["backend"] = args.backend
-    env_kwargs.update(executor_kwargs(args))
+    env_kwargs.update(flag_kwargs(args, FLAG_ARGUMENTS))
     return env_id, env_kwargs
 
 
-EXECUTOR_FLAGS: tuple[str, ...] = (
-    "executor",
-    "workers",
-    "ray_address",
-    "cpus_per_eval",
-    "gpus_per_eval",
-    "max_retries",
-)
-"""Flags that set where candidates train (env kwargs of the same names); a resumed run
-may change them: they change where results are computed, not what they are."""
-
-
-def executor_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """The env kwargs of the executor flags given."""
-    return {k: getattr(args, k) for k in EXECUTOR_FLAGS if getattr(args, k) is not None}
+def flag_kwargs(args: argparse.Namespace, arguments: Any) -> dict[str, Any]:
+    """The env kwargs of the env-argument flags given."""
+    return {a.name: getattr(args, a.name) for a in arguments if getattr(args, a.name) is not None}
 
 
 def _invocation(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
@@ -347,7 +327,7 @@ def _prepare_resume(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     for name in ("n_timesteps", "max_evaluations", "save_freq"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
-    executor = executor_kwargs(args)
+    executor = flag_kwargs(args, EXECUTOR_ARGUMENTS)
     if executor:
         changes["env_kwargs"] = {**config.env_kwargs, **executor}
     return config.updated({k: FLAGS.get(k, "the command line") for k in changes}, **changes)

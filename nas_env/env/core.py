@@ -12,6 +12,7 @@ import numpy as np
 from gymnasium import spaces
 
 from nas_env.actions import STOP
+from nas_env.env.arguments import MODES, OBSERVATIONS, RENDER_MODES, STARTS
 from nas_env.env.design import DesignState
 from nas_env.env.factory import (
     make_evaluator,
@@ -26,10 +27,6 @@ from nas_env.env.settings import (
     DEFAULT_REWARD,
     DEFAULT_SPACE,
     DEFAULT_TASK,
-    MODES,
-    OBSERVATIONS,
-    RENDER_MODES,
-    STARTS,
     EvaluatorSettings,
     argument_names,
     check_arguments,

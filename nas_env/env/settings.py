@@ -24,6 +24,12 @@ from nas_env.checks import (
     expect_positive,
     suggest,
 )
+from nas_env.env.arguments import (
+    ARGUMENTS,
+    BY_NAME,
+    EVALUATOR_KINDS,
+    PROMOTIONS,
+)
 from nas_env.errors import ConfigError
 from nas_env.evaluation.backends import BACKENDS
 from nas_env.evaluation.executors import EXECUTORS, REMOTE_EXECUTORS, executor_kind
@@ -40,28 +46,9 @@ DEFAULT_TASK = "lm/stdlib"
 DEFAULT_FIDELITY = "search"
 DEFAULT_REWARD = "target"
 DEFAULT_EVALUATOR = "train"
-MODES: tuple[str, ...] = ("edit", "design")
-STARTS: tuple[str, ...] = ("default", "random", "incumbent")
-OBSERVATIONS: tuple[str, ...] = ("flat", "dict", "masked")
-RENDER_MODES: tuple[str, ...] = ("ansi", "rgb_array")
-EVALUATOR_KINDS: tuple[str, ...] = ("train", "table", "surrogate")
-PROMOTIONS: tuple[str, ...] = ("off", "asha")
-
-ENV_ARGUMENTS: tuple[str, ...] = (
-    "space",
-    "task",
-    "fidelity",
-    "reward",
-    "mode",
-    "evaluator",
-    "start",
-    "reward_scale",
-    "horizon",
-    "invalid_action_penalty",
-    "observation",
-    "render_mode",
-)
-"""`NASEnv`'s own arguments, in signature order (``evaluator`` is a kind or an object)."""
+ENV_ARGUMENTS: tuple[str, ...] = tuple(a.name for a in ARGUMENTS if a.group == "env")
+"""`NASEnv`'s own arguments, in signature order (``evaluator`` is a kind or an object);
+every argument is declared once, in `nas_env.env.arguments`."""
 
 
 def argument_names() -> tuple[str, ...]:
@@ -166,12 +153,10 @@ def check_options(options: Mapping[str, Any], where: str) -> None:
     Raises:
         ConfigError: ``"<where> <name>: ..."`` with what is allowed.
     """
-    choices = {"mode": MODES, "start": STARTS, "observation": OBSERVATIONS}
-    for name, allowed in choices.items():
-        if name in options:
+    for name in ("mode", "start", "observation", "render_mode"):
+        allowed = BY_NAME[name].choices or ()
+        if options.get(name) is not None:
             expect_choice(options[name], f"{where} {name}", allowed)
-    if options.get("render_mode") is not None:
-        expect_choice(options["render_mode"], f"{where} render_mode", RENDER_MODES)
     if "reward_scale" in options:
         expect_positive(options["reward_scale"], f"{where} reward_scale")
     expect_int(options.get("horizon"), f"{where} horizon", minimum=1, allow_none=True)

@@ -1,0 +1,115 @@
+"""Every `NASEnv` argument, declared once: name, concern, allowed values, help, CLI flag.
+
+What is derived from `ARGUMENTS`: the env's own argument list (`ENV_ARGUMENTS` in
+`nas_env.env.settings`) and the choices its checks allow, `EvaluatorSettings`' field
+order (a test holds them equal), the ``train_rl.py`` flags that set an env argument
+directly (``--backend``, ``--executor``, ``--workers``...), and the argument table of the
+README (``python -m nas_env.env.arguments`` prints it; a test holds the README to it).
+Defaults live where Python needs them: `NASEnv`'s signature and the `EvaluatorSettings`
+dataclass.
+
+Concerns (``group``): ``env`` (the env's own), ``evaluator`` (which evaluator and table),
+``training`` (how a candidate trains and where results are cached), ``promotion``
+(successive halving inside the env) and ``executor`` (where candidates train).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from nas_env.evaluation.backends import BACKENDS
+from nas_env.evaluation.executors import EXECUTORS
+from nas_env.evaluation.precision import PRECISIONS
+from nas_env.table.evaluator import MISSING_MODES
+
+MODES: tuple[str, ...] = ("edit", "design")
+STARTS: tuple[str, ...] = ("default", "random", "incumbent")
+OBSERVATIONS: tuple[str, ...] = ("flat", "dict", "masked")
+RENDER_MODES: tuple[str, ...] = ("ansi", "rgb_array")
+EVALUATOR_KINDS: tuple[str, ...] = ("train", "table", "surrogate")
+PROMOTIONS: tuple[str, ...] = ("off", "asha")
+GROUPS: tuple[str, ...] = ("env", "evaluator", "training", "promotion", "executor")
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One keyword argument of `NASEnv`.
+
+    Attributes:
+        name: The keyword.
+        group: Its concern (`GROUPS`).
+        help: One line on what it does.
+        choices: The values allowed, when they are a fixed set.
+        flag: ``train_rl.py`` has a flag of its own for it (``--name-with-dashes``).
+    """
+
+    name: str
+    group: str
+    help: str
+    choices: tuple[str, ...] | None = None
+    flag: bool = False
+
+    @property
+    def cli_flag(self) -> str:
+        """The ``train_rl.py`` flag (``--cpus-per-eval``)."""
+        return "--" + self.name.replace("_", "-")
+
+
+ARGUMENTS: tuple[Argument, ...] = (
+    Argument("space", "env", "search space: a preset name or a YAML path"),
+    Argument("task", "env", "task id: lm/stdlib, lm/text:PATH, cls/stdlib-modules, cls/jsonl:PATH"),
+    Argument("fidelity", "env", "training budget: a level of config/fidelities.yaml or a mapping"),
+    Argument("reward", "env", "target (default), weighted, mnasnet, budget, quality or one of "
+             "register_reward; a mapping or a Reward"),
+    Argument("mode", "env", "edit a genome, or design one gene per step", MODES),
+    Argument("evaluator", "env", "real training, a benchmark table or a surrogate (or an object)",
+             EVALUATOR_KINDS),
+    Argument("start", "env", "first genome of an edit episode", STARTS),
+    Argument("reward_scale", "env", "multiplies every reward (info['score'] is unscaled)"),
+    Argument("horizon", "env", "steps episode.progress counts against (default: the time limit)"),
+    Argument("invalid_action_penalty", "env", "reward of an action the mask would hide"),
+    Argument("observation", "env", "flat vector, dict, or vector plus action_mask", OBSERVATIONS),
+    Argument("render_mode", "env", "ansi text or an rgb_array image", RENDER_MODES),
+    Argument("table", "evaluator", "the table's or surrogate's path (default: the shipped one)"),
+    Argument("missing", "evaluator", "a genome absent from a table: error, or train it",
+             MISSING_MODES),
+    Argument("table_allow_mismatch", "evaluator",
+             "serve a table of another evaluator version or task data, with a warning"),
+    Argument("backend", "training", "training backend", BACKENDS, flag=True),
+    Argument("device", "training", "auto, cpu, cuda or cuda:N"),
+    Argument("precision", "training", "autocast dtype (auto: bf16 where it helps)", PRECISIONS),
+    Argument("training_seed", "training", "seeds model initialisation and batch sampling"),
+    Argument("cache", "training", "result database path, false for none (default: shared)"),
+    Argument("cache_root", "training", "folder of tokenizers, tokens and the default database"),
+    Argument("vocab_size", "training", "tokenizer vocabulary (default: the space's task spec)"),
+    Argument("promotion", "promotion", "successive halving over rungs of the fidelity",
+             PROMOTIONS),
+    Argument("rungs", "promotion", "rungs of the ladder (asha)"),
+    Argument("eta", "promotion", "the top 1/eta of a rung go on (asha)"),
+    Argument("checkpoint_mb", "promotion", "size cap of the promotion checkpoints"),
+    Argument("executor", "executor", "where candidates train", EXECUTORS, flag=True),
+    Argument("workers", "executor", "candidates training at once", flag=True),
+    Argument("ray_address", "executor", "Ray cluster to join: auto, HOST:PORT, ray://HOST:PORT",
+             flag=True),
+    Argument("cpus_per_eval", "executor", "CPU threads per candidate", flag=True),
+    Argument("gpus_per_eval", "executor", "GPUs per candidate (a remote executor)", flag=True),
+    Argument("max_retries", "executor", "re-runs of a candidate whose worker died", flag=True),
+)  # fmt: skip
+"""Every argument, the env's own first (in signature order), then by concern."""
+
+BY_NAME: dict[str, Argument] = {a.name: a for a in ARGUMENTS}
+
+
+def markdown_table() -> str:
+    """The README's argument table."""
+    lines = ["| argument | concern | allowed | what it does |", "| --- | --- | --- | --- |"]
+    for a in ARGUMENTS:
+        allowed = ", ".join(f"`{c}`" for c in a.choices) if a.choices else ""
+        flag = f" (`{a.cli_flag}`)" if a.flag else ""
+        lines.append(f"| `{a.name}`{flag} | {a.group} | {allowed} | {a.help} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table())
