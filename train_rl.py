@@ -53,16 +53,9 @@ EXECUTOR_FLAGS: tuple[str, ...] = tuple(a.name for a in EXECUTOR_ARGUMENTS)
 """Flags that set where candidates train; a resumed run may change them: they change
 where results are computed, not what they are."""
 RESUME_FLAGS = (
-    "n_timesteps",
-    "max_evaluations",
-    "save_freq",
-    "device",
-    "progress",
-    "verbose",
-    "threads",
-    "tensorboard",
-    "eval_episodes",
-)
+    "n_timesteps", "max_evaluations", "save_freq", "device", "progress", "verbose", "threads",
+    "tensorboard", "eval_episodes",
+)  # fmt: skip
 
 
 EXAMPLES = """examples:
