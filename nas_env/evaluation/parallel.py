@@ -28,11 +28,15 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from nas_env.evaluation.evaluator import Evaluator
+from models import TaskSpec
+from nas_env.evaluation.cache import ResultCache
+from nas_env.evaluation.evaluator import Evaluator, TrainSettings
 from nas_env.evaluation.executors import Executor, WorkerLost
+from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.jobs import EvaluatorRecipe
 from nas_env.evaluation.result import EvalResult
 from nas_env.genome import Genome
+from nas_env.space import SearchSpace
 
 
 class ParallelEvaluator:
@@ -62,19 +66,48 @@ class ParallelEvaluator:
         self.recipe = recipe
         self.executor = executor
         self.driver = driver if driver is not None else recipe.build(cache=cache)
-        self.space = self.driver.space
-        self.spec = self.driver.spec
-        self.task = self.driver.task
-        self.task_id = self.driver.task_id
-        self.fidelity = self.driver.fidelity
-        self.settings = self.driver.settings
-        self.cache = self.driver.cache
         self.capacity = int(executor.capacity)
         self.submitted = 0
         self._lock = threading.Lock()
         self._in_flight: dict[str, Future[EvalResult]] = {}
         self._threads = ThreadPoolExecutor(self.capacity, thread_name_prefix="nas-eval")
         self._closed = False
+
+    # what the driver knows, read through it (never copied: one source of truth)
+    @property
+    def space(self) -> SearchSpace:
+        """The driver's space (with the task's real spec)."""
+        return self.driver.space
+
+    @property
+    def spec(self) -> TaskSpec:
+        """The driver's task spec."""
+        return self.driver.spec
+
+    @property
+    def task(self) -> Any:
+        """The driver's task."""
+        return self.driver.task
+
+    @property
+    def task_id(self) -> str:
+        """The driver's task id."""
+        return self.driver.task_id
+
+    @property
+    def fidelity(self) -> Fidelity:
+        """The driver's fidelity."""
+        return self.driver.fidelity
+
+    @property
+    def settings(self) -> TrainSettings:
+        """The driver's training settings."""
+        return self.driver.settings
+
+    @property
+    def cache(self) -> ResultCache:
+        """The driver's result database (only the driver writes it)."""
+        return self.driver.cache
 
     @property
     def vocab_size(self) -> int:
