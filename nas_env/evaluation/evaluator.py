@@ -109,8 +109,9 @@ class Evaluator:
         )
         self.task_fingerprint: str = self.task.fingerprint
         self._task_token = f"{task}#{self.task.fingerprint}@{self.seq_len}"
-        self.signal: Signal | None = checked_signal(self.fidelity)
-        self._fidelity_token = self._fidelity_key()
+        self.signal: Signal | None = None
+        self._fidelity_token = ""
+        self._set_fidelity(self.fidelity)
         settings = self.settings
         self._settings_token = (
             f"mem={settings.max_memory_mb};lat={settings.latency_warmup}+"
@@ -140,13 +141,17 @@ class Evaluator:
                 f"{self.settings.backend!r} backend does not support; use backend='torch' "
                 "or promotion='off'"
             )
-        rung = copy.copy(self)
-        rung.fidelity = self.fidelity.rung(steps)
-        rung.signal = self.signal if rung.fidelity.signal else None
-        rung._fidelity_token = rung._fidelity_key()
+        rung = copy.copy(self)  # shares task, cache, backend and settings
+        rung._set_fidelity(self.fidelity.rung(steps))
         rung.checkpoints = checkpoints
         rung.lower = lower
         return rung
+
+    def _set_fidelity(self, fidelity: Fidelity) -> None:
+        """Use ``fidelity``: its signal (checked) and its part of every cache key follow."""
+        self.fidelity = fidelity
+        self.signal = checked_signal(fidelity)
+        self._fidelity_token = self._fidelity_key()
 
     def placed_on(self, device: str, precision: str) -> Evaluator:
         """A copy whose keys and records say ``device``/``precision``, for a driver that
