@@ -27,18 +27,13 @@ from nas_env.checks import (
 from nas_env.env.arguments import (
     ARGUMENTS,
     BY_NAME,
-    EVALUATOR_KINDS,
-    PROMOTIONS,
 )
 from nas_env.errors import ConfigError
-from nas_env.evaluation.backends import BACKENDS
-from nas_env.evaluation.executors import EXECUTORS, REMOTE_EXECUTORS, executor_kind
+from nas_env.evaluation.executors import REMOTE_EXECUTORS, executor_kind
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.interface import as_genome_evaluator
-from nas_env.evaluation.precision import PRECISIONS
 from nas_env.rewards import Reward, make_reward
 from nas_env.space import SearchSpace, load_space
-from nas_env.table.evaluator import MISSING_MODES
 from nas_env.tasks import parse_task_id
 
 DEFAULT_SPACE = "tiny"
@@ -252,15 +247,14 @@ class EvaluatorSettings:
         return executor_kind(self.executor).remote and bool(self.gpus_per_eval)
 
     def __post_init__(self) -> None:
+        for name in self.names():  # the allowed values, as declared (nas_env.env.arguments)
+            choices = BY_NAME[name].choices
+            if choices:
+                expect_choice(getattr(self, name), name, choices)
         self._check_executor()
-        expect_choice(self.evaluator, "evaluator", EVALUATOR_KINDS)
-        expect_choice(self.promotion, "promotion", PROMOTIONS)
         expect_int(self.rungs, "rungs", minimum=1)
         expect_int(self.eta, "eta", minimum=2)
         expect_positive(self.checkpoint_mb, "checkpoint_mb")
-        expect_choice(self.missing, "missing", MISSING_MODES)
-        expect_choice(self.backend, "backend", BACKENDS)
-        expect_choice(self.precision, "precision", PRECISIONS)
         if not isinstance(self.device, str):
             raise ConfigError(f"device: {describe(self.device)} is not a device name")
         if self.remote_gpus:
@@ -291,7 +285,6 @@ class EvaluatorSettings:
             )
 
     def _check_executor(self) -> None:
-        expect_choice(self.executor, "executor", EXECUTORS)
         expect_int(self.workers, "workers", minimum=1)
         expect_int(self.cpus_per_eval, "cpus_per_eval", minimum=1)
         expect_int(self.max_retries, "max_retries", minimum=0)
