@@ -45,6 +45,26 @@ ENV_IDS: dict[str, dict[str, Any]] = {
         "kwargs": {"space": "tiny", "task": "lm/stdlib", "fidelity": "fast", "mode": "design"},
         "max_episode_steps": None,
     },
+    "nas_env/TransformerCls-v1": {
+        "kwargs": {
+            "space": "cls",
+            "task": "cls/stdlib-modules",
+            "fidelity": "fast-cls",
+            "mode": "edit",
+        },
+        "max_episode_steps": EDIT_STEPS,
+    },
+    "nas_env/RNNCls-v1": {
+        "kwargs": {
+            "space": "rnn",
+            "task": "cls/stdlib-modules",
+            "fidelity": "fast-cls",
+            "mode": "edit",
+        },
+        "max_episode_steps": EDIT_STEPS,
+    },
+    # v0: the same settings; results changed under them (evaluator versions 3 and 4, the
+    # `target` reward), so the ids moved to v1 (Gymnasium warns on making an old version).
     "nas_env/TransformerCls-v0": {
         "kwargs": {
             "space": "cls",

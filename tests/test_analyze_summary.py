@@ -99,7 +99,7 @@ def test_front_from_records_uses_successful_first_evaluations(tmp_path: Path) ->
         _record("f", 0.85, 100, 1.2),  # dominated by a
         {**_record("g", 0.99, 1, 0.01), "evaluated": False},  # not an evaluation
     ]
-    run = Run(tmp_path, "ppo", "nas_env/TransformerCls-v0", 0, records)
+    run = Run(tmp_path, "ppo", "nas_env/TransformerCls-v1", 0, records)
     entries = candidates([run])
     assert [e["genome_key"] for e in entries] == ["a", "b", "c", "e", "f"]
     three = front_of(entries, ("quality", "params", "latency_ms"), (True, False, False))
