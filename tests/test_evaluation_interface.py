@@ -4,6 +4,7 @@ probes an evaluator for attributes."""
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ def test_a_minimal_user_evaluator_is_completed() -> None:
     assert wrapped.vocab_size == 512 and wrapped.extra == "kept"
     wrapped.close()  # the user's object has no close(): nothing happens
     assert wrapped.evaluate("g") == "g"
+    copied = pickle.loads(pickle.dumps(wrapped))  # vector envs may pickle it
+    assert copied.extra == "kept" and copied.vocab_size == 512
 
 
 @pytest.mark.parametrize("bad", [object(), type("NoSpace", (), {"evaluate": lambda s, g: g})()])

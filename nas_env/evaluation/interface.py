@@ -70,6 +70,8 @@ class ForeignEvaluator:
             close()
 
     def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
         return getattr(self.inner, name)  # the user's own extras stay reachable
 
 
