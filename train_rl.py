@@ -157,29 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-FLAGS: dict[str, str] = {
-    "algo": "--algo",
-    "env_id": "--env",
-    "n_timesteps": "-n/--n-timesteps",
-    "n_envs": "--n-envs",
-    "seed": "--seed",
-    "vec_env": "--vec-env",
-    "max_evaluations": "--max-evaluations",
-    "env_kwargs": "--env-kwargs",
-    "device": "--device",
-    "save_freq": "--save-freq",
-    "tensorboard": "-tb/--tensorboard",
-    "progress": "--progress",
-    "verbose": "--verbose",
-    "eval_episodes": "--eval-episodes",
-    "threads": "--threads",
-    "final_top": "--final-top",
-    "final_fidelity": "--final-fidelity",
-    "log_folder": "--log-folder",
-    "run_dir": "--resume",
-}
-
-"""The flag behind each `RunConfig` field it sets (where a bad value came from)."""
+def run_config_flags() -> dict[str, str]:
+    """The flag behind each `RunConfig` field the command line sets (where a bad value
+    came from), read off the parser: a field is its flag's destination, but for
+    ``env_id`` (``--env``) and ``run_dir`` (``--resume``)."""
+    renamed = {"env": "env_id", "resume": "run_dir"}
+    return {
+        renamed.get(action.dest, action.dest): "/".join(
+            o for o in action.option_strings if not o.startswith("--no-")
+        )
+        for action in build_parser()._actions
+        if action.option_strings and action.dest != "help"
+    }
 
 
 def resolve_env(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -229,12 +218,13 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     from agents.envs import max_episode_steps, resolve_cache
     from agents.hyperparams import load_hyperparams, parse_overrides
 
-    algo = check_algo(args.algo or DEFAULT_ALGO, FLAGS["algo"])
+    flags = run_config_flags()
+    algo = check_algo(args.algo or DEFAULT_ALGO, flags["algo"])
     env_id, env_kwargs = resolve_env(args)
     env_kwargs["cache"] = resolve_cache(env_kwargs)
     hp = load_hyperparams(algo, env_id, parse_overrides(args.hyperparams))
     yaml_file = f"config/agents/{algo}.yaml"
-    origin = {**FLAGS, "hyperparams": f"{yaml_file} + --hyperparams"}
+    origin = {**flags, "hyperparams": f"{yaml_file} + --hyperparams"}
     n_timesteps, n_envs = hp.pop("n_timesteps", 500), hp.pop("n_envs", 1)
     if args.n_timesteps is None:
         origin["n_timesteps"] = f"{yaml_file} n_timesteps"
@@ -323,7 +313,8 @@ def _prepare_resume(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     executor = flag_kwargs(args, EXECUTOR_ARGUMENTS)
     if executor:
         changes["env_kwargs"] = {**config.env_kwargs, **executor}
-    return config.updated({k: FLAGS.get(k, "the command line") for k in changes}, **changes)
+    flags = run_config_flags()
+    return config.updated({k: flags.get(k, "the command line") for k in changes}, **changes)
 
 
 def main(argv: list[str] | None = None) -> int:
