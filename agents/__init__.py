@@ -4,15 +4,16 @@
   and the baselines ``random``, ``evolution``, ``local``, ``tpe`` and ``nsga2``.
 * `agents.hyperparams`: ``config/agents/<algo>.yaml`` (rl-baselines3-zoo style) + overrides.
 * `agents.budget`: makes sure an agent makes gradient updates within its step budget.
-* `agents.records` / `agents.runlog` / `agents.tracking`: the episode-record format
-  (``episodes.jsonl``), scalars, ``best.json`` and ``pareto.json``.
+* `agents.records` / `agents.runlog` / `agents.tracking`: records from the env's ``info``
+  (the format itself is `runfolder`), scalars, ``best.json`` and ``pareto.json``.
 * `agents.callbacks`: SB3 callbacks (records, budgets, checkpoints).
 * `agents.progress`: SB3's schedules follow an evaluation budget (``--max-evaluations``).
-* `agents.baselines`: random search and regularized evolution on the same env.
+* `agents.baselines`: random search and regularized evolution on the same env;
+  `agents.optuna_search`: TPE and NSGA-II.
 * `agents.local_search`: local search (hill climbing with random restarts) on it.
 * `agents.config`: `RunConfig`, the one validated configuration of a run (``config.yaml``).
 * `agents.runs` / `agents.session`: run folders and running a `RunConfig` (used by
-  ``train_rl.py``).
+  ``train_rl.py``); `agents.tune_space`: what ``tune_rl.py`` samples per algorithm.
 """
 
 from __future__ import annotations
