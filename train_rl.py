@@ -8,7 +8,7 @@ bar, then the final training: its best ``DEFAULT_FINAL_TOP`` genomes and the bes
 of each depth re-trained at the ``rerank`` fidelity, the winner chosen on that, printed
 with both measurements, the space's targets, the Pareto front and where the plots are,
 and its trained model saved in the run folder.
-``--env nas_env/BenchLM-v0`` serves results from the benchmark table instead (20000
+``--env nas_env/BenchLM-v1`` serves results from the benchmark table instead (20000
 steps in well under a minute, enough for the agent to learn visibly).
 
 See ``--help`` for the flags and examples. Every run writes
@@ -61,7 +61,7 @@ RESUME_FLAGS = (
 EXAMPLES = """examples:
   python train_rl.py                                   # the default job
   python train_rl.py --algo dqn -n 500
-  python train_rl.py --algo ppo --env nas_env/BenchLM-v0          # table-served, seconds
+  python train_rl.py --algo ppo --env nas_env/BenchLM-v1          # table-served, seconds
   python train_rl.py --algo evolution --max-evaluations 100
   python train_rl.py --hyperparams learning_rate:1e-3 n_steps:32 \\
       --env-kwargs fidelity:fast reward:mnasnet device:cuda

@@ -83,6 +83,27 @@ ENV_IDS: dict[str, dict[str, Any]] = {
         },
         "max_episode_steps": EDIT_STEPS,
     },
+    "nas_env/BenchLM-v1": {
+        "kwargs": {
+            "space": "bench",
+            "evaluator": "table",
+            "mode": "edit",
+            "start": "random",
+            "reward_scale": BENCH_REWARD_SCALE,
+        },
+        "max_episode_steps": EDIT_STEPS,
+    },
+    "nas_env/BenchLMDesign-v1": {
+        "kwargs": {
+            "space": "bench",
+            "evaluator": "table",
+            "mode": "design",
+            "reward_scale": BENCH_REWARD_SCALE,
+        },
+        "max_episode_steps": None,
+    },
+    # v0: the same table and settings; its rewards changed under v0 (the `target`
+    # reward became the default), so the ids moved to v1.
     "nas_env/BenchLM-v0": {
         "kwargs": {
             "space": "bench",

@@ -38,9 +38,9 @@ def test_merge_order_default_then_env_entry_then_overrides(tmp_path: Path) -> No
     path = tmp_path / "dqn.yaml"
     path.write_text(
         "default: {learning_rate: 1.0e-3, batch_size: 32, gamma: 0.9}\n"
-        "nas_env/BenchLM-v0: {batch_size: 64, gamma: 0.95}\n"
+        "nas_env/BenchLM-v1: {batch_size: 64, gamma: 0.95}\n"
     )
-    hp = load_hyperparams("dqn", "nas_env/BenchLM-v0", {"gamma": 0.5}, path=path)
+    hp = load_hyperparams("dqn", "nas_env/BenchLM-v1", {"gamma": 0.5}, path=path)
     assert hp["learning_rate"] == 1e-3  # from default
     assert hp["batch_size"] == 64  # env entry beats default
     assert hp["gamma"] == 0.5  # CLI beats both
@@ -51,7 +51,7 @@ def test_merge_order_default_then_env_entry_then_overrides(tmp_path: Path) -> No
 
 def test_shipped_env_entries_override_defaults() -> None:
     default = load_hyperparams("dqn", "nas_env/TransformerLM-v1")
-    bench = load_hyperparams("dqn", "nas_env/BenchLM-v0")
+    bench = load_hyperparams("dqn", "nas_env/BenchLM-v1")
     assert bench["n_timesteps"] > default["n_timesteps"]
     assert bench["learning_rate"] == 3e-3 != default["learning_rate"]  # the entry's own
     assert bench["policy_kwargs"] == default["policy_kwargs"]  # not in the entry: default

@@ -80,7 +80,7 @@ def test_non_finite_values_become_none(tmp_path: Path) -> None:
 
 
 def test_empty_file_is_skipped_or_fails_when_nothing_is_usable(tmp_path: Path) -> None:
-    empty = tmp_path / "random" / "BenchLM-v0__0__20250101-000000"
+    empty = tmp_path / "random" / "BenchLM-v1__0__20250101-000000"
     empty.mkdir(parents=True)
     (empty / "episodes.jsonl").write_text("")
     with (
@@ -114,11 +114,11 @@ def test_runs_are_sorted_by_env_algo_seed(tmp_path: Path) -> None:
     write_run(tmp_path, "random", seed=1, steps=4)
     write_run(tmp_path, "ppo", seed=2, steps=4)
     write_run(tmp_path, "ppo", seed=0, steps=4)
-    write_run(tmp_path, "ppo", seed=0, steps=4, env_id="nas_env/BenchLM-v0")
+    write_run(tmp_path, "ppo", seed=0, steps=4, env_id="nas_env/BenchLM-v1")
     runs = analyze.load_runs(tmp_path)
     order = [(r.env_id.split("/")[1], r.algo, r.seed) for r in runs]
     assert order == [
-        ("BenchLM-v0", "ppo", 0),
+        ("BenchLM-v1", "ppo", 0),
         ("TransformerLM-v1", "ppo", 0),
         ("TransformerLM-v1", "ppo", 2),
         ("TransformerLM-v1", "random", 1),

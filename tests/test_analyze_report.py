@@ -143,7 +143,7 @@ def test_unknown_metric_lists_the_numeric_fields(
 
 
 def test_cli_fails_clearly_on_unusable_input(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    folder = tmp_path / "runs" / "ppo" / "BenchLM-v0__0__20250101-000000"
+    folder = tmp_path / "runs" / "ppo" / "BenchLM-v1__0__20250101-000000"
     folder.mkdir(parents=True)
     (folder / "episodes.jsonl").write_text("")
     assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 2

@@ -203,3 +203,20 @@ def test_table_envs_repeat_exactly_under_a_seed(env_id: str) -> None:
     first, second = episode(), episode()
     assert first == second
     assert any(isinstance(x, float) and x != 0.0 for x in first[2::3])  # rewards happened
+
+
+@pytest.mark.parametrize(
+    "old",
+    ["TransformerLM-v0", "TransformerLMDesign-v0", "TransformerCls-v0", "RNNCls-v0",
+     "BenchLM-v0", "BenchLMDesign-v0"],
+)  # fmt: skip
+def test_superseded_ids_still_make_and_warn(old: str) -> None:
+    newer = f"nas_env/{old[:-1]}1"
+    assert newer in nas_env.ENV_IDS
+    with pytest.warns(DeprecationWarning, match="out of date"):
+        env = (
+            gym.make(f"nas_env/{old}", cache=False)
+            if "Bench" not in old
+            else gym.make(f"nas_env/{old}")
+        )
+    env.close()

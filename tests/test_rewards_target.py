@@ -157,7 +157,7 @@ def test_the_env_default_reward_aims_at_the_space_targets() -> None:
 
 
 def test_on_the_shipped_table_the_default_reward_orders_by_quality_within_the_targets() -> None:
-    env = gym.make("nas_env/BenchLM-v0")
+    env = gym.make("nas_env/BenchLM-v1")
     base = env.unwrapped
     reward = base.reward_fn
     results = [base.evaluator.evaluate(g) for g in base.space.enumerate()]

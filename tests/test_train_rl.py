@@ -373,7 +373,7 @@ def test_final_training_defaults(tmp_path: Path) -> None:
     parser = train_rl.build_parser()
     trained = train_rl.prepare(parser.parse_args(["--log-folder", str(tmp_path)]), [])
     assert (trained.final_top, trained.final_fidelity) == (train_rl.DEFAULT_FINAL_TOP, "rerank")
-    served = ["--env", "nas_env/BenchLM-v0", "--algo", "random"]
+    served = ["--env", "nas_env/BenchLM-v1", "--algo", "random"]
     assert train_rl.prepare(parser.parse_args(served), served).final_top == 0
     bad = ["--final-fidelity", "nosuch", "--final-top", "1"]
     assert train_rl.main([*bad, "--log-folder", str(tmp_path)]) == 2

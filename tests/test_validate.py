@@ -17,7 +17,7 @@ HP = {
     "ppo": ["--hyperparams", "n_steps:4", "batch_size:4", "n_epochs:1"],
     "maskable_ppo": ["--hyperparams", "n_steps:4", "batch_size:4", "n_epochs:1"],
 }
-BENCH = {"edit": "nas_env/BenchLM-v0", "design": "nas_env/BenchLMDesign-v0"}
+BENCH = {"edit": "nas_env/BenchLM-v1", "design": "nas_env/BenchLMDesign-v1"}
 
 
 def make_run(tmp_path: Path, algo: str, env_id: str, n: int = 10, *extra: str) -> Path:

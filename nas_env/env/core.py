@@ -141,8 +141,9 @@ class NASEnv(gym.Env):
       loss after long training (``signal`` and ``measured_val_loss`` in the result;
       `nas_env.evaluation.signals`), because the loss after 100 steps ranks genomes near
       the size target the opposite way from long training. The v0 ids keep ``fast``.
-      ``TransformerCls-v1`` and ``RNNCls-v1`` keep their v0 settings: their results changed
-      under v0 (evaluator versions 3 and 4, the ``target`` reward), hence the new version.
+      ``TransformerCls-v1``, ``RNNCls-v1``, ``BenchLM-v1`` and ``BenchLMDesign-v1`` keep
+      their v0 settings: their results changed under v0 (evaluator versions 3 and 4, the
+      ``target`` reward), hence the new version.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
