@@ -96,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log-folder", default="runs", help="where run folders go (default: runs)")
     add("--hyperparams", nargs="+", default=None, metavar="KEY:VALUE", help="YAML overrides")
     add("--env-kwargs", nargs="+", default=None, metavar="KEY:VALUE", help="env arguments")
+    defaults = EvaluatorSettings().to_dict()
     for argument in FLAG_ARGUMENTS:  # env arguments with a flag of their own
-        default = getattr(EvaluatorSettings(), argument.name)
+        default = defaults[argument.name]
         kind = type(default) if isinstance(default, int | float) else str
         add(
             argument.cli_flag,

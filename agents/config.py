@@ -256,12 +256,12 @@ def _env(config: RunConfig) -> None:
     from nas_env.env import NASEnv
 
     where = config.where("env_kwargs")
-    settings = NASEnv.check_arguments(dict(config.env_kwargs), where)
+    executor = NASEnv.check_arguments(dict(config.env_kwargs), where).executor
     if config.is_agent:
-        if settings.parallel and config.vec_env == "subproc":
+        if executor.parallel and config.vec_env == "subproc":
             raise RunConfigError(
                 f"{config.where('vec_env')}: subproc envs evaluate in their own processes; "
-                f"with executor {settings.executor!r} and {settings.workers} worker(s) use the "
+                f"with executor {executor.kind!r} and {executor.workers} worker(s) use the "
                 "default vec env (dummy), which submits every env's candidate at once"
             )
         return

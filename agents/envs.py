@@ -23,7 +23,6 @@ import gymnasium as gym
 import nas_env
 from nas_env.env.settings import DEFAULT_FIDELITY, DEFAULT_SPACE, EvaluatorSettings
 from nas_env.errors import ConfigError
-from nas_env.evaluation.executors import executor_kind
 
 NAMESPACE = "nas_env"
 
@@ -77,13 +76,14 @@ def env_settings(env_id: str, kwargs: Mapping[str, Any]) -> EvaluatorSettings:
 
 def describe_executor(settings: EvaluatorSettings) -> str | None:
     """One line on where candidates train, for the start of a run (None: in process)."""
-    if not settings.parallel:
+    executor = settings.executor
+    if not executor.parallel:
         return None
-    where = executor_kind(settings.executor).describe(settings)
-    gpus = f", {settings.gpus_per_eval:g} GPU" if settings.gpus_per_eval else ""
+    where = executor.describe()
+    gpus = f", {executor.gpus_per_eval:g} GPU" if executor.gpus_per_eval else ""
     return (
-        f"executor: {where}; {settings.cpus_per_eval} CPU thread(s){gpus} per evaluation, "
-        f"a lost worker retried {settings.max_retries} time(s)"
+        f"executor: {where}; {executor.cpus_per_eval} CPU thread(s){gpus} per evaluation, "
+        f"a lost worker retried {executor.max_retries} time(s)"
     )
 
 
@@ -98,16 +98,17 @@ def describe_fidelity(env_id: str, kwargs: Mapping[str, Any]) -> str:
     if settings.evaluator == "surrogate":
         return "fidelity: the surrogate benchmark's (predicted results served, nothing trained)"
     served = settings.evaluator == "table"
-    if served and settings.missing != "train":
+    if served and settings.table.missing != "train":
         return "fidelity: the benchmark table's (results served, nothing trained)"
     fidelity = Fidelity.resolve(merged.get("fidelity", DEFAULT_FIDELITY))
     seq_len = fidelity.seq_len or load_space(merged.get("space", DEFAULT_SPACE)).task.seq_len
     line = f"{fidelity.name} ({fidelity.steps} steps x {fidelity.batch_size} x {seq_len})"
-    if settings.promotion == "asha":
+    if settings.promotion.on:
         from nas_env.evaluation.promotion import rung_steps
 
-        steps = rung_steps(fidelity.steps, settings.rungs, settings.eta)
-        line += f", promoted over rungs of {list(steps)} steps (eta {settings.eta})"
+        promotion = settings.promotion
+        steps = rung_steps(fidelity.steps, promotion.rungs, promotion.eta)
+        line += f", promoted over rungs of {list(steps)} steps (eta {promotion.eta})"
     if served:
         return f"fidelity: the benchmark table's; genomes missing from it train at {line}"
     space = merged.get("space", DEFAULT_SPACE)

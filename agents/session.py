@@ -140,7 +140,7 @@ def _save_anyway(save: Any) -> None:
 # -- SB3 agents ------------------------------------------------------------------------
 def _make_venv(config: RunConfig) -> Any:
     env_kwargs = dict(config.env_kwargs)
-    if env_settings(config.env_id, env_kwargs).parallel and config.vec_env == "dummy":
+    if env_settings(config.env_id, env_kwargs).executor.parallel and config.vec_env == "dummy":
         return make_in_flight_vec_env(config.env_id, config.n_envs, config.seed, env_kwargs)
     if config.vec_env == "subproc" and config.n_envs > 1:
         gym.make(config.env_id, **env_kwargs).close()  # clear errors from this process

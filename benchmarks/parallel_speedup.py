@@ -154,7 +154,9 @@ def measure(
         from nas_env.env.factory import make_evaluator
         from nas_env.env.settings import EvaluatorSettings
 
-        settings = EvaluatorSettings(executor="ray", workers=n, cache=str(cache))
+        settings = EvaluatorSettings.from_kwargs(
+            {"executor": "ray", "workers": n, "cache": str(cache)}
+        )
         evaluator: Any = make_evaluator("tiny", "lm/stdlib", fidelity, settings)
         try:
             if warmup > 0:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import fields
 from pathlib import Path
 
 import train_rl
@@ -26,6 +27,11 @@ def test_the_env_signature_and_the_settings_follow_the_declaration() -> None:
     settings = [a.name for a in ARGUMENTS if a.group != "env"]
     assert [n for n in EvaluatorSettings.names() if n != "evaluator"] == settings
     assert all(a.group in GROUPS for a in ARGUMENTS)
+    defaults = EvaluatorSettings()
+    for argument in ARGUMENTS:  # each argument is the declared field of its group's object
+        if argument.group != "env":
+            group = getattr(defaults, argument.group)
+            assert argument.attribute in {f.name for f in fields(group)}, argument
     assert len({a.name for a in ARGUMENTS}) == len(ARGUMENTS)
 
 

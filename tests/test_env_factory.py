@@ -10,6 +10,7 @@ import pytest
 
 from nas_env import ConfigError, SearchSpace
 from nas_env.env.factory import default_table, make_evaluator
+from nas_env.env.setting_groups import TableSettings
 from nas_env.env.settings import EvaluatorSettings
 from nas_env.evaluation.interface import GenomeEvaluator, as_genome_evaluator
 
@@ -41,7 +42,9 @@ def test_table_mismatch_is_refused_unless_the_env_allows_it(tmp_path: Path) -> N
             "UPDATE meta SET value = ? WHERE key = 'evaluator_version'", (json.dumps("1"),)
         )
     with pytest.raises(ConfigError, match="evaluator version '1'"):
-        make_evaluator("bench", "lm/stdlib", "bench", EvaluatorSettings("table", table=path))
+        make_evaluator(
+            "bench", "lm/stdlib", "bench", EvaluatorSettings("table", TableSettings(path))
+        )
     with pytest.warns(UserWarning, match="used anyway"):
-        allowed = EvaluatorSettings("table", table=path, table_allow_mismatch=True)
+        allowed = EvaluatorSettings("table", TableSettings(path, allow_mismatch=True))
         make_evaluator("bench", "lm/stdlib", "bench", allowed)

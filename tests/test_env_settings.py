@@ -11,8 +11,10 @@ import pytest
 import nas_env  # noqa: F401  (registers the ids)
 from nas_env import ConfigError, SearchSpace
 from nas_env.env import NASEnv
+from nas_env.env.setting_groups import PromotionSettings, TableSettings, TrainingSettings
 from nas_env.env.settings import ENV_ARGUMENTS, EvaluatorSettings, check_arguments
 from nas_env.evaluation import EvalResult
+from nas_env.evaluation.executors import ExecutorSettings
 
 VALID: dict[str, Any] = {
     "space": "tiny",
@@ -65,8 +67,8 @@ def test_the_declaration_is_what_the_constructor_accepts() -> None:
     assert NASEnv.argument_names()[: len(ENV_ARGUMENTS)] == ENV_ARGUMENTS
     env = NASEnv(evaluator=Instant(), **VALID)
     assert env.mode == "design" and env.observation_mode == "dict"
-    assert env.settings.device == "cpu" and env.settings.training_seed == 3
-    assert check_arguments(VALID).vocab_size == 256
+    assert env.settings.training.device == "cpu" and env.settings.training.seed == 3
+    assert check_arguments(VALID).training.vocab_size == 256
 
 
 def test_an_unknown_argument_lists_the_allowed_names_with_a_close_match() -> None:
@@ -122,11 +124,19 @@ def test_a_cuda_device_without_cuda_is_refused_by_the_env_too(
 
 
 def test_settings_round_trip_through_plain_data(tmp_path: Path) -> None:
-    settings = EvaluatorSettings("table", table=tmp_path / "t.sqlite", cache=False)
+    settings = EvaluatorSettings.from_kwargs(
+        {"evaluator": "table", "table": tmp_path / "t.sqlite", "cache": False, "workers": 2}
+    )
+    assert settings.table.path == tmp_path / "t.sqlite" and settings.training.cache is False
+    assert settings.executor.workers == 2 and settings.promotion == PromotionSettings()
     data = settings.to_dict()
     assert data["table"] == str(tmp_path / "t.sqlite") and data["cache"] is False
+    assert list(data) == list(EvaluatorSettings.names())
     assert EvaluatorSettings.from_kwargs(data) == EvaluatorSettings(
-        "table", table=str(tmp_path / "t.sqlite"), cache=False
+        "table",
+        table=TableSettings(path=str(tmp_path / "t.sqlite")),
+        training=TrainingSettings(cache=False),
+        executor=ExecutorSettings(workers=2),
     )
     with pytest.raises(ConfigError, match="did you mean 'cache'"):
         EvaluatorSettings.from_kwargs({"cahce": True})
@@ -156,8 +166,11 @@ def test_bad_executor_settings_name_the_value_and_what_is_allowed(
 
 
 def test_executor_settings_say_when_candidates_train_elsewhere() -> None:
-    assert not EvaluatorSettings().parallel
-    assert EvaluatorSettings(workers=2).parallel
-    assert EvaluatorSettings(executor="ray").parallel
-    gpus = EvaluatorSettings(executor="ray", gpus_per_eval=1, device="cuda")
+    def executor(**kwargs: Any) -> ExecutorSettings:
+        return EvaluatorSettings.from_kwargs(kwargs).executor
+
+    assert not executor().parallel
+    assert executor(workers=2).parallel
+    assert executor(executor="ray").parallel and executor(executor="ray").kind == "ray"
+    gpus = executor(executor="ray", gpus_per_eval=1, device="cuda")
     assert gpus.remote_gpus  # accepted without a local GPU: the workers have them

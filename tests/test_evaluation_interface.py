@@ -33,7 +33,9 @@ ENV_PACKAGE = Path(__file__).resolve().parents[1] / "nas_env" / "env"
 def test_built_in_evaluators_are_genome_evaluators(
     space: str, fidelity: str, settings: dict[str, Any]
 ) -> None:
-    evaluator = make_evaluator(space, "lm/stdlib", fidelity, EvaluatorSettings(**settings))
+    evaluator = make_evaluator(
+        space, "lm/stdlib", fidelity, EvaluatorSettings.from_kwargs(settings)
+    )
     assert isinstance(evaluator, GenomeEvaluator)
     assert not isinstance(evaluator, ForeignEvaluator)
     assert evaluator.vocab_size == evaluator.space.task.vocab_size

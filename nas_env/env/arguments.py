@@ -8,9 +8,13 @@ README (``python -m nas_env.env.arguments`` prints it; a test holds the README t
 Defaults live where Python needs them: `NASEnv`'s signature and the `EvaluatorSettings`
 dataclass.
 
-Concerns (``group``): ``env`` (the env's own), ``evaluator`` (which evaluator and table),
-``training`` (how a candidate trains and where results are cached), ``promotion``
-(successive halving inside the env) and ``executor`` (where candidates train).
+Concerns (``group``): ``env`` (the env's own), ``table`` (the benchmark a ``table`` or
+``surrogate`` evaluator serves), ``training`` (how a candidate trains and where results are
+cached), ``promotion`` (successive halving inside the env) and ``executor`` (where
+candidates train). Each concern but ``env`` is one settings object
+(`nas_env.env.setting_groups`, `nas_env.evaluation.executors.ExecutorSettings`) and an
+attribute of `EvaluatorSettings` of the same name; an argument is the field ``field`` of
+its group (``executor="ray"`` is ``settings.executor.kind``).
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ OBSERVATIONS: tuple[str, ...] = ("flat", "dict", "masked")
 RENDER_MODES: tuple[str, ...] = ("ansi", "rgb_array")
 EVALUATOR_KINDS: tuple[str, ...] = ("train", "table", "surrogate")
 PROMOTIONS: tuple[str, ...] = ("off", "asha")
-GROUPS: tuple[str, ...] = ("env", "evaluator", "training", "promotion", "executor")
+GROUPS: tuple[str, ...] = ("env", "table", "training", "promotion", "executor")
+SETTINGS_GROUPS: tuple[str, ...] = GROUPS[1:]
+"""The concerns of `EvaluatorSettings`, one settings object each."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Argument:
         help: One line on what it does.
         choices: The values allowed, when they are a fixed set.
         flag: ``train_rl.py`` has a flag of its own for it (``--name-with-dashes``).
+        field: Its field in its group's settings object, where that is not ``name``.
     """
 
     name: str
@@ -49,6 +56,12 @@ class Argument:
     help: str
     choices: tuple[str, ...] | None = None
     flag: bool = False
+    field: str = ""
+
+    @property
+    def attribute(self) -> str:
+        """Its field in its group's settings object (``settings.<group>.<attribute>``)."""
+        return self.field or self.name
 
     @property
     def cli_flag(self) -> str:
@@ -71,24 +84,28 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("invalid_action_penalty", "env", "reward of an action the mask would hide"),
     Argument("observation", "env", "flat vector, dict, or vector plus action_mask", OBSERVATIONS),
     Argument("render_mode", "env", "ansi text or an rgb_array image", RENDER_MODES),
-    Argument("table", "evaluator", "the table's or surrogate's path (default: the shipped one)"),
-    Argument("missing", "evaluator", "a genome absent from a table: error, or train it",
+    Argument("table", "table", "the table's or surrogate's path (default: the shipped one)",
+             field="path"),
+    Argument("missing", "table", "a genome absent from a table: error, or train it",
              MISSING_MODES),
-    Argument("table_allow_mismatch", "evaluator",
-             "serve a table of another evaluator version or task data, with a warning"),
+    Argument("table_allow_mismatch", "table",
+             "serve a table of another evaluator version or task data, with a warning",
+             field="allow_mismatch"),
     Argument("backend", "training", "training backend", BACKENDS, flag=True),
     Argument("device", "training", "auto, cpu, cuda or cuda:N"),
     Argument("precision", "training", "autocast dtype (auto: bf16 where it helps)", PRECISIONS),
-    Argument("training_seed", "training", "seeds model initialisation and batch sampling"),
+    Argument("training_seed", "training", "seeds model initialisation and batch sampling",
+             field="seed"),
     Argument("cache", "training", "result database path, false for none (default: shared)"),
     Argument("cache_root", "training", "folder of tokenizers, tokens and the default database"),
     Argument("vocab_size", "training", "tokenizer vocabulary (default: the space's task spec)"),
     Argument("promotion", "promotion", "successive halving over rungs of the fidelity",
-             PROMOTIONS),
+             PROMOTIONS, field="kind"),
     Argument("rungs", "promotion", "rungs of the ladder (asha)"),
     Argument("eta", "promotion", "the top 1/eta of a rung go on (asha)"),
     Argument("checkpoint_mb", "promotion", "size cap of the promotion checkpoints"),
-    Argument("executor", "executor", "where candidates train", EXECUTORS, flag=True),
+    Argument("executor", "executor", "where candidates train", EXECUTORS, flag=True,
+             field="kind"),
     Argument("workers", "executor", "candidates training at once", flag=True),
     Argument("ray_address", "executor", "Ray cluster to join: auto, HOST:PORT, ray://HOST:PORT",
              flag=True),
@@ -99,6 +116,11 @@ ARGUMENTS: tuple[Argument, ...] = (
 """Every argument, the env's own first (in signature order), then by concern."""
 
 BY_NAME: dict[str, Argument] = {a.name: a for a in ARGUMENTS}
+
+
+def arguments_of(group: str) -> tuple[Argument, ...]:
+    """The arguments of one concern, in declaration order."""
+    return tuple(a for a in ARGUMENTS if a.group == group)
 
 
 def markdown_table() -> str:

@@ -9,9 +9,8 @@ from typing import Any
 from config import CONFIG_DIR
 from nas_env.env.settings import EvaluatorSettings
 from nas_env.errors import ConfigError
-from nas_env.evaluation import Evaluator, TrainSettings
+from nas_env.evaluation import Evaluator
 from nas_env.evaluation.checkpoints import CheckpointStore
-from nas_env.evaluation.executors import executor_kind
 from nas_env.evaluation.interface import GenomeEvaluator
 from nas_env.evaluation.jobs import EvaluatorRecipe
 from nas_env.evaluation.promotion import PromotionEvaluator, rung_steps
@@ -27,22 +26,19 @@ def default_table(space_name: str, suffix: str = ".sqlite") -> Path:
 
 
 def promoted_trainer(top: Evaluator, settings: EvaluatorSettings) -> GenomeEvaluator:
-    """A `PromotionEvaluator` over rungs of ``top``'s fidelity (``settings.rungs``,
-    ``eta``): checkpoints in ``<cache root>/checkpoints``, the rung log beside the result
-    database (in memory for a private cache)."""
-    steps = rung_steps(top.fidelity.steps, settings.rungs, settings.eta)
-    store = CheckpointStore(cache_dir(settings.cache_root) / "checkpoints", settings.checkpoint_mb)
+    """A `PromotionEvaluator` over rungs of ``top``'s fidelity (``settings.promotion``:
+    ``rungs``, ``eta``): checkpoints in ``<cache root>/checkpoints``, the rung log beside the
+    result database (in memory for a private cache)."""
+    promotion = settings.promotion
+    steps = rung_steps(top.fidelity.steps, promotion.rungs, promotion.eta)
+    root = cache_dir(settings.training.cache_root)
+    store = CheckpointStore(root / "checkpoints", promotion.checkpoint_mb)
     rungs: list[Evaluator] = []
     for count in steps:
         rungs.append(top.at_rung(count, store, rungs[-1] if rungs else None))
     path = top.cache.path
     log = RungLog(None if path == ":memory:" else f"{path}.rungs")
-    return PromotionEvaluator(rungs, steps, settings.eta, log, top.context_key())
-
-
-def make_executor(settings: EvaluatorSettings) -> Any:
-    """The executor ``settings`` name (`EXECUTOR_KINDS`; Ray imported only for ``ray``)."""
-    return executor_kind(settings.executor).build(settings)
+    return PromotionEvaluator(rungs, steps, promotion.eta, log, top.context_key())
 
 
 def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> GenomeEvaluator:
@@ -51,20 +47,21 @@ def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> Ge
     keys results by the workers' device (``device`` ``auto`` means ``cuda`` there)."""
     from nas_env.evaluation.parallel import ParallelEvaluator
 
-    recipe = recipe.with_threads(settings.cpus_per_eval)
+    executor = settings.executor
+    recipe = recipe.with_threads(executor.cpus_per_eval)
     driver_recipe = recipe
-    if settings.remote_gpus:
+    if executor.remote_gpus:
         import torch
 
-        device = "cuda" if settings.device == "auto" else settings.device
+        device = "cuda" if settings.training.device == "auto" else settings.training.device
         recipe = replace(recipe, settings=replace(recipe.settings, device=device))
         if not torch.cuda.is_available():  # keys say the workers' device, not this one's
             local = replace(recipe.settings, device="cpu")
             driver_recipe = replace(recipe, settings=local)
-    driver = driver_recipe.build(cache=settings.cache)
+    driver = driver_recipe.build(cache=settings.training.cache)
     if driver_recipe is not recipe:
-        driver = driver.placed_on(recipe.settings.device, settings.precision)
-    return ParallelEvaluator(recipe, make_executor(settings), driver=driver)
+        driver = driver.placed_on(recipe.settings.device, settings.training.precision)
+    return ParallelEvaluator(recipe, executor.build(), driver=driver)
 
 
 def surrogate(name: str, settings: EvaluatorSettings) -> GenomeEvaluator:
@@ -72,17 +69,19 @@ def surrogate(name: str, settings: EvaluatorSettings) -> GenomeEvaluator:
     promoted over its own rungs (rung log in memory) with ``promotion="asha"``."""
     from nas_env.table.surrogate_evaluator import SurrogateEvaluator
 
-    path = Path(settings.table) if settings.table else default_table(name, ".npz")
+    table = settings.table.path
+    path = Path(table) if table else default_table(name, ".npz")
     served = SurrogateEvaluator(path)
     if served.space.name != name:
         raise ConfigError(
             f"surrogate benchmark {path} holds space {served.space.name!r}, but the env asks "
             f"for {name!r}"
         )
-    if settings.promotion != "asha":
+    if not settings.promotion.on:
         return served
     context = f"surrogate:{path.resolve()}"
-    return PromotionEvaluator(served.rung_views(), served.steps, settings.eta, RungLog(), context)
+    eta = settings.promotion.eta
+    return PromotionEvaluator(served.rung_views(), served.steps, eta, RungLog(), context)
 
 
 def make_evaluator(
@@ -99,28 +98,23 @@ def make_evaluator(
     on other task data (with a warning) instead of refusing it.
     """
     settings = settings or EvaluatorSettings()
-
+    training = settings.training
     recipe = EvaluatorRecipe.of(
         space,
         task,
         fidelity,
-        TrainSettings(
-            backend=settings.backend,
-            device=settings.device,
-            precision=settings.precision,
-            seed=settings.training_seed,
-        ),
-        cache_root=settings.cache_root,
-        vocab_size=settings.vocab_size,
+        training.train_settings(),
+        cache_root=training.cache_root,
+        vocab_size=training.vocab_size,
     )
 
     def trainer() -> Any:
-        if settings.parallel:
+        if settings.executor.parallel:
             return parallel_trainer(recipe, settings)
-        return recipe.build(cache=settings.cache)
+        return recipe.build(cache=training.cache)
 
     if settings.evaluator == "train":
-        if settings.promotion == "asha":
+        if settings.promotion.on:
             return promoted_trainer(trainer(), settings)
         return trainer()
     name = space.name if isinstance(space, SearchSpace) else load_space(space).name
@@ -128,19 +122,20 @@ def make_evaluator(
         return surrogate(name, settings)
     from nas_env.table import TableEvaluator
 
-    if settings.promotion == "asha":
+    if settings.promotion.on:
         raise ConfigError(
             "promotion='asha' needs rungs: a training evaluator or a surrogate benchmark; "
             "a benchmark table holds one fidelity"
         )
-    path = Path(settings.table) if settings.table else default_table(name)
-    fallback = trainer() if settings.missing == "train" else None
+    table = settings.table
+    path = Path(table.path) if table.path else default_table(name)
+    fallback = trainer() if table.missing == "train" else None
     served = TableEvaluator(
         path,
-        missing=settings.missing,
+        missing=table.missing,
         fallback=fallback,
-        allow_mismatch=settings.table_allow_mismatch,
-        cache_root=settings.cache_root,
+        allow_mismatch=table.allow_mismatch,
+        cache_root=training.cache_root,
     )
     if served.space.name != name:
         raise ConfigError(

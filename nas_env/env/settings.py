@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,10 @@ from nas_env.checks import (
     expect_positive,
     suggest,
 )
-from nas_env.env.arguments import (
-    ARGUMENTS,
-    BY_NAME,
-)
+from nas_env.env.arguments import ARGUMENTS, BY_NAME, SETTINGS_GROUPS, arguments_of
+from nas_env.env.setting_groups import PromotionSettings, TableSettings, TrainingSettings
 from nas_env.errors import ConfigError
-from nas_env.evaluation.executors import REMOTE_EXECUTORS, executor_kind
+from nas_env.evaluation.executors import ExecutorSettings
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.interface import as_genome_evaluator
 from nas_env.rewards import Reward, make_reward
@@ -164,167 +162,74 @@ def check_options(options: Mapping[str, Any], where: str) -> None:
 
 @dataclass(frozen=True)
 class EvaluatorSettings:
-    """How an env scores genomes: which evaluator, on which device, cached where.
+    """How an env scores genomes: which evaluator, and its settings by concern.
 
-    Every field is a keyword argument of `NASEnv` (and so of ``gymnasium.make(id, ...)``).
+    Every argument of `nas_env.env.arguments` outside the env's own is a keyword argument
+    of `NASEnv` (and so of ``gymnasium.make(id, ...)``) that lands in one group here:
+    ``settings.table`` (`TableSettings`), ``settings.training`` (`TrainingSettings`),
+    ``settings.promotion`` (`PromotionSettings`) and ``settings.executor``
+    (`ExecutorSettings`). Build them from the flat arguments with `from_kwargs`;
+    `to_dict` gives those arguments back.
 
     Attributes:
         evaluator: ``train`` (real training), ``table`` (a benchmark table) or
             ``surrogate`` (a surrogate benchmark, `nas_env.table.SurrogateEvaluator`).
-        table: The table's or surrogate benchmark's path (None: the space's shipped
-            ``config/tables/<space>.sqlite``, or ``<space>.npz`` for a surrogate).
-        missing: What a table does for a genome it lacks: ``error`` or ``train`` it.
-        table_allow_mismatch: Serve a table built by another evaluator version or on other
-            task data (with a warning) instead of refusing it.
-        backend: ``torch`` (PyTorch + AMP) or ``deepspeed``.
-        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``: one this machine has.
-        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``.
-        training_seed: Seeds model initialisation and batch sampling.
-        cache: The result database path, False for none, None for the default one.
-        cache_root: Folder of tokenizers, token arrays and the default result database
-            (None: ``$NAS_ENV_CACHE`` or the user's cache folder).
-        vocab_size: The task's vocabulary size (None: the space's task spec).
-        promotion: ``off`` (every candidate trains the whole fidelity) or ``asha``
-            (successive halving inside the env, `nas_env.evaluation.promotion`: a new
-            candidate trains the lowest rung and continues from its checkpoint while it
-            stays in the top 1/eta of its rung). A surrogate benchmark serves its own
-            rungs (``rungs`` is then ignored); a table cannot promote.
-        rungs: Rungs of the ladder (``asha``): rung ``i`` trains the first
-            ``steps / eta**(rungs - 1 - i)`` steps of the fidelity's schedule.
-        eta: Promotion rate (``asha``): the top ``ceil(n / eta)`` of a rung go on.
-        checkpoint_mb: Size cap of the promotion checkpoints kept in the cache folder
-            (``<cache root>/checkpoints``; the oldest go first).
-        executor: Where trained evaluations run: ``local`` (in this process, or a pool of
-            ``workers`` processes on this machine) or ``ray`` (Ray core, the extra
-            ``nas_env[ray]``; `nas_env.evaluation.ray_executor`). With ``ray`` or
+        table: The benchmark served (path, what a table does for a genome it lacks).
+        training: How candidates train and where results are cached.
+        promotion: Successive halving inside the env. With ``executor`` parallel it is not
+            available yet (it continues candidates from checkpoints in this process).
+        executor: Where trained evaluations run. With a remote executor or
             ``workers > 1`` the env's evaluator is a `ParallelEvaluator`: candidates
             submitted together train at once, the driver alone writes the cache.
-        workers: Evaluations in flight at once (1 with ``local``: in this process).
-        ray_address: The Ray cluster to join (``auto``, ``ray://host:10001``; None:
-            ``$RAY_ADDRESS``, else a private local Ray instance).
-        cpus_per_eval: CPUs, and so torch threads, of one evaluation on a worker (part
-            of the cache key, as ``threads``).
-        gpus_per_eval: GPUs of one evaluation (``ray`` only; > 0 runs one long-lived
-            actor per worker slot, and ``device`` is the workers' CUDA device).
-        max_retries: Times an evaluation whose worker died is run again before it is
-            recorded as ``error``.
 
     Raises:
-        ConfigError: A field has a bad value (``"<field>: ..."``; `from_kwargs` prefixes
-            where the value came from).
+        ConfigError: A bad value (``"<argument>: ..."``; `from_kwargs` prefixes where the
+            value came from).
     """
 
     evaluator: str = DEFAULT_EVALUATOR
-    table: str | Path | None = None
-    missing: str = "error"
-    table_allow_mismatch: bool = False
-    backend: str = "torch"
-    device: str = "auto"
-    precision: str = "auto"
-    training_seed: int = 0
-    cache: str | Path | bool | None = None
-    cache_root: str | Path | None = None
-    vocab_size: int | None = None
-    promotion: str = "off"
-    rungs: int = 2
-    eta: int = 3
-    checkpoint_mb: float = 512.0
-    executor: str = "local"
-    workers: int = 1
-    ray_address: str | None = None
-    cpus_per_eval: int = 1
-    gpus_per_eval: float = 0.0
-    max_retries: int = 2
-
-    @property
-    def parallel(self) -> bool:
-        """Evaluations run on an executor's workers (not in the env's process)."""
-        return executor_kind(self.executor).remote or self.workers > 1
-
-    @property
-    def remote_gpus(self) -> bool:
-        """Evaluations run on GPUs of remote workers (the driver needs none)."""
-        return executor_kind(self.executor).remote and bool(self.gpus_per_eval)
+    table: TableSettings = field(default_factory=TableSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    promotion: PromotionSettings = field(default_factory=PromotionSettings)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
 
     def __post_init__(self) -> None:
-        for name in self.names():  # the allowed values, as declared (nas_env.env.arguments)
-            choices = BY_NAME[name].choices
-            if choices:
-                expect_choice(getattr(self, name), name, choices)
-        self._check_executor()
-        expect_int(self.rungs, "rungs", minimum=1)
-        expect_int(self.eta, "eta", minimum=2)
-        expect_positive(self.checkpoint_mb, "checkpoint_mb")
-        if not isinstance(self.device, str):
-            raise ConfigError(f"device: {describe(self.device)} is not a device name")
-        if self.remote_gpus:
-            if self.device != "auto" and not self.device.startswith("cuda"):
+        expect_choice(self.evaluator, "evaluator", BY_NAME["evaluator"].choices or ())
+        for group in SETTINGS_GROUPS:
+            if not isinstance(getattr(self, group), GROUP_TYPES[group]):
                 raise ConfigError(
-                    f"device: {self.device!r} with gpus_per_eval={self.gpus_per_eval}; "
+                    f"{group}: {describe(getattr(self, group))} is not a "
+                    f"{GROUP_TYPES[group].__name__}"
+                )
+        device = self.training.device
+        if self.executor.remote_gpus:
+            if device != "auto" and not device.startswith("cuda"):
+                raise ConfigError(
+                    f"device: {device!r} with gpus_per_eval={self.executor.gpus_per_eval}; "
                     "allowed: auto, cuda, cuda:N (the workers' GPU)"
                 )
         else:
-            check_device(self.device, "device")
-        if not isinstance(self.table_allow_mismatch, bool):
-            raise ConfigError(
-                f"table_allow_mismatch: {describe(self.table_allow_mismatch)} is not allowed; "
-                "allowed: true, false"
-            )
-        expect_int(self.training_seed, "training_seed")
-        expect_int(self.vocab_size, "vocab_size", minimum=2, allow_none=True)
-        for name in ("table", "cache_root"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, str | Path):
-                raise ConfigError(
-                    f"{name}: {describe(value)} is not allowed; allowed: a path or None"
-                )
-        if self.cache is not None and not isinstance(self.cache, str | Path | bool):
-            raise ConfigError(
-                f"cache: {describe(self.cache)} is not allowed; allowed: a path, false (no "
-                "persistent cache) or None (the default database)"
-            )
-
-    def _check_executor(self) -> None:
-        expect_int(self.workers, "workers", minimum=1)
-        expect_int(self.cpus_per_eval, "cpus_per_eval", minimum=1)
-        expect_int(self.max_retries, "max_retries", minimum=0)
-        gpus = expect_number(self.gpus_per_eval, "gpus_per_eval", minimum=0)
-        remote = executor_kind(self.executor).remote
-        if gpus and not remote:
-            raise ConfigError(
-                f"gpus_per_eval: {gpus:g} needs a remote executor ({', '.join(REMOTE_EXECUTORS)}: "
-                f"GPU actors); with executor={self.executor!r} candidates train on this "
-                "process' device"
-            )
-        if self.ray_address is not None:
-            if not isinstance(self.ray_address, str) or not self.ray_address:
-                raise ConfigError(
-                    f"ray_address: {describe(self.ray_address)} is not allowed; allowed: "
-                    "auto, host:port, ray://host:port or None"
-                )
-            if not remote:
-                raise ConfigError(
-                    f"ray_address: {self.ray_address!r} needs a remote executor "
-                    f"({', '.join(REMOTE_EXECUTORS)}; it is {self.executor!r})"
-                )
-        if self.parallel and self.promotion == "asha":
+            check_device(device, "device")
+        if self.executor.parallel and self.promotion.on:
             raise ConfigError(
                 f"promotion='asha' continues candidates from checkpoints in this process; it "
-                f"does not run on executor={self.executor!r} with workers={self.workers} yet: "
-                "use executor='local', workers=1, or promotion='off'"
+                f"does not run on executor={self.executor.kind!r} with "
+                f"workers={self.executor.workers} yet: use executor='local', workers=1, or "
+                "promotion='off'"
             )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        """The field names, i.e. the evaluator arguments `NASEnv` accepts."""
-        return tuple(f.name for f in fields(cls))
+        """The argument names these settings take: ``evaluator``, then every argument of
+        the groups in declaration order."""
+        return ("evaluator", *(a.name for g in SETTINGS_GROUPS for a in arguments_of(g)))
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], where: str = "NASEnv") -> EvaluatorSettings:
-        """Settings from keyword arguments, every error prefixed with ``where``.
+        """Settings from flat keyword arguments, every error prefixed with ``where``.
 
         Args:
-            kwargs: Field values (missing ones take their defaults).
+            kwargs: Argument values (missing ones take their defaults).
             where: Where they came from (``--env-kwargs``, ``NASEnv``, a config file).
 
         Raises:
@@ -332,14 +237,31 @@ class EvaluatorSettings:
         """
         check_names(kwargs, cls.names(), where)
         try:
-            return cls(**kwargs)
+            groups = {
+                group: GROUP_TYPES[group](
+                    **{a.attribute: kwargs[a.name] for a in arguments_of(group) if a.name in kwargs}
+                )
+                for group in SETTINGS_GROUPS
+            }
+            return cls(kwargs.get("evaluator", DEFAULT_EVALUATOR), **groups)
         except ConfigError as exc:
             raise ConfigError(f"{where} {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (paths as strings), ``from_kwargs(to_dict())`` gives the same settings."""
-        return {
-            f.name: str(v) if isinstance(v, Path) else v
-            for f in fields(self)
-            for v in (getattr(self, f.name),)
-        }
+        """The flat arguments (paths as strings): ``from_kwargs(to_dict())`` gives the same
+        settings."""
+        data: dict[str, Any] = {"evaluator": self.evaluator}
+        for group in SETTINGS_GROUPS:
+            for argument in arguments_of(group):
+                value = getattr(getattr(self, group), argument.attribute)
+                data[argument.name] = str(value) if isinstance(value, Path) else value
+        return data
+
+
+GROUP_TYPES: dict[str, type] = {
+    "table": TableSettings,
+    "training": TrainingSettings,
+    "promotion": PromotionSettings,
+    "executor": ExecutorSettings,
+}
+"""The settings object of each concern (`SETTINGS_GROUPS`)."""

@@ -31,6 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from nas_env.checks import describe, expect_int, expect_number
 from nas_env.errors import ConfigError, NASEnvError
 from nas_env.evaluation.jobs import EvaluatorRecipe, run_evaluation
 from nas_env.genome import Genome
@@ -114,14 +115,82 @@ class LocalPool:
             process.join(timeout=5)
 
 
-class ExecutorSettings(Protocol):
-    """The env settings an executor is built from (`EvaluatorSettings` has them)."""
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Where trained evaluations run: the env's ``executor`` arguments (the fields are the
+    argument names but ``kind``, which is ``executor``).
 
-    workers: int
-    cpus_per_eval: int
-    gpus_per_eval: float
-    max_retries: int
-    ray_address: str | None
+    Attributes:
+        kind: ``local`` (in this process, or a pool of ``workers`` processes on this
+            machine) or ``ray`` (Ray core, the extra ``nas_env[ray]``;
+            `nas_env.evaluation.ray_executor`): a key of `EXECUTOR_KINDS`.
+        workers: Evaluations in flight at once (1 with ``local``: in this process).
+        ray_address: The Ray cluster to join (``auto``, ``ray://host:10001``; None:
+            ``$RAY_ADDRESS``, else a private local Ray instance).
+        cpus_per_eval: CPUs, and so torch threads, of one evaluation on a worker (part
+            of the cache key, as ``threads``).
+        gpus_per_eval: GPUs of one evaluation (a remote executor only; > 0 runs one
+            long-lived actor per worker slot).
+        max_retries: Times an evaluation whose worker died is run again before it is
+            recorded as ``error``.
+
+    Raises:
+        ConfigError: A bad value, named by its argument (``"workers: ..."``).
+    """
+
+    kind: str = "local"
+    workers: int = 1
+    ray_address: str | None = None
+    cpus_per_eval: int = 1
+    gpus_per_eval: float = 0.0
+    max_retries: int = 2
+
+    def __post_init__(self) -> None:
+        executor_kind(self.kind)
+        expect_int(self.workers, "workers", minimum=1)
+        expect_int(self.cpus_per_eval, "cpus_per_eval", minimum=1)
+        expect_int(self.max_retries, "max_retries", minimum=0)
+        gpus = expect_number(self.gpus_per_eval, "gpus_per_eval", minimum=0)
+        if gpus and not self.remote:
+            raise ConfigError(
+                f"gpus_per_eval: {gpus:g} needs a remote executor ({', '.join(REMOTE_EXECUTORS)}: "
+                f"GPU actors); with executor={self.kind!r} candidates train on this "
+                "process' device"
+            )
+        if self.ray_address is not None:
+            if not isinstance(self.ray_address, str) or not self.ray_address:
+                raise ConfigError(
+                    f"ray_address: {describe(self.ray_address)} is not allowed; allowed: "
+                    "auto, host:port, ray://host:port or None"
+                )
+            if not self.remote:
+                raise ConfigError(
+                    f"ray_address: {self.ray_address!r} needs a remote executor "
+                    f"({', '.join(REMOTE_EXECUTORS)}; it is {self.kind!r})"
+                )
+
+    @property
+    def remote(self) -> bool:
+        """Evaluations always run in the executor's workers (`ExecutorKind.remote`)."""
+        return executor_kind(self.kind).remote
+
+    @property
+    def parallel(self) -> bool:
+        """Evaluations run on an executor's workers (not in the env's process)."""
+        return self.remote or self.workers > 1
+
+    @property
+    def remote_gpus(self) -> bool:
+        """Evaluations run on GPUs of remote workers (the driver needs none)."""
+        return self.remote and bool(self.gpus_per_eval)
+
+    def build(self) -> Executor:
+        """The executor these settings name (its module imported on first use)."""
+        return executor_kind(self.kind).build(self)
+
+    def describe(self) -> str:
+        """Where candidates train, for the start of a run."""
+        return executor_kind(self.kind).describe(self)
 
 
 def local_pool(settings: ExecutorSettings) -> LocalPool:
