@@ -12,6 +12,27 @@ from models.genes import check_gene_choice, gene_where, per_layer
 from models.spec import TaskSpec
 
 FAMILIES: tuple[str, ...] = ("transformer", "rnn")
+CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "transformer": {
+        "norm": ("layernorm", "rmsnorm"),
+        "norm_position": ("pre", "post"),
+        "activation": ("relu", "gelu", "silu", "swiglu", "geglu"),
+        "position": ("learned", "sinusoidal", "rope", "alibi"),
+        "pooling": ("mean", "first", "attention"),
+    },
+    "rnn": {
+        "cell": ("lstm", "gru", "vanilla"),
+        "pooling": ("last", "mean", "attention"),
+    },
+}
+"""The values of each categorical gene (each implemented by the module that builds it:
+`models.norms`, `models.transformer`, `models.ffn`, `models.positions`, `models.pooling`,
+`models.rnn`)."""
+
+
+def _choice(family: str, gene: str, value: Any) -> str:
+    """A categorical gene's value, checked against `CHOICES`."""
+    return check_gene_choice(family, gene, value, CHOICES[family][gene])
 
 
 @dataclass(frozen=True)
@@ -103,13 +124,13 @@ class TransformerConfig:
         values = {
             "layers": layers,
             "d_model": d_model,
-            "norm": check_gene_choice(fam, "norm", self.norm),
-            "norm_position": check_gene_choice(fam, "norm_position", self.norm_position),
-            "activation": check_gene_choice(fam, "activation", self.activation),
-            "position": check_gene_choice(fam, "position", self.position),
+            "norm": _choice(fam, "norm", self.norm),
+            "norm_position": _choice(fam, "norm_position", self.norm_position),
+            "activation": _choice(fam, "activation", self.activation),
+            "position": _choice(fam, "position", self.position),
             "bias": check_bool(self.bias, gene_where(fam, "bias")),
             "tied_embeddings": check_bool(self.tied_embeddings, gene_where(fam, "tied_embeddings")),
-            "pooling": check_gene_choice(fam, "pooling", self.pooling),
+            "pooling": _choice(fam, "pooling", self.pooling),
             "dropout": check_real(self.dropout, gene_where(fam, "dropout"), 0.0, 1.0),
         }
         values["heads"] = per_layer("heads", self.heads, fam, layers, check_heads)
@@ -173,13 +194,13 @@ class RNNConfig:
         if not isinstance(self.task, TaskSpec):
             raise ModelConfigError(f"RNNConfig.task={self.task!r} is invalid; allowed: a TaskSpec")
         values = {
-            "cell": check_gene_choice(fam, "cell", self.cell),
+            "cell": _choice(fam, "cell", self.cell),
             "layers": check_int(self.layers, gene_where(fam, "layers")),
             "embed_dim": check_int(self.embed_dim, gene_where(fam, "embed_dim")),
             "hidden_size": check_int(self.hidden_size, gene_where(fam, "hidden_size")),
             "bidirectional": check_bool(self.bidirectional, gene_where(fam, "bidirectional")),
             "cell_norm": check_bool(self.cell_norm, gene_where(fam, "cell_norm")),
-            "pooling": check_gene_choice(fam, "pooling", self.pooling),
+            "pooling": _choice(fam, "pooling", self.pooling),
             "dropout": check_real(self.dropout, gene_where(fam, "dropout"), 0.0, 1.0),
         }
         if values["bidirectional"] and self.task.is_lm:

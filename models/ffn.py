@@ -1,4 +1,4 @@
-"""Position-wise feed-forward networks."""
+"""Position-wise feed-forward networks and their analytic counts."""
 
 from __future__ import annotations
 
@@ -53,3 +53,14 @@ def make_ffn(config: BlockConfig) -> nn.Module:
 def ffn_matrices(activation: str) -> int:
     """Number of ``d_model x hidden`` weight matrices in the FFN for ``activation``."""
     return 3 if activation in _GATED else 2
+
+
+def ffn_params(config: BlockConfig) -> int:
+    """Parameters of `make_ffn(config)`: its matrices and (with ``bias``) their biases."""
+    mats, hidden, d = ffn_matrices(config.activation), config.ffn_hidden, config.d_model
+    return mats * d * hidden + ((mats - 1) * hidden + d if config.bias else 0)
+
+
+def ffn_weights(config: BlockConfig) -> int:
+    """Weights the FFN multiplies per token (``2 d h``, gated ``3 d h``)."""
+    return ffn_matrices(config.activation) * config.d_model * config.ffn_hidden

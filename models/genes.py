@@ -1,4 +1,4 @@
-"""The categorical gene choices of each family and helpers to check gene values.
+"""Helpers to check gene values.
 
 Values are checked with `models.checks` under the name `gene_where` gives them, so that
 every message names the gene, the bad value, the family it was given for and the allowed
@@ -15,20 +15,6 @@ from models.errors import ModelConfigError
 
 T = TypeVar("T")
 
-CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "transformer": {
-        "norm": ("layernorm", "rmsnorm"),
-        "norm_position": ("pre", "post"),
-        "activation": ("relu", "gelu", "silu", "swiglu", "geglu"),
-        "position": ("learned", "sinusoidal", "rope", "alibi"),
-        "pooling": ("mean", "first", "attention"),
-    },
-    "rnn": {
-        "cell": ("lstm", "gru", "vanilla"),
-        "pooling": ("last", "mean", "attention"),
-    },
-}
-
 
 def gene_where(family: str, gene: str, index: int | None = None) -> str:
     """Name of a gene value for error messages: ``transformer gene 'heads'[1]``."""
@@ -36,13 +22,13 @@ def gene_where(family: str, gene: str, index: int | None = None) -> str:
     return f"{family} gene {gene!r}{suffix}"
 
 
-def check_gene_choice(family: str, gene: str, value: Any) -> str:
-    """Check a categorical gene against :data:`CHOICES`.
+def check_gene_choice(family: str, gene: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """Check a categorical gene against its ``allowed`` values.
 
     Raises:
         ModelConfigError: If the value is not one of the allowed strings.
     """
-    return check_choice(value, gene_where(family, gene), CHOICES[family][gene])
+    return check_choice(value, gene_where(family, gene), allowed)
 
 
 def per_layer(

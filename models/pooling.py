@@ -67,3 +67,8 @@ class Pooling(nn.Module):
         else:
             index = torch.where(mask, pos, -1).amax(dim=1)  # (B,)
         return h[torch.arange(B, device=h.device), index]
+
+
+def pooling_params(kind: str, dim: int) -> int:
+    """Parameters of ``Pooling(kind, dim)``: the query of ``attention`` pooling, else none."""
+    return dim if kind == "attention" else 0

@@ -1,4 +1,5 @@
-"""Recurrent language model and sequence classifier (LSTM / GRU / vanilla tanh RNN)."""
+"""Recurrent language model and sequence classifier (LSTM / GRU / vanilla tanh RNN), and
+their analytic counts (`rnn_params`, `rnn_flops`)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from models.common import (
 )
 from models.config import RNNConfig
 from models.errors import ModelConfigError
-from models.pooling import Pooling
-from models.rnn_cells import NormRecurrentLayer
+from models.pooling import Pooling, pooling_params
+from models.rnn_cells import NormRecurrentLayer, norm_cell_params
 
 GATES: dict[str, int] = {"lstm": 4, "gru": 3, "vanilla": 1}
 """Gate blocks per cell: the recurrent weights of a layer are ``GATES * H x (I + H)``."""
@@ -210,3 +211,42 @@ class RNNClassifier(nn.Module):
     def num_params(self) -> int:
         """Number of unique parameters."""
         return unique_param_count(self)
+
+
+def _layer_inputs(config: RNNConfig) -> list[int]:
+    """Input width of every recurrent layer (the embedding, then the layer below)."""
+    return [config.embed_dim if layer == 0 else config.out_dim for layer in range(config.layers)]
+
+
+def rnn_params(config: RNNConfig) -> int:
+    """Parameters of the model `build_model` makes from ``config``."""
+    task, H = config.task, config.hidden_size
+    count = task.vocab_size * config.embed_dim  # token embedding
+    for in_dim in _layer_inputs(config):
+        if config.cell_norm:
+            per_direction = norm_cell_params(config.cell, in_dim, H)
+        else:
+            gates = GATES[config.cell] * H
+            per_direction = gates * (in_dim + H) + 2 * gates  # W_ih, W_hh, b_ih, b_hh
+        count += config.num_directions * per_direction
+    if task.is_lm:
+        return count + H * task.vocab_size + task.vocab_size
+    assert task.num_classes is not None
+    out = config.out_dim
+    return count + pooling_params(config.pooling, out) + out * task.num_classes + task.num_classes
+
+
+def rnn_flops(config: RNNConfig) -> int:
+    """Forward FLOPs per token (`models.counting.flops_per_token` states the convention)."""
+    task, H = config.task, config.hidden_size
+    weights = sum(
+        config.num_directions * GATES[config.cell] * H * (in_dim + H)
+        for in_dim in _layer_inputs(config)
+    )
+    if task.is_lm:
+        weights += H * task.vocab_size
+    else:
+        assert task.num_classes is not None
+        out = config.out_dim
+        weights += out * task.num_classes + pooling_params(config.pooling, out)
+    return 2 * weights

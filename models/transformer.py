@@ -1,4 +1,10 @@
-"""Transformer language model and sequence classifier."""
+"""Transformer language model and sequence classifier, and their analytic counts.
+
+The block's parts live in their own modules, each beside its counts: attention
+(`models.attention`), the FFN (`models.ffn`), norms (`models.norms`), positions
+(`models.positions`), pooling (`models.pooling`). `transformer_params` and
+`transformer_flops` sum them as the modules here assemble them.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,13 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from models.attention import (
+    SelfAttention,
+    attention_context_flops,
+    attention_params,
+    attention_weights,
+)
 from models.common import (
     check_tokens,
     cls_loss,
@@ -18,87 +29,10 @@ from models.common import (
 )
 from models.config import BlockConfig, TransformerConfig
 from models.errors import ModelConfigError
-from models.ffn import make_ffn
-from models.norms import make_norm
-from models.pooling import Pooling
-from models.positions import alibi_bias, apply_rope, rope_cache, sinusoidal_table
-
-
-class SelfAttention(nn.Module):
-    """Multi-head self-attention through ``F.scaled_dot_product_attention``.
-
-    Supports rotary embeddings (applied to q and k) and ALiBi biases; causal for LMs.
-    """
-
-    def __init__(self, config: BlockConfig) -> None:
-        super().__init__()
-        self.n_head = config.n_head
-        self.head_dim = config.head_dim
-        self.causal = config.causal
-        self.position = config.position
-        self.dropout = config.dropout
-        self.c_attn = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
-        self.c_proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
-        self.resid_dropout = nn.Dropout(config.dropout)
-        self.rope_cos: torch.Tensor | None
-        self.rope_sin: torch.Tensor | None
-        self.alibi: torch.Tensor | None
-        cos, sin = (
-            rope_cache(config.seq_len, self.head_dim) if self.position == "rope" else (None, None)
-        )
-        self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
-        alibi = (
-            alibi_bias(self.n_head, config.seq_len, self.causal)
-            if self.position == "alibi"
-            else None
-        )
-        self.register_buffer("alibi", alibi, persistent=False)
-
-    def _attn_mask(
-        self, T: int, key_mask: torch.Tensor | None, dtype: torch.dtype
-    ) -> tuple[torch.Tensor | None, bool]:
-        """Returns ``(attn_mask, is_causal)`` for SDPA.
-
-        Args:
-            T: Current sequence length.
-            key_mask: Optional bool ``(B, T)``, True marks keys that may be attended to.
-            dtype: Dtype of the attention scores.
-        """
-        if self.alibi is not None:
-            bias = self.alibi[:, :T, :T].to(dtype)  # (nh, T, T), causal -inf already inside
-            if key_mask is not None:
-                bias = bias.masked_fill(~key_mask[:, None, None, :], float("-inf"))  # (B, nh, T, T)
-            return bias, False
-        if key_mask is not None:
-            key_mask = key_mask[:, None, None, :]  # (B, T) -> (B, 1, 1, T)
-            if self.causal:
-                causal = torch.ones(T, T, dtype=torch.bool, device=key_mask.device).tril()
-                key_mask = key_mask & causal  # (B, 1, T, T)
-            return key_mask, False
-        return None, self.causal
-
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Attends over ``x`` of shape ``(B, T, C)``; returns ``(B, T, C)``."""
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
-        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
-        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
-        if self.rope_cos is not None and self.rope_sin is not None:
-            q = apply_rope(q, self.rope_cos[:T], self.rope_sin[:T])
-            k = apply_rope(k, self.rope_cos[:T], self.rope_sin[:T])
-        attn_mask, is_causal = self._attn_mask(T, key_mask, q.dtype)
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=is_causal,
-        )
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, nh, T, hd) -> (B, T, C)
-        return self.resid_dropout(self.c_proj(y))
+from models.ffn import ffn_params, ffn_weights, make_ffn
+from models.norms import make_norm, norm_params
+from models.pooling import Pooling, pooling_params
+from models.positions import sinusoidal_table
 
 
 class Block(nn.Module):
@@ -252,3 +186,39 @@ class TransformerClassifier(nn.Module):
     def num_params(self) -> int:
         """Number of unique parameters."""
         return unique_param_count(self)
+
+
+def block_params(config: BlockConfig) -> int:
+    """Parameters of one `Block`: two norms, attention and the FFN."""
+    norms = 2 * norm_params(config.norm, config.d_model, config.bias)
+    return norms + attention_params(config) + ffn_params(config)
+
+
+def transformer_params(config: TransformerConfig) -> int:
+    """Parameters of the model `build_model` makes from ``config`` (tied weights once)."""
+    task, d = config.task, config.d_model
+    count = task.vocab_size * d  # token embedding
+    if config.position == "learned":
+        count += task.seq_len * d
+    count += sum(block_params(config.block(i)) for i in range(config.layers))
+    if config.final_norm:
+        count += norm_params(config.norm, d, config.bias)
+    if task.is_lm:
+        return count + (0 if config.tied_embeddings else d * task.vocab_size)
+    assert task.num_classes is not None
+    return count + pooling_params(config.pooling, d) + d * task.num_classes + task.num_classes
+
+
+def transformer_flops(config: TransformerConfig) -> int:
+    """Forward FLOPs per token (`models.counting.flops_per_token` states the convention)."""
+    task, d = config.task, config.d_model
+    weights, context = 0, 0
+    for block in (config.block(i) for i in range(config.layers)):
+        weights += attention_weights(block) + ffn_weights(block)
+        context += attention_context_flops(block)
+    if task.is_lm:
+        weights += d * task.vocab_size
+    else:
+        assert task.num_classes is not None
+        weights += d * task.num_classes + pooling_params(config.pooling, d)
+    return 2 * weights + context

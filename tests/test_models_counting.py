@@ -22,7 +22,7 @@ from models import (
     model_config,
     size_mb,
 )
-from models.genes import CHOICES
+from models.config import CHOICES
 
 VOCAB, SEQ, CLASSES = 37, 8, 3
 LM = TaskSpec("lm", VOCAB, SEQ)
