@@ -43,7 +43,15 @@ def loss(genes: dict[str, Any], steps: int, seed: int = 0) -> float:
     )
 
 
-def write_rows(path: Path, space: str, sample: str, count: int, seed: int, train_seed: int = 0):
+def write_rows(
+    path: Path,
+    space: str,
+    sample: str,
+    count: int,
+    seed: int,
+    train_seed: int = 0,
+    loss: Any = loss,
+) -> None:
     genomes = uniform_sample(SearchSpace.load(space), count, seed)
     with path.open("a", encoding="utf-8") as fh:
         for index, genome in enumerate(genomes):
@@ -171,3 +179,30 @@ def test_cli_builds_and_describes(built: tuple[Path, dict[str, Any]], tmp_path: 
         == 2
     )
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_stacking_fits_on_what_the_base_predicts(tmp_path: Path) -> None:
+    """A truth that follows the base benchmark's own predictions (but not the genes
+    smoothly) is ranked far better when those predictions are features; genomes the base
+    lacks (`tiny` rows) still fit, with no prediction."""
+    base = SurrogateEvaluator(BASE)
+
+    def follows_base(genes: dict[str, Any], steps: int, seed: int = 0) -> float:
+        predicted = base.evaluate(base.space.genome(genes)).val_loss
+        return 2.0 * predicted + (0.5 if steps < 40 else 0.0)
+
+    rows = tmp_path / "rows.jsonl"
+    write_rows(rows, "mid", "train", 40, seed=1, loss=follows_base)
+    write_rows(rows, "tiny", "fit", 10, seed=2)
+    write_rows(rows, "mid", "valid", 16, seed=3, loss=follows_base)
+    plain = build_long_surrogate([rows], BASE, tmp_path / "a.npz", level="tiny", noise_seed=None)
+    stacked = build_long_surrogate(
+        [rows], BASE, tmp_path / "b.npz", level="tiny", noise_seed=None, stack=True
+    )
+    tau = {
+        name: meta["report"]["val_loss@40"]["held_out"]["kendall_tau"]
+        for name, meta in (("plain", plain), ("stacked", stacked))
+    }
+    assert tau["stacked"] >= 0.85 and tau["stacked"] > tau["plain"] + 0.2, tau
+    assert "predicted val_loss" in stacked["model"]["features"]
+    assert "predicted" not in plain["model"]["features"]

@@ -109,6 +109,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     longs.add_argument("--out", required=True, help="the benchmark file (.npz)")
     longs.add_argument("--level", default="long", help="the rows' fidelity level (long)")
     longs.add_argument("--seed", type=int, default=0, help="CV seed (0)")
+    longs.add_argument(
+        "--stack",
+        action="store_true",
+        help="also fit on the base benchmark's predicted losses (its short-training rungs)",
+    )
     info = sub.add_parser("info", help="describe a table: meta, rows, statuses, best genome")
     info.add_argument("path", help="table file")
     info.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -310,7 +315,9 @@ def run_long_surrogate(args: argparse.Namespace) -> int:
     """The ``long-surrogate`` command."""
     from nas_env.table.long_surrogate import build_long_surrogate
 
-    meta = build_long_surrogate(args.rows, args.base, args.out, level=args.level, seed=args.seed)
+    meta = build_long_surrogate(
+        args.rows, args.base, args.out, level=args.level, seed=args.seed, stack=args.stack
+    )
     print(render_surrogate(args.out, meta))
     return 0
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from nas_env.errors import ConfigError
+from nas_env.errors import ConfigError, NASEnvError
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.table.surrogate import GRID, _regressor, choose_settings, encode, ranking
 from nas_env.table.surrogate_evaluator import FORMAT, load_benchmark
@@ -120,6 +120,24 @@ def noise_floor(runs: Sequence[Run], other: Sequence[Run], steps: int) -> dict[s
     return {"genomes": len(pairs), **ranking(a, b)}
 
 
+def _base_losses(space: Any, base_data: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The base benchmark's predicted held-out loss at each of its rungs, by genome key."""
+    arrays = base_data["arrays"]
+    keys = [k.decode() if isinstance(k, bytes) else str(k) for k in arrays["keys"]]
+    losses = np.asarray(arrays["val_loss"], dtype=np.float64).reshape(-1, len(keys))
+    return {k: losses[:, i] for i, k in enumerate(keys)}
+
+
+def _cheap_row(space: Any, cheap: dict[str, np.ndarray], genes: Any) -> np.ndarray:
+    """`_base_losses` of one genome (NaN where the base does not hold it)."""
+    width = len(next(iter(cheap.values())))
+    try:
+        key = genes.key() if hasattr(genes, "key") else space.genome(genes).key()
+    except NASEnvError:  # a genome of another space: no short-training prediction
+        return np.full(width, np.nan)
+    return cheap.get(key, np.full(width, np.nan))
+
+
 def build_long_surrogate(
     rows: Sequence[str | Path],
     base: str | Path,
@@ -129,6 +147,7 @@ def build_long_surrogate(
     noise_seed: int | None = 1,
     seed: int = 0,
     grid: Sequence[dict[str, Any]] = GRID,
+    stack: bool = False,
 ) -> dict[str, Any]:
     """Fit, measure and write the benchmark (see the module docstring); its meta.
 
@@ -140,6 +159,10 @@ def build_long_surrogate(
         held_out: Samples whose name starts with this are measured on, never fitted on.
         noise_seed: Training seed of rows giving the noise floor (None: none).
         seed: Seed of the cross-validation folds.
+        stack: Also feed each model the base benchmark's predicted losses at its rungs
+            (what short training says of the genome; NaN for a genome the base lacks, such
+            as a `tiny` truth row), the "predictor over cheap signals" of the benchmark's
+            design.
 
     Raises:
         ConfigError: Too few runs to fit (``MIN_TRAIN``) or measure (``MIN_HELD_OUT``) the
@@ -155,6 +178,14 @@ def build_long_surrogate(
     runs = [r for r in read_runs(paths) if r.losses]
     top_level = Fidelity.resolve(level)
     marks = sorted({s for r in runs if not is_held_out(r, held_out) for s in r.losses})
+    cheap = _base_losses(space, base_data) if stack else None
+
+    def features(genes: Sequence[Any], sizes: Any = None) -> np.ndarray:
+        x = encode(space, genes, sizes)
+        if cheap is None:
+            return x
+        return np.hstack([x, np.stack([_cheap_row(space, cheap, g) for g in genes])])
+
     if not marks or marks[-1] != top_level.total_steps:
         raise ConfigError(
             f"{', '.join(map(str, paths))}: no run reaches {level}'s "
@@ -172,7 +203,7 @@ def build_long_surrogate(
                 f"need >= {MIN_TRAIN} and >= {MIN_HELD_OUT} (keep training: "
                 "benchmarks/long_truth.py --plan surrogate)"
             )
-        x = encode(space, [r.genes for r in train])
+        x = features([r.genes for r in train])
         y = np.array([r.losses[steps] for r in train])
         settings, cv_tau = choose_settings(x, y, seed, grid)
         model = _regressor(settings).fit(x, y)
@@ -182,7 +213,7 @@ def build_long_surrogate(
             "cv_kendall_tau": cv_tau,
             "training_genomes": len(train),
             "training_samples": sorted({f"{Path(r.source).name}:{r.sample}" for r in train}),
-            "held_out": _measure(model, encode(space, [r.genes for r in test]), test, steps),
+            "held_out": _measure(model, features([r.genes for r in test]), test, steps),
             "held_out_genomes": len(test),
             "noise_floor": noise_floor(runs, noise, steps),
         }
@@ -198,8 +229,8 @@ def build_long_surrogate(
             arrays["params"], arrays["size_mb"], arrays["flops_per_token"], strict=True
         )
     ]
-    features = encode(space, [every[k] for k in keys], sizes)
-    predicted = np.stack([m.predict(features) for m in models]).astype(np.float32)
+    x_all = features([every[k] for k in keys], sizes)
+    predicted = np.stack([m.predict(x_all) for m in models]).astype(np.float32)
     import sklearn
 
     used = [r for r in runs if any(s in r.losses for s in marks)]
@@ -221,7 +252,12 @@ def build_long_surrogate(
             "estimator": "HistGradientBoostingRegressor",
             "targets": list(report),
             "features": "genes (ordinal values, one-hot categories, per-layer means), "
-            "log params, log FLOPs/token",
+            "log params, log FLOPs/token"
+            + (
+                f", the base benchmark's predicted val_loss at its rungs {base_meta['rung_steps']}"
+                if stack
+                else ""
+            ),
         },
         "training_rows": sum(row["training_genomes"] for row in report.values()),
         "report": report,
