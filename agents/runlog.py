@@ -255,6 +255,7 @@ class RunLog:
             **metrics_of(result),
             "reward": reward,
             "score": info.get("score"),
+            "targets": info.get("targets"),
             "episode_return": slot.episode_return,
             "done": done,
             "wall_time": round(self.wall_time(), 4),

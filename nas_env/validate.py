@@ -176,8 +176,8 @@ class Replayer:
         if first.get("step", 0) == 0:
             self.report.records += 1
             genes = first.get("genome")
-            options = {"genome": genes} if self.base.mode == "edit" and genes else None
-            _obs, info = self.base.reset(options=options)
+            options = {"genome": genes} if self.base.mode == "edit" and genes else {}
+            _obs, info = self.base.reset(options=self._aimed(first, options))
             if first.get("evaluated"):
                 self._compare(first, info.get("genome_key"), info, 0.0, info.get("result"))
             steps = episode[1:]
@@ -186,10 +186,16 @@ class Replayer:
             if self.base.mode == "edit" and not start:
                 self.report.skipped += len(episode)
                 return
-            self.base.reset(options={"genome": start} if start else None)
+            self.base.reset(options=self._aimed(first, {"genome": start} if start else {}))
         for record in steps:
             self.report.records += 1
             self._step(record)
+
+    def _aimed(self, record: dict[str, Any], options: dict[str, Any]) -> dict[str, Any] | None:
+        """Reset options with the episode's recorded targets (a ``targets="random"`` run)."""
+        if record.get("targets") is not None:
+            options = {**options, "targets": record["targets"]}
+        return options or None
 
     def _step(self, record: dict[str, Any]) -> None:
         index = record.get("action_index")

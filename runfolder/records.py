@@ -29,7 +29,9 @@ searcher (SB3 agents and the baselines). Each line is a JSON object with the fie
   benchmark-served result says so), ``cache_hit``, and what the result was
   measured on: ``fidelity``, ``task_fingerprint`` (the task's data, split and tokenizer)
   and ``evaluator_version``;
-* ``reward``, ``score`` (the env's score after the step), ``episode_return`` so far,
+* ``reward``, ``score`` (the env's score after the step), ``targets`` (the episode's size
+  and latency targets when the env draws them, ``targets="random"``; else null),
+  ``episode_return`` so far,
   ``done``; ``wall_time`` (seconds since the run started, across resumes),
   ``step_seconds`` (since the previous record of that env) and ``timestamp`` (UTC ISO 8601).
 
@@ -90,6 +92,7 @@ RECORD_FIELDS: tuple[str, ...] = (
     "evaluator_version",
     "reward",
     "score",
+    "targets",
     "episode_return",
     "done",
     "wall_time",
@@ -172,6 +175,7 @@ class EpisodeRecord(TypedDict, total=False):
     evaluator_version: str | None
     reward: float
     score: float
+    targets: dict[str, float | None] | None
     episode_return: float
     done: bool
     wall_time: float

@@ -23,6 +23,7 @@ VALID: dict[str, Any] = {
     "reward": "mnasnet",
     "mode": "design",
     "start": "random",
+    "targets": "fixed",
     "reward_scale": 2.0,
     "horizon": 7,
     "invalid_action_penalty": 0.2,

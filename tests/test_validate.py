@@ -143,3 +143,16 @@ def test_a_run_replays_with_its_own_thread_count(tmp_path: Path) -> None:
         torch.set_num_threads(before)
     assert report.ok and report.exact == 3 and report.skipped == 0
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(("algo", "mode"), [("ppo", "edit"), ("maskable_ppo", "design")])
+def test_a_run_with_drawn_targets_replays_them(algo: str, mode: str, tmp_path: Path) -> None:
+    run = make_run(tmp_path, algo, BENCH[mode], 45, "--env-kwargs", "targets:random")
+    records = [json.loads(line) for line in (run / "episodes.jsonl").read_text().splitlines()]
+    drawn = {json.dumps(r["targets"], sort_keys=True) for r in records}
+    assert all(r["targets"] for r in records) and len(drawn) >= 2  # a draw per episode
+    report = validate_run(run)
+    assert report.ok and not report.mismatches and report.exact >= 1
+    for index in range(len(records)):  # other targets: other scores
+        tamper(run, index, "targets", lambda t: {**t, "size_mb": t["size_mb"] / 50})
+    assert not validate_run(run).ok

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
@@ -14,13 +13,11 @@ from gymnasium import spaces
 from nas_env.actions import STOP
 from nas_env.env.arguments import MODES, OBSERVATIONS, RENDER_MODES, STARTS
 from nas_env.env.design import DesignState
-from nas_env.env.factory import (
-    make_evaluator,
-)
+from nas_env.env.factory import make_evaluator
 from nas_env.env.info import env_info
 from nas_env.env.observation import ObservationEncoder, observation_space, observe
 from nas_env.env.render import render_ansi, render_rgb
-from nas_env.env.reward_setup import env_reward
+from nas_env.env.reward_setup import env_reward, metric_bounds
 from nas_env.env.settings import (
     DEFAULT_EVALUATOR,
     DEFAULT_FIDELITY,
@@ -33,6 +30,8 @@ from nas_env.env.settings import (
     check_names,
     check_options,
 )
+from nas_env.env.starting import start_genome
+from nas_env.env.targets import EpisodeTargets
 from nas_env.evaluation import EvalResult
 from nas_env.evaluation.interface import GenomeEvaluator, as_genome_evaluator
 from nas_env.genome import Genome
@@ -78,8 +77,9 @@ class NASEnv(gym.Env):
     one-hot, per-layer genes per layer with a ``layer[i].active`` flag (inactive layers all
     zero), then ``metric.quality``, ``metric.size``, ``metric.latency``, ``metric.ok``,
     ``metric.score`` of the current genome (quality, size and latency normalised on the
-    active reward's scale, `Reward.metric_bounds`) and ``episode.progress``.
-    ``observation="dict"`` gives ``Dict(genome, metrics, progress)`` for
+    active reward's scale, `Reward.metric_bounds`) and ``episode.progress``; with
+    ``targets="random"`` then ``target.size_mb`` and ``target.latency_ms``.
+    ``observation="dict"`` gives ``Dict(genome, metrics, progress[, targets])`` for
     ``MultiInputPolicy``; ``observation="masked"`` gives ``Dict(observations=<the flat
     vector>, action_mask=Box(0, 1, (n_actions,)))``, the action mask inside the observation
     (1.0 = allowed, as `action_masks`), the convention of Ray RLlib's action-masking modules
@@ -102,7 +102,10 @@ class NASEnv(gym.Env):
     Every reward (penalties included) is multiplied by ``reward_scale`` (default 1; the
     benchmark-table ids use 20, because neighbouring genomes there differ by 0.001-0.03 in
     score and value-based agents learn poorly from such small numbers); ``info["score"]`` is
-    never scaled.
+    never scaled. With ``targets="random"`` each episode draws its size and latency targets
+    (log-uniform in the space's ranges, ``config/target_ranges.yaml``; or
+    ``reset(options={"targets": {...}})``), the reward aims at them and ``info["targets"]``
+    says them (`nas_env.env.targets`).
 
     ## Starting State
     ``edit``: the space's default genome (``start="default"``), a valid random one drawn
@@ -116,15 +119,12 @@ class NASEnv(gym.Env):
     Gymnasium's ``TimeLimit`` (``max_episode_steps``, 20 for the registered edit ids).
 
     ## Arguments
-    The env's own: ``space`` (preset or YAML path), ``task`` (task id), ``fidelity`` (level
-    or mapping), ``reward`` (name, mapping or `Reward`), ``mode``, ``evaluator`` (``train``,
-    ``table``, ``surrogate`` or a `GenomeEvaluator` object), ``start``, ``reward_scale``,
-    ``horizon`` (steps for ``episode.progress``; default the spec's ``max_episode_steps``),
-    ``invalid_action_penalty``, ``observation``, ``render_mode`` (``ansi`` or
-    ``rgb_array``); then every field of `EvaluatorSettings` (table, training, promotion and
-    executor settings), each explained where it is declared (`nas_env.env.settings`).
-    `argument_names` lists them all; any other name is refused with a close match, and
-    `check_arguments` checks a set of them without building anything.
+    Declared once, in `nas_env.env.arguments` (the README's table is printed from it): the
+    env's own (``space``, ``task``, ``fidelity``, ``reward``, ``mode``, ``evaluator``: a
+    kind or a `GenomeEvaluator`, ``start``, ``targets``, ``reward_scale``, ``horizon``,
+    ``invalid_action_penalty``, ``observation``, ``render_mode``), then the evaluator's
+    settings by concern (`EvaluatorSettings`). `argument_names` lists them; any other name
+    is refused with a close match; `check_arguments` checks them without building anything.
 
     ## Version History
     * v0: initial release. Scores are comparable only between results of one
@@ -158,6 +158,7 @@ class NASEnv(gym.Env):
         evaluator: str | GenomeEvaluator = DEFAULT_EVALUATOR,
         *,
         start: str = "default",
+        targets: str = "fixed",
         reward_scale: float = 1.0,
         horizon: int | None = None,
         invalid_action_penalty: float = 0.1,
@@ -165,15 +166,11 @@ class NASEnv(gym.Env):
         render_mode: str | None = None,
         **settings: Any,
     ) -> None:
-        options = {
-            "mode": mode,
-            "start": start,
-            "observation": observation,
-            "render_mode": render_mode,
-            "reward_scale": reward_scale,
-            "horizon": horizon,
-            "invalid_action_penalty": invalid_action_penalty,
-        }
+        options = dict(
+            mode=mode, start=start, targets=targets, observation=observation,
+            render_mode=render_mode, reward_scale=reward_scale, horizon=horizon,
+            invalid_action_penalty=invalid_action_penalty,
+        )  # fmt: skip
         check_options(options, "NASEnv")
         check_names(settings, argument_names(), "NASEnv")
         self.mode, self.start, self.observation_mode = mode, start, observation
@@ -190,10 +187,11 @@ class NASEnv(gym.Env):
         self.invalid_action_penalty = float(invalid_action_penalty)
         self.reward_scale = float(reward_scale)
         self._horizon = horizon
-        bounds = self.reward_fn.metric_bounds()
-        if bounds.vocab_size is None:
-            bounds = replace(bounds, vocab_size=self.vocab_size)
-        self.encoder = ObservationEncoder(self.space, bounds)
+        self._targets = EpisodeTargets.of(targets, self.reward_fn, self.space.name)
+        self.targets = self._targets.fixed()
+        self._target_slots: np.ndarray | None = None
+        bounds = metric_bounds(self.reward_fn, self.vocab_size)
+        self.encoder = ObservationEncoder(self.space, bounds, self._targets.slot_names)
         self._design = DesignState(self.space)
         if self.mode == "edit":
             self.action_names: tuple[str, ...] = self.space.action_names
@@ -246,14 +244,27 @@ class NASEnv(gym.Env):
         genes = self._design.genes if self.mode == "design" else (self.genome or {})
         done = self._design.position if self.mode == "design" else self.steps
         progress = done / max(1, self.horizon)
-        flat = self.encoder.encode(genes, self._metrics(), progress)
+        flat = self.encoder.encode(genes, self._metrics(), progress, self._target_slots)
         return observe(self.encoder, self.observation_mode, flat, self.action_masks)
 
     def _info(self, action: str = "", invalid: str = "") -> dict[str, Any]:
-        return env_info(
+        info = env_info(
             action=action, invalid=invalid, score=self.score, step=self.steps, mode=self.mode,
             genome=self.genome, result=self.result,
         )  # fmt: skip
+        if self._targets.conditioned:
+            info["targets"] = dict(self.targets)
+        return info
+
+    def _aim(self, given: Any) -> None:
+        """Set this episode's targets (`nas_env.env.targets`) and what follows from them:
+        the reward, the metric slots' bounds and the target slots."""
+        self.targets = self._targets.choose(self.np_random, given)
+        if self._targets.conditioned:
+            self.reward_fn = self._targets.reward(self.targets)
+            self.encoder.bounds = metric_bounds(self.reward_fn, self.vocab_size)
+            self._target_slots = self._targets.encode(self.targets)
+            self._metrics_memo = (None, 0.0, np.zeros(5, np.float32))
 
     def _evaluate(self, genome: Genome) -> tuple[float, EvalResult]:
         result = self.evaluator.evaluate(genome)
@@ -272,24 +283,19 @@ class NASEnv(gym.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Start an episode (see Starting State); ``options["genome"]`` sets the seed genome."""
+        """Start an episode (see Starting State); ``options["genome"]`` sets the first
+        genome, ``options["targets"]`` the episode's targets (``targets="random"``)."""
         super().reset(seed=seed)
         self.steps = 0
         self.score = 0.0
         self.result = None
         self.genome = None
         self._design = DesignState(self.space)
+        self._aim((options or {}).get("targets"))
         if self.mode == "edit":
+            incumbent = self._incumbent[1] if self._incumbent is not None else None
             chosen = (options or {}).get("genome")
-            if chosen is not None:
-                genome = chosen if isinstance(chosen, Genome) else self.space.genome(chosen)
-                self.space.require_valid(genome)
-            elif self.start == "incumbent" and self._incumbent is not None:
-                genome = self._incumbent[1]
-            elif self.start in ("random", "incumbent"):
-                genome = self.space.random_genome(self.np_random)
-            else:
-                genome = self.space.default_genome()
+            genome = start_genome(self.space, self.start, chosen, incumbent, self.np_random)
             self.genome = genome
             result = self.evaluator.evaluate(genome)
             self.result = result
@@ -312,13 +318,7 @@ class NASEnv(gym.Env):
             return self._observation(), 0.0, True, False, self._info(name)
         new, reason = self.space.actions.try_apply(self.genome, index)  # type: ignore[arg-type]
         if new is None:
-            return (
-                self._observation(),
-                -self.invalid_action_penalty * self.reward_scale,
-                False,
-                False,
-                self._info(name, reason),
-            )
+            return self._invalid(name, reason)
         reward, result = self._evaluate(new)
         self.result = result if result.ok else self.result
         if result.ok:
@@ -338,14 +338,7 @@ class NASEnv(gym.Env):
         state = self._design
         label = state.current.label
         if not state.mask()[index]:
-            reason = f"choice {index} is not allowed for {label}"
-            return (
-                self._observation(),
-                -self.invalid_action_penalty * self.reward_scale,
-                False,
-                False,
-                self._info(f"{label}=#{index}", reason),
-            )
+            return self._invalid(f"{label}=#{index}", f"choice {index} is not allowed for {label}")
         state.decide(index)
         if not state.done:
             return self._observation(), 0.0, False, False, self._info(label)
@@ -355,13 +348,13 @@ class NASEnv(gym.Env):
         self.result = result
         reward, score = step_reward(self.reward_fn, None, result)
         self.score = score if score is not None else 0.0
-        return (
-            self._observation(),
-            float(reward) * self.reward_scale,
-            True,
-            False,
-            self._info(label),
-        )
+        scaled = float(reward) * self.reward_scale
+        return self._observation(), scaled, True, False, self._info(label)
+
+    def _invalid(self, action: str, reason: str) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """The no-op step of an action the mask would hide."""
+        penalty = -self.invalid_action_penalty * self.reward_scale
+        return self._observation(), penalty, False, False, self._info(action, reason)
 
     def candidate(self, action: Any) -> Genome | None:
         """The genome ``step(action)`` would evaluate now, without stepping (None: that

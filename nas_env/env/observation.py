@@ -12,12 +12,15 @@ Slots, in order (`ObservationEncoder.slot_names` lists them by name):
   ``metric.latency`` (1 = smallest / fastest, log scale between the active reward's
   bounds, `Reward.metric_bounds`), ``metric.ok`` (1 when the genome trained and scored)
   and ``metric.score`` (the reward's score, clipped to [0, 1]);
-- ``episode.progress``: steps (edit mode) or decisions (design mode) used, as a fraction.
+- ``episode.progress``: steps (edit mode) or decisions (design mode) used, as a fraction;
+- with ``targets="random"`` only, the episode's targets: ``target.size_mb``,
+  ``target.latency_ms`` (log position in their ranges, `nas_env.env.targets`).
 
 In design mode genes not decided yet are all zero.
 
 Forms (the env's ``observation`` argument, `observation_space` and `observe`): ``flat``,
-the vector; ``dict``, its parts (``genome``, ``metrics``, ``progress``) for
+the vector; ``dict``, its parts (``genome``, ``metrics``, ``progress``, and ``targets``
+when the env draws them) for
 ``MultiInputPolicy``; ``masked``, ``{"observations": <the vector>, "action_mask": <1.0
 where an action is allowed>}``, the convention of Ray RLlib's action-masking modules and
 PettingZoo, for libraries that read the mask from the observation.
@@ -65,9 +68,15 @@ class ObservationEncoder:
         space: The search space.
         bounds: How the metric slots normalise a result (the active reward's
             `Reward.metric_bounds`); the default bounds when None.
+        extra_slots: Names of slots after ``episode.progress`` (the episode's targets).
     """
 
-    def __init__(self, space: SearchSpace, bounds: MetricBounds | None = None) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        bounds: MetricBounds | None = None,
+        extra_slots: tuple[str, ...] = (),
+    ) -> None:
         self.space = space
         self.bounds = bounds or MetricBounds()
         self.global_genes = [g for g in space.genes if not g.per_layer]
@@ -83,6 +92,8 @@ class ObservationEncoder:
         self.genome_size = len(names)
         names += list(METRIC_SLOTS)
         names.append("episode.progress")
+        self.extra_slots = tuple(extra_slots)
+        names += self.extra_slots
         self.slot_names: tuple[str, ...] = tuple(names)
         self._memo: dict[Any, np.ndarray] = {}
 
@@ -157,24 +168,37 @@ class ObservationEncoder:
             dtype=np.float32,
         )
 
-    def encode(self, genes: Mapping[str, Any], metrics: np.ndarray, progress: float) -> np.ndarray:
-        """The full flat observation (a new array on every call)."""
-        return np.concatenate(
-            [
-                self._genome_slots(genes),
-                np.asarray(metrics, dtype=np.float32),
-                np.asarray([min(max(progress, 0.0), 1.0)], dtype=np.float32),
-            ]
-        )
+    def encode(
+        self,
+        genes: Mapping[str, Any],
+        metrics: np.ndarray,
+        progress: float,
+        extra: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The full flat observation (a new array on every call); ``extra`` fills the
+        ``extra_slots``."""
+        parts = [
+            self._genome_slots(genes),
+            np.asarray(metrics, dtype=np.float32),
+            np.asarray([min(max(progress, 0.0), 1.0)], dtype=np.float32),
+        ]
+        if self.extra_slots:
+            values = np.zeros(len(self.extra_slots)) if extra is None else extra
+            parts.append(np.asarray(values, dtype=np.float32))
+        return np.concatenate(parts)
 
     def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        """The `Dict` form of a flat observation: ``genome``, ``metrics``, ``progress``."""
+        """The `Dict` form of a flat observation: ``genome``, ``metrics``, ``progress``
+        (and ``targets`` with extra slots)."""
         g, m = self.genome_size, self.genome_size + len(METRIC_SLOTS)
-        return {
+        out = {
             "genome": flat[:g].copy(),
             "metrics": flat[g:m].copy(),
-            "progress": flat[m:].copy(),
+            "progress": flat[m : m + 1].copy(),
         }
+        if self.extra_slots:
+            out["targets"] = flat[m + 1 :].copy()
+        return out
 
 
 def observation_space(
@@ -188,14 +212,15 @@ def observation_space(
         return spaces.Dict(
             {"observations": flat, "action_mask": spaces.Box(0.0, 1.0, (n_actions,), np.float32)}
         )
-    g, m = encoder.genome_size, encoder.size - 1
-    return spaces.Dict(
-        {
-            "genome": spaces.Box(0.0, 1.0, (g,), np.float32),
-            "metrics": spaces.Box(0.0, 1.0, (m - g,), np.float32),
-            "progress": spaces.Box(0.0, 1.0, (1,), np.float32),
-        }
-    )
+    g, m = encoder.genome_size, encoder.genome_size + len(METRIC_SLOTS)
+    parts = {
+        "genome": spaces.Box(0.0, 1.0, (g,), np.float32),
+        "metrics": spaces.Box(0.0, 1.0, (m - g,), np.float32),
+        "progress": spaces.Box(0.0, 1.0, (1,), np.float32),
+    }
+    if encoder.extra_slots:
+        parts["targets"] = spaces.Box(0.0, 1.0, (len(encoder.extra_slots),), np.float32)
+    return spaces.Dict(parts)
 
 
 def observe(

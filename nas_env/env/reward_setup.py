@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from nas_env.rewards import Reward, make_reward, reward_class
+from nas_env.rewards import MetricBounds, Reward, make_reward, reward_class
 from nas_env.space import SearchSpace
 
 
@@ -30,3 +31,10 @@ def env_reward(
         if spec.get("target_latency_ms") is None:
             spec["target_latency_ms"] = space.targets.latency_ms
     return make_reward(spec)
+
+
+def metric_bounds(reward: Reward, vocab_size: int) -> MetricBounds:
+    """How the observation's metric slots normalise a result under ``reward``
+    (`Reward.metric_bounds`, with the task's vocabulary where the reward names none)."""
+    bounds = reward.metric_bounds()
+    return bounds if bounds.vocab_size is not None else replace(bounds, vocab_size=vocab_size)

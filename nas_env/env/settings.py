@@ -140,16 +140,23 @@ def check_device(value: Any, where: str) -> None:
 
 def check_options(options: Mapping[str, Any], where: str) -> None:
     """Check the values of `NASEnv`'s own scalar options present in ``options``
-    (``mode``, ``start``, ``observation``, ``render_mode``, ``reward_scale``, ``horizon``,
-    ``invalid_action_penalty``); the env and `NASEnv.check_arguments` both use it.
+    (``mode``, ``start``, ``targets``, ``observation``, ``render_mode``, ``reward_scale``,
+    ``horizon``, ``invalid_action_penalty``); the env and `NASEnv.check_arguments` both use
+    it.
 
     Raises:
         ConfigError: ``"<where> <name>: ..."`` with what is allowed.
     """
-    for name in ("mode", "start", "observation", "render_mode"):
+    for name in ("mode", "start", "targets", "observation", "render_mode"):
         allowed = BY_NAME[name].choices or ()
         if options.get(name) is not None:
             expect_choice(options[name], f"{where} {name}", allowed)
+    if options.get("start") == "incumbent" and options.get("targets") == "random":
+        raise ConfigError(
+            f"{where} start: 'incumbent' (the best genome under the targets so far) with "
+            "targets='random' (new targets every episode); allowed: start='default' or "
+            "'random' with random targets"
+        )
     if "reward_scale" in options:
         expect_positive(options["reward_scale"], f"{where} reward_scale")
     expect_int(options.get("horizon"), f"{where} horizon", minimum=1, allow_none=True)
