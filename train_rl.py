@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--save-freq", type=int, default=None, help="checkpoint every N steps (default: n/10)")
     add("--resume", default=None, metavar="RUN_DIR", help="continue a run from its checkpoint")
+    add("--pretrained", default=None, metavar="NAME|PATH", help="start from a pretrained policy")
     add("--device", default="cpu", help="the agent's torch device (default: cpu)")
     add(
         "--progress",
@@ -224,6 +225,10 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     env_id, env_kwargs = resolve_env(args)
     env_kwargs["cache"] = resolve_cache(env_kwargs)
     hp = load_hyperparams(algo, env_id, parse_overrides(args.hyperparams))
+    if args.pretrained is not None:  # its network, whatever the YAML says
+        from agents.pretrained import load_policy
+
+        hp.update(load_policy(args.pretrained).hyperparams())
     yaml_file = f"config/agents/{algo}.yaml"
     origin = {**flags, "hyperparams": f"{yaml_file} + --hyperparams"}
     n_timesteps, n_envs = hp.pop("n_timesteps", 500), hp.pop("n_envs", 1)
@@ -255,6 +260,7 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
         log_folder=args.log_folder,
         final_top=final_top,
         final_fidelity=args.final_fidelity,
+        pretrained=args.pretrained,
         command=tuple(argv),
         origin=origin,
         n_timesteps=n_timesteps,
@@ -286,6 +292,7 @@ def _prepare_resume(args: argparse.Namespace, argv: list[str]) -> RunConfig:
             "env_kwargs",
             "backend",
             "final_top",
+            "pretrained",
         )
         if getattr(args, k) is not None
     ]

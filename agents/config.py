@@ -60,6 +60,8 @@ class RunConfig:
             ``final_fidelity`` and pick the winner on that measurement (0: no final
             training; `agents.final`).
         final_fidelity: The fidelity level of the final training.
+        pretrained: The pretrained policy (a shipped name or a path, `agents.pretrained`)
+            the agent starts from (None: a fresh network); its network is the run's.
         log_folder: Where new run folders go.
         command: The command line that created the run.
         run_dir: The run folder (None until the session creates it).
@@ -88,6 +90,7 @@ class RunConfig:
     threads: int = 1
     final_top: int = 0
     final_fidelity: str = "rerank"
+    pretrained: str | None = None
     log_folder: str = "runs"
     command: tuple[str, ...] = ()
     run_dir: str | None = None
@@ -240,7 +243,7 @@ def _numbers(config: RunConfig) -> None:
     for name in ("device", "log_folder"):
         if not isinstance(getattr(config, name), str) or not getattr(config, name):
             raise config.fail(name, "allowed: a non-empty string")
-    for name in ("run_dir", "created"):
+    for name in ("run_dir", "created", "pretrained"):
         if not isinstance(getattr(config, name), str | None):
             raise config.fail(name, "allowed: a string or None")
 
@@ -257,6 +260,8 @@ def _env(config: RunConfig) -> None:
 
     where = config.where("env_kwargs")
     executor = NASEnv.check_arguments(dict(config.env_kwargs), where).executor
+    if config.pretrained is not None and not config.is_agent:
+        raise config.fail("pretrained", f"{config.algo} has no policy; allowed with an SB3 agent")
     if config.is_agent:
         if executor.parallel and config.vec_env == "subproc":
             raise RunConfigError(

@@ -171,9 +171,16 @@ def _load_or_create(config: RunConfig, venv: Any) -> Any:
     policy = config.hyperparams.get("policy", "MlpPolicy")
     if policy == "MlpPolicy" and isinstance(venv.observation_space, gym.spaces.Dict):
         policy = "MultiInputPolicy"  # observation="dict" or "masked"
-    return cls(
+    model = cls(
         policy, venv, seed=config.seed, device=config.device, verbose=config.verbose, **kwargs
     )
+    if config.pretrained is not None:
+        from agents.pretrained import check_fits, load_policy, start_from
+
+        pretrained = load_policy(config.pretrained)
+        check_fits(pretrained, venv, config.algo)
+        start_from(pretrained, model)
+    return model
 
 
 def _run_agent(config: RunConfig) -> tuple[int, RunConfig]:
