@@ -25,6 +25,7 @@ import torch.nn as nn
 import yaml
 
 from agents.algos import ALGOS, ALL_ALGOS, algo_class
+from agents.entropy import FLOOR_ALGOS
 from config import CONFIG_DIR
 from nas_env.checks import suggest
 from nas_env.errors import ConfigError
@@ -32,6 +33,9 @@ from nas_env.errors import ConfigError
 ZOO_KEYS: tuple[str, ...] = ("n_timesteps", "policy", "n_envs")
 """Keys that are not constructor arguments but are handled by the CLI (as in the zoo);
 baselines take only ``n_timesteps`` (they run one env and have no policy)."""
+CALLBACK_KEYS: dict[str, tuple[str, ...]] = {"entropy_floor": FLOOR_ALGOS}
+"""Keys the CLI turns into a training callback, and the algorithms that take them
+(``entropy_floor``: `agents.entropy.EntropyFloor`)."""
 
 RESERVED: dict[str, str] = {
     "env": "the env comes from --env / --env-kwargs",
@@ -122,7 +126,8 @@ def constructor_keys(algo: str) -> list[str]:
 def valid_keys(algo: str) -> list[str]:
     """Everything a hyperparameter entry of ``algo`` may hold."""
     zoo = ZOO_KEYS if algo in ALGOS else ("n_timesteps",)
-    return sorted({*constructor_keys(algo), *zoo})
+    callbacks = (k for k, algos in CALLBACK_KEYS.items() if algo in algos)
+    return sorted({*constructor_keys(algo), *zoo, *callbacks})
 
 
 def check_hyperparam_keys(algo: str, params: Mapping[str, Any], where: str) -> None:
@@ -236,7 +241,7 @@ def model_kwargs(hyperparams: Mapping[str, Any]) -> dict[str, Any]:
     """Constructor keyword arguments from resolved hyperparameters (zoo keys removed,
     schedules and activation names turned into objects, lists into tuples where SB3 wants).
     """
-    kwargs = {k: v for k, v in hyperparams.items() if k not in ZOO_KEYS}
+    kwargs = {k: v for k, v in hyperparams.items() if k not in (*ZOO_KEYS, *CALLBACK_KEYS)}
     for key in _SCHEDULED:
         if key in kwargs:
             kwargs[key] = _schedule(key, kwargs[key])

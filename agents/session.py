@@ -30,6 +30,7 @@ from agents.callbacks import (
     save_checkpoint,
 )
 from agents.config import RunConfig
+from agents.entropy import EntropyFloor
 from agents.envs import env_settings
 from agents.hyperparams import model_kwargs
 from agents.progress import follow_evaluation_budget
@@ -204,11 +205,14 @@ def _run_agent(config: RunConfig) -> tuple[int, RunConfig]:
             return 0, config
         record = NASRecordCallback(run_log, total, max_evals)
         checkpoint = CheckpointCallback(run_dir / CHECKPOINTS, config.save_freq, run_log)
+        callbacks: list[Any] = [record, checkpoint]
+        if config.hyperparams.get("entropy_floor"):
+            callbacks.append(EntropyFloor(float(config.hyperparams["entropy_floor"])))
         started = time.monotonic()
         try:
             model.learn(
                 total_timesteps=remaining,
-                callback=[record, checkpoint],
+                callback=callbacks,
                 progress_bar=config.progress,
                 reset_num_timesteps=not config.resumed,
                 tb_log_name=config.algo,

@@ -35,6 +35,8 @@ def sample_ppo(trial: Any) -> dict[str, Any]:
         # the diagnosed collapse: many epochs over a few designs sharpen the policy at once
         "target_kl": trial.suggest_categorical("target_kl", [None, 0.01, 0.03, 0.1]),
         "normalize_advantage": trial.suggest_categorical("normalize_advantage", [True, False]),
+        # and what keeps it from collapsing later (agents.entropy): 0 is off
+        "entropy_floor": trial.suggest_categorical("entropy_floor", [0.0, 0.25, 0.5]),
         "policy_kwargs": _net(trial),
     }
 

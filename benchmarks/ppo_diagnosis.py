@@ -10,6 +10,7 @@ goes to ``--out``; a summary is printed.
 
     python benchmarks/ppo_diagnosis.py --seed 100
     python benchmarks/ppo_diagnosis.py --seed 100 --hyperparams ent_coef:0.05 --out /tmp/d.jsonl
+    python benchmarks/ppo_diagnosis.py --seed 100 --hyperparams entropy_floor:0.5
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 
 import nas_env  # noqa: E402, F401  (registers the ids)
 from agents.algos import ALGOS  # noqa: E402
+from agents.entropy import EntropyFloor  # noqa: E402
 from agents.hyperparams import load_hyperparams, model_kwargs, parse_overrides  # noqa: E402
 
 
@@ -104,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     cls = ALGOS[args.algo]
     model = cls(params.get("policy", "MlpPolicy"), env, seed=args.seed, **model_kwargs(params))
     diagnosis = Diagnosis(args.out)
-    model.learn(args.n, callback=diagnosis)
+    callbacks: list[Any] = [diagnosis]
+    if params.get("entropy_floor"):
+        callbacks.insert(0, EntropyFloor(float(params["entropy_floor"])))
+    model.learn(args.n, callback=callbacks)
     print("timesteps entropy revisits unique best  ret_std adv_std")
     for row in diagnosis.rows:
         print(

@@ -12,8 +12,9 @@ evolution, local search (first and best improvement) and TPE edit genomes on
 ``nas_env/SurrogateLM-v0``; DQN, PPO and MaskablePPO run
 on it too (edit episodes from a random genome) and on ``nas_env/SurrogateLMDesign-v0`` (one
 decision per gene; methods ``*-design``); the ``*-incumbent`` methods start every edit
-episode at the best genome found so far (``start="incumbent"``). The ``-lr0`` methods are
-controls.
+episode at the best genome found so far (``start="incumbent"``); the ``*-floor`` methods
+keep the policy's entropy above half the uniform policy's (``entropy_floor: 0.5``,
+`agents.entropy`). The ``-lr0`` methods are controls.
 
 The ``-asha`` methods run with promotion on (``promotion:asha``, eta 3: a candidate pays
 the 33-step rung and only the top third continue to 100 steps). They are compared with
@@ -70,6 +71,7 @@ ENV_ID, DESIGN_ENV_ID = BENCHMARKS["v0"]
 FROZEN = ("--hyperparams", "learning_rate:0")
 ASHA = ("--env-kwargs", "promotion:asha")
 INCUMBENT = ("--env-kwargs", "start:incumbent")  # edit episodes start at the best so far
+FLOOR = ("--hyperparams", "entropy_floor:0.5")  # agents.entropy: no collapse onto revisits
 METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "random": ("random", "edit", ()),
     "evolution": ("evolution", "edit", ()),
@@ -82,6 +84,8 @@ METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "dqn-design": ("dqn", "design", ()),
     "ppo-design": ("ppo", "design", ()),
     "maskable_ppo-design": ("maskable_ppo", "design", ()),
+    "ppo-design-floor": ("ppo", "design", FLOOR),
+    "maskable_ppo-design-floor": ("maskable_ppo", "design", FLOOR),
     "dqn-lr0": ("dqn", "edit", FROZEN),
     "ppo-lr0": ("ppo", "edit", FROZEN),
     "maskable_ppo-lr0": ("maskable_ppo", "edit", FROZEN),
