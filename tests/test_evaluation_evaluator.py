@@ -229,6 +229,8 @@ def test_the_key_covers_every_setting_that_changes_a_result(cache_root: Path) ->
         {"latency_repeats": 7},
         {"latency_warmup": 1},
         {"latency_threads": 2},
+        {"latency_warmup_seconds": 0.2},
+        {"latency_statistic": "min"},
         {"threads": 3},
         {"seed": 1},
     ):
@@ -240,11 +242,18 @@ def test_the_key_covers_every_setting_that_changes_a_result(cache_root: Path) ->
 
 @pytest.mark.parametrize(
     "change",
-    [{"latency_repeats": 0}, {"latency_warmup": -1}, {"latency_threads": 0}, {"threads": True}],
+    [
+        {"latency_repeats": 0},
+        {"latency_warmup": -1},
+        {"latency_threads": 0},
+        {"threads": True},
+        {"latency_warmup_seconds": -1},
+        {"latency_statistic": "mean"},
+    ],
 )
 def test_bad_settings_name_the_field(change: dict) -> None:
     name = next(iter(change))
-    with pytest.raises(ConfigError, match=f"TrainSettings.{name}="):
+    with pytest.raises(ConfigError, match=f"TrainSettings.{name}[=:]"):
         TrainSettings(**change)
 
 

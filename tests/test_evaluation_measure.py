@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 import torch
@@ -69,6 +70,31 @@ def test_latency_pins_threads_and_restores_them(model: torch.nn.Module) -> None:
     assert latency.median_ms > 0 and latency.spread_ms >= 0
     assert torch.get_num_threads() == before
     assert torch.equal(state, torch.random.get_rng_state())  # the input is drawn privately
+
+
+def test_latency_protocols_warm_up_for_long_enough_and_summarise_as_asked() -> None:
+    spec = TaskSpec(kind="lm", vocab_size=64, seq_len=16)
+    calls = []
+
+    class Counted(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(time.perf_counter())
+            if len(calls) % 2:  # alternate a slow and a fast pass
+                time.sleep(0.004)
+            return x
+
+    cpu = torch.device("cpu")
+    median = measure_latency(Counted(), spec, cpu, warmup=1, repeats=6).median_ms
+    assert len(calls) == 7
+    calls.clear()
+    quick = measure_latency(Counted(), spec, cpu, warmup=1, repeats=6, statistic="min")
+    assert quick.median_ms < median and len(calls) == 7
+    calls.clear()
+    measure_latency(Counted(), spec, cpu, warmup=1, repeats=2, warmup_seconds=0.05)
+    warm = len(calls) - 2
+    assert warm > 1 and calls[warm - 1] - calls[0] >= 0.04  # passes until the time is up
+    q25 = measure_latency(Counted(), spec, cpu, warmup=0, repeats=8, statistic="q25")
+    assert quick.median_ms <= q25.median_ms * 1.5
 
 
 def test_torch_threads_restores_on_error() -> None:

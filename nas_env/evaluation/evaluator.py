@@ -41,6 +41,14 @@ from nas_env.tasks.kinds import task_kind
 EVALUATOR_VERSION = "4"
 
 
+def latency_protocol(settings: TrainSettings) -> str:
+    """The cache key's part for a latency protocol beyond warm-up passes, repeats and
+    threads ("" for the default one, so that its keys are those of earlier releases)."""
+    if settings.latency_warmup_seconds == 0.0 and settings.latency_statistic == "median":
+        return ""
+    return f"latw={settings.latency_warmup_seconds:g}s,{settings.latency_statistic};"
+
+
 class Evaluator:
     """Trains and measures genomes of one space on one task at one fidelity.
 
@@ -115,7 +123,7 @@ class Evaluator:
         settings = self.settings
         self._settings_token = (
             f"mem={settings.max_memory_mb};lat={settings.latency_warmup}+"
-            f"{settings.latency_repeats}x{settings.latency_threads};"
+            f"{settings.latency_repeats}x{settings.latency_threads};{latency_protocol(settings)}"
             f"ds={backend_token}"
         )
         self.checkpoints: CheckpointStore | None = None
@@ -362,6 +370,8 @@ class Evaluator:
             warmup=settings.latency_warmup,
             repeats=settings.latency_repeats,
             threads=settings.latency_threads,
+            warmup_seconds=settings.latency_warmup_seconds,
+            statistic=settings.latency_statistic,
         )
         return measured_fields(scores, latency, outcome, task_kind(self.task.kind), self.device)
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from models import TaskSpec
+from nas_env.evaluation.train_settings import STATISTICS
 from nas_env.tasks.kinds import task_kind
 
 
@@ -126,7 +127,8 @@ class Latency:
     """Inference latency of one forward pass at batch 1.
 
     Attributes:
-        median_ms: Median over the timed repeats.
+        median_ms: The figure: the median over the timed repeats (or the statistic the
+            protocol names, `measure_latency`).
         spread_ms: Interquartile range of the repeats (a robust spread).
         threads: CPU threads torch used while timing (pinned for the measurement).
         repeats: Timed passes, after ``warmup`` untimed ones.
@@ -153,6 +155,10 @@ def torch_threads(threads: int | None) -> Iterator[int]:
             torch.set_num_threads(before)
 
 
+LATENCY_STATISTICS = STATISTICS
+"""How the timed passes become one figure: their median, minimum or lower quartile."""
+
+
 @torch.inference_mode()
 def measure_latency(
     model: nn.Module,
@@ -161,12 +167,17 @@ def measure_latency(
     warmup: int = 3,
     repeats: int = 15,
     threads: int | None = 1,
+    warmup_seconds: float = 0.0,
+    statistic: str = "median",
 ) -> Latency:
     """Time one forward pass at batch 1 and the task's sequence length.
 
     The input is a fixed pseudo-random token sequence (a private generator: the global
     RNG is not touched). On the CPU torch is pinned to ``threads`` for the measurement, so
     that the figure does not depend on how many cores the machine or the training used.
+    Untimed passes run until both ``warmup`` passes and ``warmup_seconds`` are done; the
+    ``repeats`` timed passes are summarised by ``statistic`` (`LATENCY_STATISTICS`; the
+    figure is in ``Latency.median_ms`` whatever the statistic).
     """
     was_training = model.training
     model.eval()
@@ -174,18 +185,21 @@ def measure_latency(
     x = torch.randint(0, spec.vocab_size, (1, spec.seq_len), generator=generator).to(device)
     pinned = threads if device.type == "cpu" else None
     with torch_threads(pinned) as used:
-        for _ in range(warmup):
+        start, done = time.perf_counter(), 0
+        while done < warmup or time.perf_counter() - start < warmup_seconds:
             model(x)
+            done += 1
         _sync(device)
         times = []
         for _ in range(repeats):
-            start = time.perf_counter()
+            begin = time.perf_counter()
             model(x)
             _sync(device)
-            times.append((time.perf_counter() - start) * 1000.0)
+            times.append((time.perf_counter() - begin) * 1000.0)
     model.train(was_training)
     quartiles = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
-    return Latency(statistics.median(times), quartiles[2] - quartiles[0], used, repeats, warmup)
+    figure = {"median": statistics.median(times), "min": min(times), "q25": quartiles[0]}
+    return Latency(figure[statistic], quartiles[2] - quartiles[0], used, repeats, warmup)
 
 
 def _read_hwm_mb() -> float | None:

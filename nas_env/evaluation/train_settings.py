@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nas_env.checks import check_int
+from nas_env.checks import check_int, expect_choice, expect_number
+
+STATISTICS: tuple[str, ...] = ("median", "min", "q25")
+"""How a latency protocol summarises its timed passes (`nas_env.evaluation.measure`)."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,10 @@ class TrainSettings:
         latency_warmup: Untimed forward passes before them.
         latency_threads: CPU threads pinned while timing latency (default 1, so that the
             figure does not depend on the machine's core count or its load).
+        latency_warmup_seconds: Untimed passes also last at least this long (0: only
+            ``latency_warmup`` passes).
+        latency_statistic: ``median``, ``min`` or ``q25`` of the timed passes
+            (`nas_env.evaluation.measure.LATENCY_STATISTICS`).
         threads: CPU threads for training (None: torch's current setting).
         deepspeed_config: Path of the DeepSpeed JSON (None: ``config/deepspeed.json``).
 
@@ -36,6 +43,8 @@ class TrainSettings:
     latency_repeats: int = 15
     latency_warmup: int = 3
     latency_threads: int = 1
+    latency_warmup_seconds: float = 0.0
+    latency_statistic: str = "median"
     threads: int | None = None
     deepspeed_config: str | None = None
 
@@ -44,3 +53,5 @@ class TrainSettings:
         check_int(self.latency_warmup, "TrainSettings.latency_warmup", 0)
         check_int(self.latency_threads, "TrainSettings.latency_threads", 1)
         check_int(self.threads, "TrainSettings.threads", 1, allow_none=True)
+        expect_number(self.latency_warmup_seconds, "TrainSettings.latency_warmup_seconds", 0)
+        expect_choice(self.latency_statistic, "TrainSettings.latency_statistic", STATISTICS)
