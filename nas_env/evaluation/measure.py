@@ -169,8 +169,9 @@ def measure_latency(
     threads: int | None = 1,
     warmup_seconds: float = 0.0,
     statistic: str = "median",
+    batch: int = 1,
 ) -> Latency:
-    """Time one forward pass at batch 1 and the task's sequence length.
+    """Time one forward pass of ``batch`` sequences (default 1) at the task's context.
 
     The input is a fixed pseudo-random token sequence (a private generator: the global
     RNG is not touched). On the CPU torch is pinned to ``threads`` for the measurement, so
@@ -182,7 +183,8 @@ def measure_latency(
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(0)
-    x = torch.randint(0, spec.vocab_size, (1, spec.seq_len), generator=generator).to(device)
+    shape = (batch, spec.seq_len)
+    x = torch.randint(0, spec.vocab_size, shape, generator=generator).to(device)
     pinned = threads if device.type == "cpu" else None
     with torch_threads(pinned) as used:
         start, done = time.perf_counter(), 0

@@ -1,0 +1,143 @@
+"""``python -m nas_env.latency``: profile a space's latency on this device, or show a profile.
+
+    python -m nas_env.latency profile --space mid --device cpu            # 300 genomes
+    python -m nas_env.latency profile --space mid --genomes 40 --out /tmp/p.json
+    python -m nas_env.latency info config/latency/mid-cpu.json
+
+A command-line error exits 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nas_env.errors import ConfigError, NASEnvError
+
+
+def measure_rows(
+    space_name: str, device: str, count: int, batch: int, threads: int, rows_path: Path
+) -> list[dict[str, Any]]:
+    """Measure ``count`` uniform genomes (seed 0), resuming from ``rows_path``."""
+    import torch
+    from tqdm import tqdm
+
+    from models import build_model
+    from nas_env.evaluation.measure import measure_latency
+    from nas_env.latency.model import features
+    from nas_env.latency.profile import PROTOCOL
+    from nas_env.samples import uniform_sample
+    from nas_env.space import load_space
+
+    space = load_space(space_name)
+    genomes = uniform_sample(space, count, 0)
+    done: dict[str, dict[str, Any]] = {}
+    if rows_path.is_file():
+        for line in rows_path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            done[row["key"]] = row
+    target = torch.device(device)
+    rows_path.parent.mkdir(parents=True, exist_ok=True)
+    with rows_path.open("a", encoding="utf-8") as out:
+        for genome in tqdm(genomes, desc=f"latency {space_name} on {device}", unit="genome"):
+            if genome.key() in done:
+                continue
+            torch.manual_seed(0)
+            model = build_model(dict(genome), space.task).to(target)
+            latency = measure_latency(
+                model, space.task, target, warmup=PROTOCOL["warmup"],
+                repeats=PROTOCOL["repeats"], threads=threads,
+                warmup_seconds=PROTOCOL["warmup_seconds"], statistic=PROTOCOL["statistic"],
+                batch=batch,
+            )  # fmt: skip
+            row = {
+                "key": genome.key(),
+                "genes": dict(genome),
+                "features": features(dict(genome), space.family, space.task, batch),
+                "latency_ms": latency.median_ms,
+            }
+            done[row["key"]] = row
+            out.write(json.dumps(row, default=list) + "\n")
+            out.flush()
+    return [done[g.key()] for g in genomes]
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    """The ``profile`` command."""
+    from nas_env.latency.profile import PROTOCOL, default_path, device_description, fit_profile
+    from nas_env.space import load_space
+
+    space = load_space(args.space)
+    out = Path(args.out) if args.out else default_path(space.name, args.device)
+    rows = measure_rows(
+        space.name, args.device, args.genomes, args.batch, args.threads,
+        out.with_suffix(".rows.jsonl"),
+    )  # fmt: skip
+    meta = {
+        "space": space.name,
+        "family": space.family,
+        "task": {"kind": space.task.kind, "vocab_size": space.task.vocab_size,
+                 "seq_len": space.task.seq_len},
+        "batch": args.batch,
+        "device": device_description(args.device, args.threads),
+        "protocol": PROTOCOL,
+        "sample": f"{args.genomes} uniform genomes, seed 0",
+    }  # fmt: skip
+    profile = fit_profile(rows, meta)
+    out.write_text(json.dumps(profile, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(describe(out, profile))
+    return 0
+
+
+def describe(path: Path, meta: dict[str, Any]) -> str:
+    """A profile in a few lines."""
+    fit = meta["fit"]
+    error = (
+        f"held out {fit['held_out']}: median |error| {100 * fit['median_ape']:.1f} %, "
+        f"Kendall tau {fit['kendall_tau']:.3f}"
+        if "median_ape" in fit
+        else "too few genomes to hold any out"
+    )
+    costs = ", ".join(
+        f"{n} {c:.4g}" for n, c in zip(meta["features"], meta["costs"], strict=True) if c
+    )
+    device = meta["device"]
+    return (
+        f"profile   {path}: space {meta['space']}, batch {meta['batch']}\n"
+        f"device    {device['device']}: {device['processor']}, {device['threads']} thread(s), "
+        f"torch {device['torch']}\n"
+        f"fit       {fit['genomes']} genomes; {error}\n"
+        f"costs ms  {costs}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; 2 on a usage or configuration error."""
+    parser = argparse.ArgumentParser(prog="python -m nas_env.latency", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    prof = sub.add_parser("profile", help="measure a sample of genomes and fit the model")
+    prof.add_argument("--space", required=True)
+    prof.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    prof.add_argument("--genomes", type=int, default=300, help="sample size (300)")
+    prof.add_argument("--batch", type=int, default=1, help="sequences per forward pass (1)")
+    prof.add_argument("--threads", type=int, default=1, help="CPU threads while timing (1)")
+    prof.add_argument("--out", default=None, help="profile file (config/latency/SPACE-DEVICE.json)")
+    info = sub.add_parser("info", help="describe a profile")
+    info.add_argument("path")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "profile":
+            return run_profile(args)
+        meta = json.loads(Path(args.path).read_text(encoding="utf-8"))
+        print(describe(Path(args.path), meta))
+        return 0
+    except (NASEnvError, ConfigError, OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

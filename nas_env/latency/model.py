@@ -1,0 +1,100 @@
+"""A latency model: analytic counts of a genome's forward pass, weighted by per-device costs.
+
+The forward pass of a small model on a CPU is a sum of per-operator costs: a fixed cost
+per call (dispatch, allocation), a cost per multiply-add and a cost per byte of weights
+read (nn-Meter and HAT sum such kernel costs). `features` counts them for one genome at a
+profile's batch size and context, from the model config alone:
+
+* ``forward``: 1 (embedding, head, the call itself);
+* ``blocks``: transformer blocks, or recurrent layers x directions;
+* ``matmul_gflop``: multiply-add FLOPs of the weight matrices over the whole input
+  (``flops_per_token`` without attention's context term, times batch x context);
+* ``attention_gflop``: ``QK^T`` and ``AV`` over the context (transformers);
+* ``weight_mb``: float32 parameter bytes read;
+* ``rope_blocks``, ``alibi_blocks``, ``gated_blocks``: blocks that run the extra element-wise
+  work of rotary embeddings, ALiBi biases and gated FFNs;
+* ``recurrent_steps``: sequential time steps x recurrent layers x directions (RNNs run
+  their steps one after another).
+
+`fit` finds non-negative costs by least squares (an active-set solution: a cost cannot be
+negative), so a prediction is a closed form, deterministic, and small enough to ship.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from models import TaskSpec, count_params, flops_per_token, model_config
+from models.config import RNNConfig, TransformerConfig
+
+FEATURES: tuple[str, ...] = (
+    "forward",
+    "blocks",
+    "matmul_gflop",
+    "attention_gflop",
+    "weight_mb",
+    "rope_blocks",
+    "alibi_blocks",
+    "gated_blocks",
+    "recurrent_steps",
+)
+
+
+def features(
+    genes: Mapping[str, Any], family: str, task: TaskSpec, batch: int = 1
+) -> dict[str, float]:
+    """The counts of `FEATURES` for one forward pass of ``genes`` on ``batch`` sequences of
+    the task's context."""
+    config = model_config({**genes, "family": family}, task)
+    tokens = batch * task.seq_len
+    out = dict.fromkeys(FEATURES, 0.0)
+    out["forward"] = 1.0
+    out["weight_mb"] = count_params(config) * 4 / 2**20
+    flops = float(flops_per_token(config))
+    if isinstance(config, TransformerConfig):
+        layers = config.layers
+        attention = 2 * 2 * layers * task.seq_len * config.d_model
+        out["blocks"] = float(layers)
+        out["attention_gflop"] = attention * tokens / 1e9
+        out["matmul_gflop"] = (flops - attention) * tokens / 1e9
+        out["rope_blocks"] = float(layers * (config.position == "rope"))
+        out["alibi_blocks"] = float(layers * (config.position == "alibi"))
+        out["gated_blocks"] = float(layers * (config.activation in ("swiglu", "geglu")))
+    else:
+        assert isinstance(config, RNNConfig)
+        stacks = config.layers * config.num_directions
+        out["blocks"] = float(stacks)
+        out["matmul_gflop"] = flops * tokens / 1e9
+        out["recurrent_steps"] = float(stacks * task.seq_len)
+    return out
+
+
+def matrix(rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """Feature rows as a matrix in `FEATURES` order."""
+    return np.array([[float(r[name]) for name in FEATURES] for r in rows], dtype=np.float64)
+
+
+def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative least-squares costs: ``argmin ||x c - y||`` with ``c >= 0``.
+
+    An active-set solution (Lawson and Hanson): solve on the columns still free, drop the
+    column whose cost would be most negative, repeat. Columns that are all zero (a feature
+    the space never uses) get cost 0.
+    """
+    free = [j for j in range(x.shape[1]) if np.any(x[:, j])]
+    costs = np.zeros(x.shape[1])
+    while free:
+        solution, *_ = np.linalg.lstsq(x[:, free], y, rcond=None)
+        if np.all(solution >= 0):
+            costs[free] = solution
+            break
+        free.pop(int(np.argmin(solution)))
+    return costs
+
+
+def predict(costs: Sequence[float], rows: Sequence[Mapping[str, float]]) -> np.ndarray:
+    """Predicted latency (ms) of each feature row."""
+    return matrix(rows) @ np.asarray(costs, dtype=np.float64)

@@ -1,0 +1,40 @@
+"""The latency model: analytic counts per genome, non-negative least squares, closed form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nas_env.latency.model import FEATURES, features, fit, matrix, predict
+from nas_env.space import load_space
+
+
+def test_counts_follow_the_genes() -> None:
+    space = load_space("mid")
+    genome = dict(space.default_genome())
+    base = features(genome, space.family, space.task)
+    assert base["forward"] == 1 and base["blocks"] == genome["layers"]
+    rope = features({**genome, "position": "rope"}, space.family, space.task)
+    assert rope["rope_blocks"] == genome["layers"] and base["rope_blocks"] == 0
+    batched = features(genome, space.family, space.task, batch=4)
+    assert batched["matmul_gflop"] == pytest.approx(4 * base["matmul_gflop"])
+    assert batched["weight_mb"] == base["weight_mb"]  # the weights are read once
+    rnn = load_space("rnn")
+    counts = features(dict(rnn.default_genome()), rnn.family, rnn.task)
+    assert counts["recurrent_steps"] == counts["blocks"] * rnn.task.seq_len > 0
+    assert counts["attention_gflop"] == 0
+
+
+def test_fit_recovers_non_negative_costs_and_predicts_the_same_each_time() -> None:
+    rng = np.random.default_rng(0)
+    x = np.abs(rng.normal(size=(60, len(FEATURES))))
+    x[:, 0] = 1.0
+    x[:, -1] = 0.0  # a feature the sample never uses
+    truth = np.array([0.05, 0.2, 3.0, 1.0, 0.01, 0.1, 0.0, 0.3, 0.0])
+    costs = fit(x, x @ truth)
+    assert costs == pytest.approx(truth, abs=1e-9)
+    noisy = x @ truth - 0.5 * x[:, 4]  # a negative effect is clipped, not fitted
+    assert (fit(x, noisy) >= 0).all() and fit(x, noisy)[4] == 0
+    rows = [dict(zip(FEATURES, r, strict=True)) for r in x[:3]]
+    assert (predict(costs, rows) == predict(costs, rows)).all()
+    assert matrix(rows).shape == (3, len(FEATURES))
