@@ -27,7 +27,6 @@ def measure_rows(
 
     from models import build_model
     from nas_env.evaluation.measure import measure_latency
-    from nas_env.latency.model import features
     from nas_env.latency.profile import PROTOCOL
     from nas_env.samples import uniform_sample
     from nas_env.space import load_space
@@ -56,7 +55,6 @@ def measure_rows(
             row = {
                 "key": genome.key(),
                 "genes": dict(genome),
-                "features": features(dict(genome), space.family, space.task, batch),
                 "latency_ms": latency.median_ms,
             }
             done[row["key"]] = row
@@ -86,7 +84,7 @@ def run_profile(args: argparse.Namespace) -> int:
         "protocol": PROTOCOL,
         "sample": f"{args.genomes} uniform genomes, seed 0",
     }  # fmt: skip
-    profile = fit_profile(rows, meta)
+    profile = fit_profile(rows, meta, space.task)
     out.write_text(json.dumps(profile, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(describe(out, profile))
     return 0

@@ -11,8 +11,11 @@ profile's batch size and context, from the model config alone:
   (``flops_per_token`` without attention's context term, times batch x context);
 * ``attention_gflop``: ``QK^T`` and ``AV`` over the context (transformers);
 * ``weight_mb``: float32 parameter bytes read;
-* ``rope_blocks``, ``alibi_blocks``, ``gated_blocks``: blocks that run the extra element-wise
-  work of rotary embeddings, ALiBi biases and gated FFNs;
+* ``rope_blocks``, ``alibi_blocks``, ``gated_blocks``, ``gelu_blocks``: blocks that run the
+  extra element-wise work of rotary embeddings, ALiBi biases, gated FFNs and GELUs;
+* ``layer_norms``, ``rms_norms``: norm calls of each kind (a fused LayerNorm kernel and the
+  element-wise RMSNorm cost differently);
+* ``heads``: attention heads summed over blocks (a per-head cost in attention);
 * ``recurrent_steps``: sequential time steps x recurrent layers x directions (RNNs run
   their steps one after another).
 
@@ -39,6 +42,10 @@ FEATURES: tuple[str, ...] = (
     "rope_blocks",
     "alibi_blocks",
     "gated_blocks",
+    "gelu_blocks",
+    "layer_norms",
+    "rms_norms",
+    "heads",
     "recurrent_steps",
 )
 
@@ -63,6 +70,10 @@ def features(
         out["rope_blocks"] = float(layers * (config.position == "rope"))
         out["alibi_blocks"] = float(layers * (config.position == "alibi"))
         out["gated_blocks"] = float(layers * (config.activation in ("swiglu", "geglu")))
+        out["gelu_blocks"] = float(layers * (config.activation in ("gelu", "geglu")))
+        norms = 2 * layers + (1 if config.final_norm else 0)
+        out["layer_norms" if config.norm == "layernorm" else "rms_norms"] = float(norms)
+        out["heads"] = float(sum(config.heads))  # type: ignore[arg-type]
     else:
         assert isinstance(config, RNNConfig)
         stacks = config.layers * config.num_directions

@@ -131,11 +131,16 @@ def load_profile(
     return Profile(path, meta)
 
 
-def fit_profile(rows: list[dict[str, Any]], meta: dict[str, Any], seed: int = 0) -> dict[str, Any]:
-    """Fit on a seeded 80 % of ``rows``, report the other 20 %, refit on all; the meta."""
+def fit_profile(
+    rows: list[dict[str, Any]], meta: dict[str, Any], task: Any, seed: int = 0
+) -> dict[str, Any]:
+    """Fit on a seeded 80 % of ``rows`` (genes and measured latency), report the other
+    20 %, refit on all; the profile's contents. Features are counted from the genes now, so
+    measured rows stay usable when the model gains a feature."""
     from nas_env.ranking import kendall_tau
 
-    x = matrix([r["features"] for r in rows])
+    batch = int(meta["batch"])
+    x = matrix([features(r["genes"], meta["family"], task, batch) for r in rows])
     y = np.array([r["latency_ms"] for r in rows], dtype=np.float64)
     order = np.random.default_rng(seed).permutation(len(rows))
     cut = round(0.8 * len(rows))
