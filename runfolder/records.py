@@ -23,7 +23,8 @@ searcher (SB3 agents and the baselines). Each line is a JSON object with the fie
   ``val_loss`` and its standard error ``val_loss_se``, ``measured_val_loss`` and
   ``signal`` (at a level with a signal: the held-out loss as measured, and the scoring
   rule whose estimate ``val_loss`` is; else null and ""), ``macro_f1`` (classifiers),
-  ``params``, ``size_mb``, ``latency_ms``, ``flops_per_token``, ``rung`` and
+  ``params``, ``size_mb``, ``latency_ms`` and ``latency_source`` (``measured`` or
+  ``predicted:<profile>``), ``flops_per_token``, ``rung`` and
   ``cost_steps`` (with promotion: the highest rung reached and the optimizer steps this
   step trained; else null), ``source`` (``train``, ``table`` or ``surrogate``: a
   benchmark-served result says so), ``cache_hit``, and what the result was
@@ -82,6 +83,7 @@ RECORD_FIELDS: tuple[str, ...] = (
     "params",
     "size_mb",
     "latency_ms",
+    "latency_source",
     "flops_per_token",
     "rung",
     "cost_steps",
@@ -116,6 +118,7 @@ METRIC_FIELDS: tuple[str, ...] = (
     "params",
     "size_mb",
     "latency_ms",
+    "latency_source",
     "flops_per_token",
     "rung",
     "cost_steps",
@@ -165,6 +168,7 @@ class EpisodeRecord(TypedDict, total=False):
     params: int | None
     size_mb: float | None
     latency_ms: float | None
+    latency_source: str | None
     flops_per_token: int | None
     rung: int | None
     cost_steps: int | None

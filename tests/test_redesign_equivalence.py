@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import nas_env  # noqa: F401  (registers the ids)
-from nas_env.evaluation import evaluator as evaluator_module
+from nas_env.evaluation import latency_source
 from nas_env.evaluation.measure import Latency
 
 FIXTURE = Path(__file__).parent / "data" / "redesign_equivalence.json"
@@ -79,7 +79,7 @@ def test_results_are_those_of_the_code_before_the_redesign(
     expected = json.loads(FIXTURE.read_text(encoding="utf-8"))[index]
     cache_root = str(tmp_path_factory.getbasetemp() / "equivalence_cache")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(evaluator_module, "measure_latency", fixed_latency)
+        patch.setattr(latency_source, "measure_latency", fixed_latency)
         got = json.loads(json.dumps(results_of_cases_once(cache_root)[index], sort_keys=True))
     assert got == expected
 

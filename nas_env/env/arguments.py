@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from nas_env.evaluation.backends import BACKENDS
 from nas_env.evaluation.executors import EXECUTORS
 from nas_env.evaluation.precision import PRECISIONS
+from nas_env.evaluation.train_settings import LATENCY_SOURCES
 from nas_env.table.evaluator import MISSING_MODES
 
 MODES: tuple[str, ...] = ("edit", "design")
@@ -102,6 +103,12 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("cache", "training", "result database path, false for none (default: shared)"),
     Argument("cache_root", "training", "folder of tokenizers, tokens and the default database"),
     Argument("vocab_size", "training", "tokenizer vocabulary (default: the space's task spec)"),
+    Argument("latency", "training", "timed on the trained model, or predicted by a profile",
+             LATENCY_SOURCES),
+    Argument("latency_profile", "training",
+             "latency profile file (default: config/latency/SPACE-DEVICE.json)"),
+    Argument("latency_profile_mismatch", "training",
+             "use a profile of another processor or torch, with a warning"),
     Argument("promotion", "promotion", "successive halving over rungs of the fidelity",
              PROMOTIONS, field="kind"),
     Argument("rungs", "promotion", "rungs of the ladder (asha)"),

@@ -72,6 +72,10 @@ class TrainingSettings:
         cache_root: Folder of tokenizers, token arrays and the default result database
             (None: ``$NAS_ENV_CACHE`` or the user's cache folder).
         vocab_size: The task's vocabulary size (None: the space's task spec).
+        latency: ``measured`` or ``predicted`` (by the space's latency profile for the
+            device, `nas_env.latency`).
+        latency_profile: The profile's path (None: ``config/latency/<space>-<device>.json``).
+        latency_profile_mismatch: Use a profile made elsewhere, with a warning.
     """
 
     backend: str = "torch"
@@ -81,9 +85,18 @@ class TrainingSettings:
     cache: str | Path | bool | None = None
     cache_root: str | Path | None = None
     vocab_size: int | None = None
+    latency: str = "measured"
+    latency_profile: str | Path | None = None
+    latency_profile_mismatch: bool = False
 
     def __post_init__(self) -> None:
         _check_choices(self, "training")
+        _check_path(self.latency_profile, "latency_profile")
+        if not isinstance(self.latency_profile_mismatch, bool):
+            raise ConfigError(
+                f"latency_profile_mismatch: {describe(self.latency_profile_mismatch)} is not "
+                "allowed; allowed: true, false"
+            )
         if not isinstance(self.device, str):
             raise ConfigError(f"device: {describe(self.device)} is not a device name")
         expect_int(self.seed, "training_seed")
@@ -98,9 +111,12 @@ class TrainingSettings:
     def train_settings(self) -> TrainSettings:
         """What the evaluator trains with (`TrainSettings` adds the latency protocol,
         limits and threads, which the env leaves at their defaults)."""
+        profile = None if self.latency_profile is None else str(self.latency_profile)
         return TrainSettings(
-            backend=self.backend, device=self.device, precision=self.precision, seed=self.seed
-        )
+            backend=self.backend, device=self.device, precision=self.precision, seed=self.seed,
+            latency=self.latency, latency_profile=profile,
+            latency_profile_mismatch=self.latency_profile_mismatch,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,9 @@ from nas_env.evaluation.cache import ResultCache, cache_key
 from nas_env.evaluation.checkpoints import CheckpointStore
 from nas_env.evaluation.failures import TimedOut, classify, free_memory, memory_limit
 from nas_env.evaluation.fidelity import Fidelity
+from nas_env.evaluation.latency_source import latency_key, latency_of, latency_profile
 from nas_env.evaluation.loop import TrainJob, TrainOutcome
-from nas_env.evaluation.measure import measure_latency, peak_memory, score_heldout, torch_threads
+from nas_env.evaluation.measure import peak_memory, score_heldout, torch_threads
 from nas_env.evaluation.measured import measured_fields, signal_scored
 from nas_env.evaluation.precision import Precision, resolve_device, resolve_precision
 from nas_env.evaluation.result import EvalResult
@@ -105,6 +106,7 @@ class Evaluator:
         self.space = base.with_task(self.spec)
         self.device = resolve_device(self.settings.device)
         self.precision: Precision = resolve_precision(self.settings.precision, self.device)
+        self.latency_profile = latency_profile(self.settings, base.name, self.device)
         if cache is False:
             self.cache = ResultCache(":memory:")
         else:
@@ -124,6 +126,7 @@ class Evaluator:
         self._settings_token = (
             f"mem={settings.max_memory_mb};lat={settings.latency_warmup}+"
             f"{settings.latency_repeats}x{settings.latency_threads};{latency_protocol(settings)}"
+            f"{latency_key(self.latency_profile)}"
             f"ds={backend_token}"
         )
         self.checkpoints: CheckpointStore | None = None
@@ -362,18 +365,11 @@ class Evaluator:
         )
         if time.perf_counter() > deadline:
             raise TimedOut(f"wall-clock cap {self.fidelity.max_seconds:g} s reached in validation")
-        settings = self.settings
-        latency = measure_latency(
-            model,
-            self.spec,
-            self.device,
-            warmup=settings.latency_warmup,
-            repeats=settings.latency_repeats,
-            threads=settings.latency_threads,
-            warmup_seconds=settings.latency_warmup_seconds,
-            statistic=settings.latency_statistic,
+        latency, source = latency_of(
+            model, genome, self.spec, self.device, self.settings, self.latency_profile
         )
-        return measured_fields(scores, latency, outcome, task_kind(self.task.kind), self.device)
+        fields = measured_fields(scores, latency, outcome, task_kind(self.task.kind), self.device)
+        return {**fields, "latency_source": source}
 
     def _train(
         self, model: torch.nn.Module, deadline: float, genome: Genome

@@ -54,6 +54,8 @@ class EvalResult:
         latency_spread_ms: Interquartile range of the timed latency repeats.
         latency_threads: CPU threads pinned while timing (None on CUDA).
         latency_repeats: Timed latency passes (after a warm-up).
+        latency_source: ``measured``, or ``predicted:<profile>`` (`nas_env.latency`);
+            None in results made before the option existed.
         threads: CPU threads torch trained with.
         train_seconds: Wall-clock time of the training loop.
         train_tokens: Tokens (LM) or token slots (classification) trained on.
@@ -113,6 +115,7 @@ class EvalResult:
     latency_spread_ms: float | None = None
     latency_threads: int | None = None
     latency_repeats: int | None = None
+    latency_source: str | None = None
     threads: int | None = None
     train_seconds: float | None = None
     train_tokens: int | None = None

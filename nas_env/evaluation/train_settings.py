@@ -9,6 +9,8 @@ from nas_env.checks import check_int, expect_choice, expect_number
 
 STATISTICS: tuple[str, ...] = ("median", "min", "q25")
 """How a latency protocol summarises its timed passes (`nas_env.evaluation.measure`)."""
+LATENCY_SOURCES: tuple[str, ...] = ("measured", "predicted")
+"""Where a result's latency comes from (`nas_env.evaluation.latency_source`)."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class TrainSettings:
             ``latency_warmup`` passes).
         latency_statistic: ``median``, ``min`` or ``q25`` of the timed passes
             (`nas_env.evaluation.measure.LATENCY_STATISTICS`).
+        latency: ``measured`` (timed on the trained model) or ``predicted`` by a latency
+            profile (`nas_env.latency`), which results and records name.
+        latency_profile: The profile's path (None: ``config/latency/<space>-<device>.json``).
+        latency_profile_mismatch: Use a profile made on another processor, thread count
+            or torch version, with a warning, instead of refusing it.
         threads: CPU threads for training (None: torch's current setting).
         deepspeed_config: Path of the DeepSpeed JSON (None: ``config/deepspeed.json``).
 
@@ -45,6 +52,9 @@ class TrainSettings:
     latency_threads: int = 1
     latency_warmup_seconds: float = 0.0
     latency_statistic: str = "median"
+    latency: str = "measured"
+    latency_profile: str | None = None
+    latency_profile_mismatch: bool = False
     threads: int | None = None
     deepspeed_config: str | None = None
 
@@ -55,3 +65,4 @@ class TrainSettings:
         check_int(self.threads, "TrainSettings.threads", 1, allow_none=True)
         expect_number(self.latency_warmup_seconds, "TrainSettings.latency_warmup_seconds", 0)
         expect_choice(self.latency_statistic, "TrainSettings.latency_statistic", STATISTICS)
+        expect_choice(self.latency, "TrainSettings.latency", LATENCY_SOURCES)
