@@ -206,3 +206,23 @@ def test_stacking_fits_on_what_the_base_predicts(tmp_path: Path) -> None:
     assert tau["stacked"] >= 0.85 and tau["stacked"] > tau["plain"] + 0.2, tau
     assert "predicted val_loss" in stacked["model"]["features"]
     assert "predicted" not in plain["model"]["features"]
+
+
+def test_the_latency_column_can_come_from_a_profile(tmp_path: Path) -> None:
+    from nas_env.latency.profile import Profile
+
+    rows = tmp_path / "rows.jsonl"
+    write_rows(rows, "mid", "train", 30, seed=1)
+    write_rows(rows, "mid", "valid", 8, seed=3)
+    path = SHIPPED_TABLES.parent / "latency" / "mid-cpu.json"
+    meta = build_long_surrogate(
+        [rows], BASE, tmp_path / "p.npz", level="tiny", noise_seed=None, latency_profile=path
+    )
+    assert meta["latency_from"].startswith("latency profile mid-cpu@")
+    served, base = SurrogateEvaluator(tmp_path / "p.npz"), SurrogateEvaluator(BASE)
+    profile = Profile(path, json.loads(path.read_text()))
+    genome = served.space.default_genome()
+    assert served.evaluate(genome).latency_ms == pytest.approx(
+        profile.predict(dict(genome), served.space.task), rel=1e-6
+    )
+    assert served.evaluate(genome).latency_ms != base.evaluate(genome).latency_ms

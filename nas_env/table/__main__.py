@@ -110,6 +110,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     longs.add_argument("--level", default="long", help="the rows' fidelity level (long)")
     longs.add_argument("--seed", type=int, default=0, help="CV seed (0)")
     longs.add_argument(
+        "--latency-profile",
+        default=None,
+        help="a latency profile of the space whose predictions become the latency column",
+    )
+    longs.add_argument(
         "--stack",
         action="store_true",
         help="also fit on the base benchmark's predicted losses (its short-training rungs)",
@@ -316,8 +321,9 @@ def run_long_surrogate(args: argparse.Namespace) -> int:
     from nas_env.table.long_surrogate import build_long_surrogate
 
     meta = build_long_surrogate(
-        args.rows, args.base, args.out, level=args.level, seed=args.seed, stack=args.stack
-    )
+        args.rows, args.base, args.out, level=args.level, seed=args.seed, stack=args.stack,
+        latency_profile=args.latency_profile,
+    )  # fmt: skip
     print(render_surrogate(args.out, meta))
     return 0
 

@@ -138,6 +138,19 @@ def _cheap_row(space: Any, cheap: dict[str, np.ndarray], genes: Any) -> np.ndarr
     return cheap.get(key, np.full(width, np.nan))
 
 
+def _profiled_latency(path: str | Path, space: Any, genomes: list[Any]) -> tuple[Any, str]:
+    """The latency column predicted by a profile (on the device it was made on)."""
+    from nas_env.latency.profile import Profile
+
+    profile = Profile(Path(path), json.loads(Path(path).read_text(encoding="utf-8")))
+    if profile.meta.get("space") != space.name:
+        raise ConfigError(f"latency profile {path} is of space {profile.meta.get('space')!r}")
+    values = [profile.predict(dict(g), space.task) for g in genomes]
+    device = profile.meta["device"]
+    where = f"{device['processor']}, {device['threads']} thread(s), torch {device['torch']}"
+    return np.asarray(values, dtype=np.float32), f"latency profile {profile.tag} ({where})"
+
+
 def build_long_surrogate(
     rows: Sequence[str | Path],
     base: str | Path,
@@ -148,6 +161,7 @@ def build_long_surrogate(
     seed: int = 0,
     grid: Sequence[dict[str, Any]] = GRID,
     stack: bool = False,
+    latency_profile: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fit, measure and write the benchmark (see the module docstring); its meta.
 
@@ -163,6 +177,8 @@ def build_long_surrogate(
             (what short training says of the genome; NaN for a genome the base lacks, such
             as a `tiny` truth row), the "predictor over cheap signals" of the benchmark's
             design.
+        latency_profile: A latency profile of the space (`nas_env.latency`) whose
+            predictions become the latency column (None: the base benchmark's).
 
     Raises:
         ConfigError: Too few runs to fit (``MIN_TRAIN``) or measure (``MIN_HELD_OUT``) the
@@ -233,6 +249,10 @@ def build_long_surrogate(
     predicted = np.stack([m.predict(x_all) for m in models]).astype(np.float32)
     import sklearn
 
+    latency, latency_from = arrays["latency_ms"], str(base)
+    if latency_profile is not None:
+        latency, latency_from = _profiled_latency(latency_profile, space, [every[k] for k in keys])
+
     used = [r for r in runs if any(s in r.losses for s in marks)]
     meta = {
         "format": FORMAT,
@@ -267,7 +287,7 @@ def build_long_surrogate(
             if row["noise_floor"]
         ],
         "data": [str(p) for p in paths],
-        "latency_from": str(base),
+        "latency_from": latency_from,
         "real_training_seconds": sum(r.seconds for r in used),
         "fit_seconds": time.perf_counter() - started,
     }
@@ -276,7 +296,7 @@ def build_long_surrogate(
         out,
         keys=arrays["keys"],
         val_loss=predicted,
-        latency_ms=arrays["latency_ms"],
+        latency_ms=latency,
         params=arrays["params"],
         size_mb=arrays["size_mb"],
         flops_per_token=arrays["flops_per_token"],
