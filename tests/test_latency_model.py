@@ -22,6 +22,8 @@ def test_counts_follow_the_genes() -> None:
     rnn = load_space("rnn")
     counts = features(dict(rnn.default_genome()), rnn.family, rnn.task)
     assert counts["recurrent_steps"] == counts["blocks"] * rnn.task.seq_len > 0
+    normed = features({**rnn.default_genome(), "cell_norm": True}, rnn.family, rnn.task)
+    assert normed["lstm_cell_steps"] == counts["recurrent_steps"] and normed["recurrent_steps"] == 0
     assert counts["attention_gflop"] == 0
 
 
@@ -30,7 +32,8 @@ def test_fit_recovers_non_negative_costs_and_predicts_the_same_each_time() -> No
     x = np.abs(rng.normal(size=(60, len(FEATURES))))
     x[:, 0] = 1.0
     x[:, -1] = 0.0  # a feature the sample never uses
-    truth = np.array([0.05, 0.2, 3.0, 1.0, 0.01, 0.1, 0.0, 0.3, 0.02, 0.04, 0.07, 0.01, 0.0])
+    truth = np.zeros(len(FEATURES))
+    truth[:12] = [0.05, 0.2, 3.0, 1.0, 0.01, 0.1, 0.0, 0.3, 0.02, 0.04, 0.07, 0.01]
     costs = fit(x, x @ truth)
     assert costs == pytest.approx(truth, abs=1e-9)
     noisy = x @ truth - 0.5 * x[:, 4]  # a negative effect is clipped, not fitted

@@ -16,8 +16,10 @@ profile's batch size and context, from the model config alone:
 * ``layer_norms``, ``rms_norms``: norm calls of each kind (a fused LayerNorm kernel and the
   element-wise RMSNorm cost differently);
 * ``heads``: attention heads summed over blocks (a per-head cost in attention);
-* ``recurrent_steps``: sequential time steps x recurrent layers x directions (RNNs run
-  their steps one after another).
+* ``recurrent_steps``: sequential time steps x recurrent layers x directions of a fused
+  PyTorch RNN; ``lstm_cell_steps``, ``gru_cell_steps``, ``vanilla_cell_steps``: the same for
+  the LayerNorm cells (``cell_norm``), which step in Python and cost more per step, by cell
+  (each runs its own element-wise work).
 
 `fit` finds non-negative costs by least squares (an active-set solution: a cost cannot be
 negative), so a prediction is a closed form, deterministic, and small enough to ship.
@@ -47,6 +49,9 @@ FEATURES: tuple[str, ...] = (
     "rms_norms",
     "heads",
     "recurrent_steps",
+    "lstm_cell_steps",
+    "gru_cell_steps",
+    "vanilla_cell_steps",
 )
 
 
@@ -79,7 +84,8 @@ def features(
         stacks = config.layers * config.num_directions
         out["blocks"] = float(stacks)
         out["matmul_gflop"] = flops * tokens / 1e9
-        out["recurrent_steps"] = float(stacks * task.seq_len)
+        steps = f"{config.cell}_cell_steps" if config.cell_norm else "recurrent_steps"
+        out[steps] = float(stacks * task.seq_len)
     return out
 
 
