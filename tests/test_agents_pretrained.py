@@ -30,10 +30,16 @@ def run(tmp_path: Path, algo: str, *extra: str, env_id: str | None = None) -> in
     return train_rl.main([*argv, *extra])
 
 
-def exported(tmp_path: Path, algo: str, *extra: str) -> Path:
-    assert run(tmp_path, algo, *extra) == 0
-    (folder,) = list((tmp_path / "logs" / algo).iterdir())
-    return export(folder, tmp_path / f"{algo}.safetensors")
+_EXPORTED: dict[str, Path] = {}
+
+
+def exported(tmp_path: Path, algo: str) -> Path:
+    """A policy file of a 16-step run of ``algo``, made once per test session."""
+    if algo not in _EXPORTED:
+        assert run(tmp_path, algo) == 0
+        (folder,) = list((tmp_path / "logs" / algo).iterdir())
+        _EXPORTED[algo] = export(folder, tmp_path / f"{algo}.safetensors")
+    return _EXPORTED[algo]
 
 
 @pytest.mark.parametrize("algo", list(CASES))

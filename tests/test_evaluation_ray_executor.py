@@ -81,6 +81,7 @@ def genomes(tiny) -> list[Genome]:
     return list(out.values())
 
 
+@pytest.mark.slow  # starts a local Ray instance and trains on its workers (about a minute)
 def test_ray_gives_the_local_results_and_trains_a_genome_in_flight_once(
     ray_session: Any, genomes: list[Genome], tmp_path: Path
 ) -> None:

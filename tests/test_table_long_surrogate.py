@@ -21,6 +21,7 @@ from nas_env.space import SearchSpace
 from nas_env.table import SHIPPED_TABLES, SurrogateEvaluator
 from nas_env.table.__main__ import main
 from nas_env.table.long_surrogate import build_long_surrogate, read_runs, regret
+from nas_env.table.surrogate import GRID
 
 pytest.importorskip("sklearn")
 
@@ -184,7 +185,10 @@ def test_cli_builds_and_describes(built: tuple[Path, dict[str, Any]], tmp_path: 
 def test_stacking_fits_on_what_the_base_predicts(tmp_path: Path) -> None:
     """A truth that follows the base benchmark's own predictions (but not the genes
     smoothly) is ranked far better when those predictions are features; genomes the base
-    lacks (`tiny` rows) still fit, with no prediction."""
+    lacks (`tiny` rows) still fit, with no prediction. (The stacked build also takes its
+    latency column from a latency profile.)"""
+    from nas_env.latency.profile import Profile
+
     base = SurrogateEvaluator(BASE)
 
     def follows_base(genes: dict[str, Any], steps: int, seed: int = 0) -> float:
@@ -195,9 +199,11 @@ def test_stacking_fits_on_what_the_base_predicts(tmp_path: Path) -> None:
     write_rows(rows, "mid", "train", 40, seed=1, loss=follows_base)
     write_rows(rows, "tiny", "fit", 10, seed=2)
     write_rows(rows, "mid", "valid", 16, seed=3, loss=follows_base)
-    plain = build_long_surrogate([rows], BASE, tmp_path / "a.npz", level="tiny", noise_seed=None)
+    quick = {"level": "tiny", "noise_seed": None, "grid": GRID[:1]}
+    plain = build_long_surrogate([rows], BASE, tmp_path / "a.npz", **quick)
+    profile_path = SHIPPED_TABLES.parent / "latency" / "mid-cpu.json"
     stacked = build_long_surrogate(
-        [rows], BASE, tmp_path / "b.npz", level="tiny", noise_seed=None, stack=True
+        [rows], BASE, tmp_path / "b.npz", stack=True, latency_profile=profile_path, **quick
     )
     tau = {
         name: meta["report"]["val_loss@40"]["held_out"]["kendall_tau"]
@@ -206,21 +212,11 @@ def test_stacking_fits_on_what_the_base_predicts(tmp_path: Path) -> None:
     assert tau["stacked"] >= 0.85 and tau["stacked"] > tau["plain"] + 0.2, tau
     assert "predicted val_loss" in stacked["model"]["features"]
     assert "predicted" not in plain["model"]["features"]
-
-
-def test_the_latency_column_can_come_from_a_profile(tmp_path: Path) -> None:
-    from nas_env.latency.profile import Profile
-
-    rows = tmp_path / "rows.jsonl"
-    write_rows(rows, "mid", "train", 30, seed=1)
-    write_rows(rows, "mid", "valid", 8, seed=3)
-    path = SHIPPED_TABLES.parent / "latency" / "mid-cpu.json"
-    meta = build_long_surrogate(
-        [rows], BASE, tmp_path / "p.npz", level="tiny", noise_seed=None, latency_profile=path
-    )
-    assert meta["latency_from"].startswith("latency profile mid-cpu@")
-    served, base = SurrogateEvaluator(tmp_path / "p.npz"), SurrogateEvaluator(BASE)
-    profile = Profile(path, json.loads(path.read_text()))
+    # the latency column came from the profile, not from the base benchmark
+    assert stacked["latency_from"].startswith("latency profile mid-cpu@")
+    assert plain["latency_from"] == str(BASE)
+    served = SurrogateEvaluator(tmp_path / "b.npz")
+    profile = Profile(profile_path, json.loads(profile_path.read_text()))
     genome = served.space.default_genome()
     assert served.evaluate(genome).latency_ms == pytest.approx(
         profile.predict(dict(genome), served.space.task), rel=1e-6
