@@ -240,7 +240,9 @@ def export(run_dir: str | Path, out: str | Path) -> Path:
     try:
         return save_policy(
             model, env, out, config.get("hyperparams") or {}, env_id=config["env_id"],
-            env_kwargs=config.get("env_kwargs") or {}, steps=int(model.num_timesteps),
+            env_kwargs={k: v for k, v in (config.get("env_kwargs") or {}).items()
+                        if k != "cache"},  # the machine's result database: not provenance
+            steps=int(model.num_timesteps),
             seed=config.get("seed"), command=" ".join(config.get("command") or ()),
             run=run.name,
         )  # fmt: skip

@@ -103,3 +103,21 @@ def test_names_files_and_formats_are_checked(
     capsys.readouterr()
     assert main(["info", str(path)]) == 0
     assert '"algo": "ppo"' in capsys.readouterr().out
+
+
+def test_the_shipped_policy_loads_by_name_and_fits_its_env() -> None:
+    from agents.pretrained import shipped
+
+    assert "mid-design-v0" in shipped()
+    policy = load_policy("mid-design-v0")
+    assert policy.algo == "maskable_ppo" and policy.meta["env_kwargs"] == {"targets": "random"}
+    env = gym.make("nas_env/SurrogateLMDesign-v0", targets="random")
+    check_fits(policy, env, "maskable_ppo")
+    hp = policy.hyperparams()
+    kwargs = model_kwargs({k: v for k, v in hp.items() if k != "policy"})
+    model = ALGOS["maskable_ppo"](hp["policy"], env, seed=0, **kwargs)
+    start_from(policy, model)
+    obs, _ = env.reset(seed=0, options={"targets": {"size_mb": 0.5, "latency_ms": 1.0}})
+    action, _ = model.predict(obs, action_masks=env.unwrapped.action_masks(), deterministic=True)
+    assert env.unwrapped.action_masks()[int(action)]
+    env.close()
