@@ -61,6 +61,8 @@ def test_an_exported_policy_starts_a_new_agent_with_its_weights(algo: str, tmp_p
     assert all(torch.equal(after[k], policy.state[k]) for k in policy.state)
     assert any(not torch.equal(before[k], after[k]) for k in before)  # not a fresh network
     env.close()
+    if algo != "maskable_ppo":
+        return
     # and from the command line: a fine-tuning run records where it started
     assert run(tmp_path / "again", algo, "--pretrained", str(path)) == 0
     (folder,) = list((tmp_path / "again" / "logs" / algo).iterdir())

@@ -23,7 +23,8 @@ FIDELITY = {"steps": 2, "batch_size": 2, "lr": 0.001, "eval_tokens": 256}
 @pytest.fixture(scope="module")
 def profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("lat") / "tiny-cpu.json"
-    assert latency_main(["profile", "--space", "tiny", "--genomes", "6", "--out", str(out)]) == 0
+    args = ["profile", "--space", "tiny", "--genomes", "6", "--passes", "1", "--out", str(out)]
+    assert latency_main(args) == 0
     return out
 
 

@@ -18,7 +18,8 @@ from nas_env.space import load_space
 @pytest.fixture(scope="module")
 def profiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("lat") / "tiny-cpu.json"
-    assert main(["profile", "--space", "tiny", "--genomes", "15", "--out", str(out)]) == 0
+    args = ["profile", "--space", "tiny", "--genomes", "15", "--passes", "1", "--out", str(out)]
+    assert main(args) == 0
     return out
 
 
@@ -37,8 +38,12 @@ def test_a_profile_round_trips_and_predicts(profiled: Path) -> None:
 def test_an_interrupted_profile_resumes_from_its_rows(profiled: Path) -> None:
     rows = profiled.with_suffix(".rows.jsonl")
     before = rows.read_text()
-    assert main(["profile", "--space", "tiny", "--genomes", "15", "--out", str(profiled)]) == 0
+    args = ["profile", "--space", "tiny", "--genomes", "15", "--passes", "1"]
+    assert main([*args, "--out", str(profiled)]) == 0
     assert rows.read_text() == before  # nothing measured twice
+    assert main([*args[:-1], "2", "--out", str(profiled)]) == 0  # a second pass adds to it
+    lines = rows.read_text().splitlines()
+    assert len(lines) == 30 and rows.read_text().startswith(before)
 
 
 def test_another_space_or_device_is_refused(profiled: Path, tmp_path: Path) -> None:

@@ -182,6 +182,7 @@ def test_cli_builds_and_describes(built: tuple[Path, dict[str, Any]], tmp_path: 
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # two builds over every genome of `mid` (about 20 s)
 def test_stacking_fits_on_what_the_base_predicts(tmp_path: Path) -> None:
     """A truth that follows the base benchmark's own predictions (but not the genes
     smoothly) is ranked far better when those predictions are features; genomes the base
