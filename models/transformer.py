@@ -20,6 +20,7 @@ from models.attention import (
     attention_weights,
 )
 from models.common import (
+    INIT_STD,
     check_tokens,
     cls_loss,
     init_linear_and_embedding,
@@ -186,6 +187,22 @@ class TransformerClassifier(nn.Module):
     def num_params(self) -> int:
         """Number of unique parameters."""
         return unique_param_count(self)
+
+
+def scale_residual_init(model: nn.Module) -> nn.Module:
+    """GPT-2's init of the projections that write into the residual stream (attention's
+    output projection and the FFN's last matrix): N(0, 0.02 / sqrt(2 x layers)), so that
+    the stream's variance does not grow with depth (Radford et al., 2019). The model is
+    changed in place (drawn from torch's global generator) and returned; a model without
+    transformer blocks is returned as it is."""
+    backbone = getattr(model, "transformer", None)
+    blocks = list(getattr(backbone, "blocks", ()))
+    std = INIT_STD / math.sqrt(2 * max(1, len(blocks)))
+    for block in blocks:
+        ffn = block.ffn
+        for layer in (block.attn.c_proj, getattr(ffn, "fc2", None) or ffn.w2):
+            nn.init.normal_(layer.weight, mean=0.0, std=std)
+    return model
 
 
 def block_params(config: BlockConfig) -> int:

@@ -231,6 +231,7 @@ def test_the_key_covers_every_setting_that_changes_a_result(cache_root: Path) ->
         {"latency_threads": 2},
         {"latency_warmup_seconds": 0.2},
         {"latency_statistic": "min"},
+        {"residual_init": "scaled"},
         {"threads": 3},
         {"seed": 1},
     ):
@@ -249,6 +250,7 @@ def test_the_key_covers_every_setting_that_changes_a_result(cache_root: Path) ->
         {"threads": True},
         {"latency_warmup_seconds": -1},
         {"latency_statistic": "mean"},
+        {"residual_init": "gpt3"},
     ],
 )
 def test_bad_settings_name_the_field(change: dict) -> None:
@@ -267,3 +269,14 @@ def test_results_carry_fingerprint_standard_error_and_latency_protocol(cache_roo
     assert result.latency_threads == 1 and result.latency_repeats == 4
     assert result.latency_spread_ms is not None and result.latency_spread_ms >= 0
     assert result.threads == torch.get_num_threads()
+
+
+def test_scaled_residual_init_is_an_option_that_changes_results(cache_root: Path) -> None:
+    flat = make(cache_root, settings=TrainSettings(device="cpu"), cache=False)
+    scaled = make(
+        cache_root, settings=TrainSettings(device="cpu", residual_init="scaled"), cache=False
+    )
+    genes = {**flat.space.default_genome(), "layers": 4, "heads": [2] * 4, "ffn_ratio": [2] * 4}
+    genome = flat.space.genome(genes)
+    a, b = flat.evaluate(genome), scaled.evaluate(genome)
+    assert a.ok and b.ok and a.val_loss != b.val_loss and a.params == b.params

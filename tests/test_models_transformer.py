@@ -249,3 +249,20 @@ def test_post_norm_is_the_original_wiring_and_pre_norm_keeps_the_residual() -> N
             mid = x + block.attn(block.norm1(x))
             assert torch.allclose(out, mid + block.ffn(block.norm2(mid)))
             assert out.mean().abs() > 0.5  # the input's offset survives
+
+
+def test_scaled_residual_init_shrinks_only_the_residual_projections() -> None:
+    from models.transformer import scale_residual_init
+
+    task = TaskSpec("lm", 64, 16)
+    for activation, out_proj in (("gelu", "fc2"), ("swiglu", "w2")):
+        torch.manual_seed(0)
+        model = build_model(
+            {"layers": 4, "d_model": 128, "heads": 2, "activation": activation}, task
+        )
+        scale_residual_init(model)
+        want = 0.02 / math.sqrt(2 * 4)
+        for block in model.transformer.blocks:
+            for weight in (block.attn.c_proj.weight, getattr(block.ffn, out_proj).weight):
+                assert float(weight.std()) == pytest.approx(want, rel=0.15)
+            assert float(block.attn.c_attn.weight.std()) == pytest.approx(0.02, rel=0.15)

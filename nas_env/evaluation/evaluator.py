@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from models import build_model, count_params, flops_per_token, model_config, size_mb
+from models.transformer import scale_residual_init
 from nas_env.checks import expect_choice
 from nas_env.errors import ConfigError
 from nas_env.evaluation.backends import BACKENDS, TrainingBackend, training_backend
@@ -44,10 +45,12 @@ EVALUATOR_VERSION = "4"
 
 def latency_protocol(settings: TrainSettings) -> str:
     """The cache key's part for a latency protocol beyond warm-up passes, repeats and
-    threads ("" for the default one, so that its keys are those of earlier releases)."""
+    threads, and for a residual init other than ``flat`` ("" for the defaults, so that
+    their keys are those of earlier releases)."""
+    init = "" if settings.residual_init == "flat" else f"init={settings.residual_init};"
     if settings.latency_warmup_seconds == 0.0 and settings.latency_statistic == "median":
-        return ""
-    return f"latw={settings.latency_warmup_seconds:g}s,{settings.latency_statistic};"
+        return init
+    return f"latw={settings.latency_warmup_seconds:g}s,{settings.latency_statistic};{init}"
 
 
 class Evaluator:
@@ -349,7 +352,10 @@ class Evaluator:
     ) -> dict[str, Any]:
         deadline = start + self.fidelity.max_seconds
         torch.manual_seed(self.settings.seed)
-        model = build_model(config).to(self.device)
+        model = build_model(config)
+        if self.settings.residual_init == "scaled":
+            scale_residual_init(model)
+        model = model.to(self.device)
         outcome, model = self._train(model, deadline, genome)
         if keep is not None:
             keep.append(model)

@@ -10,6 +10,7 @@ from nas_env.checks import check_int, expect_choice, expect_number
 STATISTICS: tuple[str, ...] = ("median", "min", "q25")
 """How a latency protocol summarises its timed passes (`nas_env.evaluation.measure`)."""
 LATENCY_SOURCES: tuple[str, ...] = ("measured", "predicted")
+RESIDUAL_INITS: tuple[str, ...] = ("flat", "scaled")
 """Where a result's latency comes from (`nas_env.evaluation.latency_source`)."""
 
 
@@ -36,6 +37,9 @@ class TrainSettings:
         latency_profile: The profile's path (None: ``config/latency/<space>-<device>.json``).
         latency_profile_mismatch: Use a profile made on another processor, thread count
             or torch version, with a warning, instead of refusing it.
+        residual_init: ``flat`` (every Linear N(0, 0.02), the default of evaluator
+            version 4) or ``scaled`` (GPT-2's N(0, 0.02 / sqrt(2 x layers)) for the
+            projections into the residual stream, `models.transformer.scale_residual_init`).
         threads: CPU threads for training (None: torch's current setting).
         deepspeed_config: Path of the DeepSpeed JSON (None: ``config/deepspeed.json``).
 
@@ -55,6 +59,7 @@ class TrainSettings:
     latency: str = "measured"
     latency_profile: str | None = None
     latency_profile_mismatch: bool = False
+    residual_init: str = "flat"
     threads: int | None = None
     deepspeed_config: str | None = None
 
@@ -66,3 +71,4 @@ class TrainSettings:
         expect_number(self.latency_warmup_seconds, "TrainSettings.latency_warmup_seconds", 0)
         expect_choice(self.latency_statistic, "TrainSettings.latency_statistic", STATISTICS)
         expect_choice(self.latency, "TrainSettings.latency", LATENCY_SOURCES)
+        expect_choice(self.residual_init, "TrainSettings.residual_init", RESIDUAL_INITS)
