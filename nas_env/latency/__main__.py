@@ -25,7 +25,7 @@ def measure_rows(
     batch: int,
     threads: int,
     rows_path: Path,
-    passes: int = 2,
+    passes: int = 3,
 ) -> list[dict[str, Any]]:
     """Time ``count`` uniform genomes (seed 0) in ``passes`` passes over them (so that a
     genome's timings are minutes apart), resuming from ``rows_path``; one row per genome
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     prof.add_argument("--genomes", type=int, default=300, help="sample size (300)")
     prof.add_argument("--batch", type=int, default=1, help="sequences per forward pass (1)")
     prof.add_argument("--threads", type=int, default=1, help="CPU threads while timing (1)")
-    prof.add_argument("--passes", type=int, default=2, help="timings per genome, minimum kept (2)")
+    prof.add_argument("--passes", type=int, default=3, help="timings per genome, minimum kept (3)")
     prof.add_argument("--out", default=None, help="profile file (config/latency/SPACE-DEVICE.json)")
     info = sub.add_parser("info", help="describe a profile")
     info.add_argument("path")
