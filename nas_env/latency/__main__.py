@@ -27,9 +27,9 @@ def measure_rows(
     rows_path: Path,
     passes: int = 3,
 ) -> list[dict[str, Any]]:
-    """Time ``count`` uniform genomes (seed 0) in ``passes`` passes over them (so that a
-    genome's timings are minutes apart), resuming from ``rows_path``; one row per genome
-    with the minimum over its passes (``latency_ms``) and every pass's figure."""
+    """Time ``count`` uniform genomes (seed 0) in ``passes`` passes over them, back to
+    back, resuming from ``rows_path``; one row per genome with the minimum over its passes
+    (``latency_ms``) and every pass's figure."""
     import torch
     from tqdm import tqdm
 
