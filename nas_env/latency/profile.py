@@ -1,16 +1,16 @@
 """Latency profiles: a sample of genomes measured on one device, the latency model fitted on
 them, and the file that ships it.
 
-``python -m nas_env.latency profile --space mid --device cpu`` measures
-``--genomes`` genomes drawn uniformly from the space (seed 0; rows appended to
-``<out>.rows.jsonl`` as they come, so an interrupted profile resumes), each on a freshly
-built model (latency does not depend on the weights) with the stable protocol
-(`PROTOCOL`), in ``--passes`` passes back to back (a genome's figure is the minimum of its
-timings; timings from different periods of a shared machine do not mix well), fits
-`nas_env.latency.model` on a seeded 80 % of them, reports the error on the other 20 % (median absolute percentage error, Kendall tau), refits on all and writes a
-small JSON file with the costs, the protocol and the device it was measured on (processor,
-threads, torch version). `load_profile` refuses a profile of another space or device with
-a clear error (or warns, when asked).
+``python -m nas_env.latency profile --space mid --device cpu`` measures ``--genomes``
+genomes drawn uniformly from the space (seed 0; rows appended to ``<out>.rows.jsonl`` as
+they come, so an interrupted profile resumes), each on a freshly built model (latency does
+not depend on the weights) with the stable protocol (`PROTOCOL`), in ``--passes`` passes
+back to back (a genome's figure is the minimum of its timings; timings from different
+periods of a shared machine do not mix well). It fits `nas_env.latency.model` on a seeded
+80 % of them, reports the error on the other 20 % (median absolute percentage error,
+Kendall tau), refits on all and writes a small JSON file with the costs, the protocol and
+the device it was measured on (processor, threads, torch version). `load_profile` refuses
+a profile of another space or device with a clear error (or warns, when asked).
 """
 
 from __future__ import annotations
