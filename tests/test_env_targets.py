@@ -60,7 +60,8 @@ def test_the_reward_aims_at_the_episode_targets() -> None:
     size = env.unwrapped.evaluator.evaluate(genome).size_mb
     scores = {}
     for target in (size / 4, size * 2):
-        _, info = env.reset(options={"targets": {"size_mb": target, "latency_ms": 100.0}})
+        targets = {"size_mb": target, "latency_ms": 100.0}
+        _, info = env.reset(seed=0, options={"genome": genome, "targets": targets})
         assert info["targets"] == {"size_mb": target, "latency_ms": 100.0}
         assert env.unwrapped.reward_fn.target_size_mb == target
         scores[target] = info["score"]
