@@ -21,7 +21,7 @@ from nas_env.space import SearchSpace
 from nas_env.table import SHIPPED_TABLES, SurrogateEvaluator
 from nas_env.table.__main__ import main
 from nas_env.table.long_surrogate import build_long_surrogate, read_runs, regret
-from nas_env.table.surrogate import GRID
+from nas_env.table.regressors import GP, HGB_GRID
 
 pytest.importorskip("sklearn")
 
@@ -80,7 +80,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any
     write_rows(rows, "mid", "valid", 16, seed=3)
     write_rows(rows, "mid", "valid", 16, seed=3, train_seed=1)  # the noise floor
     out = folder / "long.npz"
-    return out, build_long_surrogate([rows], BASE, out, level="tiny")
+    quick = (HGB_GRID[0], GP)  # one of each family
+    return out, build_long_surrogate([rows], BASE, out, level="tiny", grid=quick)
 
 
 def test_fits_on_every_sample_but_the_held_out(built: tuple[Path, dict[str, Any]]) -> None:
@@ -93,6 +94,9 @@ def test_fits_on_every_sample_but_the_held_out(built: tuple[Path, dict[str, Any]
     assert top["held_out"]["kendall_tau"] > 0.7 and top["held_out"]["regret"] < 0.2
     assert top["held_out"]["valid"]["genomes"] == 16
     assert top["noise_floor"]["genomes"] == 16 and top["noise_floor"]["kendall_tau"] > 0.8
+    chosen = {row["settings"].get("family", "hgb") for row in meta["report"].values()}
+    assert chosen == {"gp"}  # the smooth truth: the process wins the cross-validation
+    assert meta["model"]["estimator"] == "GaussianProcessRegressor"
     assert meta["real_training_seconds"] == pytest.approx(1.5 * 2 * (40 + 20 + 16))
 
 
@@ -200,7 +204,7 @@ def test_stacking_fits_on_what_the_base_predicts(tmp_path: Path) -> None:
     write_rows(rows, "mid", "train", 40, seed=1, loss=follows_base)
     write_rows(rows, "tiny", "fit", 10, seed=2)
     write_rows(rows, "mid", "valid", 16, seed=3, loss=follows_base)
-    quick = {"level": "tiny", "noise_seed": None, "grid": GRID[:1]}
+    quick = {"level": "tiny", "noise_seed": None, "grid": HGB_GRID[:1]}
     plain = build_long_surrogate([rows], BASE, tmp_path / "a.npz", **quick)
     profile_path = SHIPPED_TABLES.parent / "latency" / "mid-cpu.json"
     stacked = build_long_surrogate(

@@ -100,9 +100,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     longs = sub.add_parser(
         "long-surrogate",
         help="fit a surrogate on rows of long training (benchmarks/long_truth.py)",
-        description="Fit one gradient-boosted model per mark of the rows' runs on the "
-        "samples not held out, measure it on the held-out ones (valid*), and write the "
-        "predictions for every genome of --base (whose latency and sizes it keeps).",
+        description="Fit one model per mark of the rows' runs (gradient-boosted trees or "
+        "a Gaussian process, chosen by cross-validation) on the samples not held out, "
+        "measure it on the held-out ones (valid*), and write the predictions for every "
+        "genome of --base (whose latency and sizes it keeps).",
     )
     longs.add_argument("--rows", action="append", required=True, help="rows file (repeatable)")
     longs.add_argument("--base", required=True, help="a surrogate benchmark of the space (.npz)")

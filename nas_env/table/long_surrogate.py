@@ -3,10 +3,12 @@
 ``python -m nas_env.table long-surrogate --rows benchmarks/data/mid_long.jsonl --base
 config/tables/mid.npz --out config/tables/mid-long.npz`` reads the held-out losses that
 ``benchmarks/long_truth.py --plan surrogate`` measured at every mark (rung) of the `long`
-level, fits one gradient-boosted model per rung on the samples not named as held out
-(features as `nas_env.table.surrogate.encode`: genes, log parameters, log FLOPs per token;
-settings chosen by 5-fold cross-validation on those rows only), measures each model on the
-held-out samples (``valid*``: Kendall tau, Spearman rho, and the regret of its top pick),
+level, fits one model per rung on the samples not named as held out (features as
+`nas_env.table.surrogate.encode`: genes, log parameters, log FLOPs per token; the model,
+gradient-boosted trees under one of several settings or a Gaussian process
+(`nas_env.table.regressors`), chosen by 5-fold cross-validation on those rows only),
+measures each model on the held-out samples (``valid*``: Kendall tau, Spearman rho, and
+the regret of its top pick),
 and writes the predictions for every genome of ``base`` (a surrogate benchmark of the same
 space, whose latency predictions, analytic sizes and genome order it keeps: latency does
 not depend on training).
@@ -32,12 +34,21 @@ import numpy as np
 
 from nas_env.errors import ConfigError, NASEnvError
 from nas_env.evaluation.fidelity import Fidelity
-from nas_env.table.surrogate import GRID, _regressor, choose_settings, encode, ranking
+from nas_env.table.regressors import (
+    ESTIMATORS,
+    GP,
+    HGB_GRID,
+    choose_settings,
+    family,
+    fit,
+)
+from nas_env.table.surrogate import encode, ranking
 from nas_env.table.surrogate_evaluator import FORMAT, load_benchmark
 
 HELD_OUT_PREFIX = "valid"
 MIN_TRAIN = 30
 MIN_HELD_OUT = 8
+GRID: tuple[dict[str, Any], ...] = (*HGB_GRID, GP)
 
 
 @dataclass
@@ -222,7 +233,7 @@ def build_long_surrogate(
         x = features([r.genes for r in train])
         y = np.array([r.losses[steps] for r in train])
         settings, cv_tau = choose_settings(x, y, seed, grid)
-        model = _regressor(settings).fit(x, y)
+        model = fit(settings, x, y)
         models.append(model)
         report[f"val_loss@{steps}"] = {
             "settings": settings,
@@ -269,7 +280,9 @@ def build_long_surrogate(
         "genomes": len(keys),
         "model": {
             "library": f"scikit-learn {sklearn.__version__}",
-            "estimator": "HistGradientBoostingRegressor",
+            "estimator": ", ".join(
+                sorted({ESTIMATORS[family(row["settings"])] for row in report.values()})
+            ),
             "targets": list(report),
             "features": "genes (ordinal values, one-hot categories, per-layer means), "
             "log params, log FLOPs/token"

@@ -34,13 +34,10 @@ from nas_env.genome import Genome
 from nas_env.ranking import kendall_tau, spearman
 from nas_env.space import SearchSpace
 from nas_env.table.evaluator import TableEvaluator
+from nas_env.table.regressors import HGB_GRID, choose_settings, fit
 from nas_env.table.surrogate_evaluator import FORMAT
 
-GRID: tuple[dict[str, Any], ...] = tuple(
-    {"learning_rate": lr, "max_leaf_nodes": leaves, "max_iter": 400, "min_samples_leaf": 10}
-    for lr in (0.03, 0.08)
-    for leaves in (7, 15, 31)
-)
+GRID = HGB_GRID
 HELD_OUT = 0.2
 
 
@@ -89,34 +86,6 @@ def encode(
         row.extend([math.log(params), math.log(max(flops, 1))])
         rows.append(row)
     return np.asarray(rows, dtype=np.float64)
-
-
-def _regressor(settings: dict[str, Any]) -> Any:
-    try:
-        from sklearn.ensemble import HistGradientBoostingRegressor
-    except ImportError as exc:
-        raise ConfigError(
-            "building a surrogate needs scikit-learn: pip install 'nas_env[surrogate]'"
-        ) from exc
-    return HistGradientBoostingRegressor(random_state=0, early_stopping=False, **settings)
-
-
-def choose_settings(
-    x: np.ndarray, y: np.ndarray, seed: int, grid: Sequence[dict[str, Any]] = GRID
-) -> tuple[dict[str, Any], float]:
-    """The ``grid`` entry with the best mean 5-fold Kendall tau on (x, y), and that tau."""
-    order = np.random.default_rng(seed).permutation(len(y))
-    folds = np.array_split(order, 5)
-    best: tuple[dict[str, Any], float] = (grid[0], -2.0)
-    for settings in grid:
-        taus = []
-        for k, test in enumerate(folds):
-            train = np.concatenate([f for j, f in enumerate(folds) if j != k])
-            model = _regressor(settings).fit(x[train], y[train])
-            taus.append(kendall_tau(model.predict(x[test]).tolist(), y[test].tolist()))
-        if float(np.mean(taus)) > best[1]:
-            best = (settings, float(np.mean(taus)))
-    return best
 
 
 def ranking(predicted: Sequence[float], real: Sequence[float]) -> dict[str, float]:
@@ -189,14 +158,14 @@ def build_surrogate(
     models, report = [], {}
     for name, y in zip(names, targets, strict=True):
         settings, cv_tau = choose_settings(x[train], y[train], seed, grid)
-        held = _regressor(settings).fit(x[train], y[train]).predict(x[test])
+        held = fit(settings, x[train], y[train]).predict(x[test])
         report[name] = {
             "settings": settings,
             "cv_kendall_tau": cv_tau,
             "held_out": ranking(held.tolist(), y[test].tolist()),
             "held_out_genomes": len(test),
         }
-        models.append(_regressor(settings).fit(x, y))
+        models.append(fit(settings, x, y))
     every = list(space.enumerate())
     sizes = [analytic(space, g) for g in every]
     features = encode(space, every, sizes)
