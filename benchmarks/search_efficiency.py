@@ -1,4 +1,5 @@
-"""Search efficiency on the surrogate benchmark (``nas_env/SurrogateLM-v0``).
+"""Search efficiency on the surrogate benchmark (``nas_env/SurrogateLM-v1``; ``--benchmark
+v0`` for the one whose truth is ``fast``).
 
 Every one of the 56,364 valid genomes of the ``mid`` space is scored with the env's own
 quality-first reward from the surrogate's top rung, which gives the best score and the
@@ -9,8 +10,8 @@ and its ``episodes.jsonl`` says after how many unique evaluations the run first 
 the top 1% and the top 0.1%, and its regret (best score minus the true score of the
 genome it rates best) after 100 and 300 unique evaluations. Random search, regularized
 evolution, local search (first and best improvement) and TPE edit genomes on
-``nas_env/SurrogateLM-v0``; DQN, PPO and MaskablePPO run
-on it too (edit episodes from a random genome) and on ``nas_env/SurrogateLMDesign-v0`` (one
+``nas_env/SurrogateLM-v1``; DQN, PPO and MaskablePPO run
+on it too (edit episodes from a random genome) and on ``nas_env/SurrogateLMDesign-v1`` (one
 decision per gene; methods ``*-design``); the ``*-incumbent`` methods start every edit
 episode at the best genome found so far (``start="incumbent"``); the ``*-floor`` methods
 keep the policy's entropy above half the uniform policy's (``entropy_floor: 0.5``,
@@ -64,10 +65,12 @@ from runfolder import EPISODES_FILE  # noqa: E402
 __all__ = ["CHECKPOINTS", "METHODS", "first_reaching", "hit_probability", "quantile", "summarize"]
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
+    "v1": ("nas_env/SurrogateLM-v1", "nas_env/SurrogateLMDesign-v1"),
     "v0": ("nas_env/SurrogateLM-v0", "nas_env/SurrogateLMDesign-v0"),
 }
-"""Benchmark version -> (edit id, design id); ``--benchmark`` picks one."""
-ENV_ID, DESIGN_ENV_ID = BENCHMARKS["v0"]
+"""Benchmark version -> (edit id, design id); ``--benchmark`` picks one (v1: truth `long`;
+v0: truth `fast`)."""
+ENV_ID, DESIGN_ENV_ID = BENCHMARKS["v1"]
 FROZEN = ("--hyperparams", "learning_rate:0")
 ASHA = ("--env-kwargs", "promotion:asha")
 INCUMBENT = ("--env-kwargs", "start:incumbent")  # edit episodes start at the best so far
@@ -137,7 +140,7 @@ def surrogate_scores(env_id: str = ENV_ID) -> tuple[dict[str, float], int]:
     return scores, steps
 
 
-def run_one(method: str, seed: int, budget: int, benchmark: str = "v0") -> dict[str, Any]:
+def run_one(method: str, seed: int, budget: int, benchmark: str = "v1") -> dict[str, Any]:
     """Run one search through ``train_rl.main`` and read its new evaluations back.
 
     Args:
@@ -215,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods", default=",".join(METHODS), help=f"comma-separated: {','.join(METHODS)}"
     )
     parser.add_argument(
-        "--benchmark", default="v0", choices=sorted(BENCHMARKS), help="surrogate version (v0)"
+        "--benchmark", default="v1", choices=sorted(BENCHMARKS), help="surrogate version (v1)"
     )
     parser.add_argument("--quick", action="store_true", help="2 seeds, budget 25 (CI smoke run)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")

@@ -127,6 +127,28 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 
 
 SURROGATE_IDS: dict[str, dict[str, Any]] = {
+    "nas_env/SurrogateLM-v1": {
+        "kwargs": {
+            "space": "mid",
+            "evaluator": "surrogate",
+            "table": "mid-long.npz",
+            "mode": "edit",
+            "start": "random",
+            "reward_scale": BENCH_REWARD_SCALE,
+        },
+        "max_episode_steps": EDIT_STEPS,
+    },
+    "nas_env/SurrogateLMDesign-v1": {
+        "kwargs": {
+            "space": "mid",
+            "evaluator": "surrogate",
+            "table": "mid-long.npz",
+            "mode": "design",
+            "reward_scale": BENCH_REWARD_SCALE,
+        },
+        "max_episode_steps": None,
+    },
+    # v0: the same space and settings over `config/tables/mid.npz`, whose truth is `fast`.
     "nas_env/SurrogateLM-v0": {
         "kwargs": {
             "space": "mid",
@@ -147,9 +169,12 @@ SURROGATE_IDS: dict[str, dict[str, Any]] = {
         "max_episode_steps": None,
     },
 }
-"""The surrogate benchmark's ids (`nas_env.table.SurrogateEvaluator` over the ``mid``
-space, 56,364 genomes predicted from real training at two rungs of ``fast``): instant and
-deterministic; ``promotion="asha"`` runs successive halving over its rungs."""
+"""The surrogate benchmark's ids (`nas_env.table.SurrogateEvaluator` over the 56,364 genomes
+of the ``mid`` space): ``-v1`` predicts long training (``config/tables/mid-long.npz``, five
+rungs of ``long``: 500 to 8,000 steps; latency and sizes those of ``-v0``),
+``-v0`` the held-out loss after ``fast``'s 100 steps (``config/tables/mid.npz``, two
+rungs). Instant and deterministic; ``promotion="asha"`` runs successive halving over the
+rungs."""
 ENV_IDS.update(SURROGATE_IDS)
 
 

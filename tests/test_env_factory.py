@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nas_env import ConfigError, SearchSpace
-from nas_env.env.factory import default_table, make_evaluator
+from nas_env.env.factory import default_table, make_evaluator, table_path
 from nas_env.env.setting_groups import TableSettings
 from nas_env.env.settings import EvaluatorSettings
 from nas_env.evaluation.interface import GenomeEvaluator, as_genome_evaluator
@@ -48,3 +48,35 @@ def test_table_mismatch_is_refused_unless_the_env_allows_it(tmp_path: Path) -> N
     with pytest.warns(UserWarning, match="used anyway"):
         allowed = EvaluatorSettings("table", TableSettings(path, allow_mismatch=True))
         make_evaluator("bench", "lm/stdlib", "bench", allowed)
+
+
+def test_a_table_is_named_by_path_or_by_its_shipped_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = default_table("mid", ".npz").parent / "mid-long.npz"
+    assert table_path("mid-long.npz", "mid", ".npz") == shipped
+    assert table_path(None, "mid", ".npz") == default_table("mid", ".npz")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mid-long.npz").write_bytes(b"")  # a file by that name here wins
+    assert table_path("mid-long.npz", "mid", ".npz") == Path("mid-long.npz")
+    assert table_path("nowhere.npz", "mid", ".npz") == Path("nowhere.npz")
+
+
+def test_the_long_training_benchmark_is_served_with_its_rungs_and_v0_latency() -> None:
+    """`SurrogateLM-v1`: five rungs of `long`, validated on held-out genomes trained at
+    `long` (tau >= 0.85 at the top rung), latency and sizes those of `-v0` (the scale of
+    the space's targets)."""
+    import gymnasium as gym
+
+    import nas_env  # noqa: F401  (registers the ids)
+
+    env = gym.make("nas_env/SurrogateLM-v1")
+    served = env.unwrapped.evaluator
+    assert served.steps == (500, 2000, 4000, 6000, 8000)
+    meta = served.meta
+    assert meta["fidelities"][-1]["name"] == "long"
+    assert meta["report"]["val_loss@8000"]["held_out"]["kendall_tau"] >= 0.85
+    assert meta["latency_from"] == "config/tables/mid.npz"
+    _, info = env.reset(seed=0)
+    assert info["result"]["fidelity"] == "long" and info["result"]["source"] == "surrogate"
+    env.close()

@@ -85,7 +85,7 @@ def test_both_checkers_pass(env_id: str, shared: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "env_id", ["nas_env/SurrogateLM-v0", "nas_env/SurrogateLMDesign-v0", "nas_env/BenchLM-v0"]
+    "env_id", ["nas_env/SurrogateLM-v1", "nas_env/SurrogateLMDesign-v1", "nas_env/BenchLM-v1"]
 )
 def test_masked_observation_passes_both_checkers_and_carries_the_mask(env_id: str) -> None:
     if "Bench" in env_id and not HAS_TABLE:
@@ -208,7 +208,7 @@ def test_table_envs_repeat_exactly_under_a_seed(env_id: str) -> None:
 @pytest.mark.parametrize(
     "old",
     ["TransformerLM-v0", "TransformerLMDesign-v0", "TransformerCls-v0", "RNNCls-v0",
-     "BenchLM-v0", "BenchLMDesign-v0"],
+     "BenchLM-v0", "BenchLMDesign-v0", "SurrogateLM-v0", "SurrogateLMDesign-v0"],
 )  # fmt: skip
 def test_superseded_ids_still_make_and_warn(old: str) -> None:
     newer = f"nas_env/{old[:-1]}1"

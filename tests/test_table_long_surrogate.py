@@ -4,6 +4,7 @@ served for every genome of its base with the base's latency, and usable by the e
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import zlib
@@ -98,6 +99,8 @@ def test_fits_on_every_sample_but_the_held_out(built: tuple[Path, dict[str, Any]
     assert chosen == {"gp"}  # the smooth truth: the process wins the cross-validation
     assert meta["model"]["estimator"] == "GaussianProcessRegressor"
     assert meta["real_training_seconds"] == pytest.approx(1.5 * 2 * (40 + 20 + 16))
+    (path,) = meta["data"]
+    assert meta["data_sha256"][path] == hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def test_serves_every_base_genome_with_the_base_latency(

@@ -88,7 +88,7 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("invalid_action_penalty", "env", "reward of an action the mask would hide"),
     Argument("observation", "env", "flat vector, dict, or vector plus action_mask", OBSERVATIONS),
     Argument("render_mode", "env", "ansi text or an rgb_array image", RENDER_MODES),
-    Argument("table", "table", "the table's or surrogate's path (default: the shipped one)",
+    Argument("table", "table", "a table or surrogate: path or shipped name (default: the space's)",
              field="path"),
     Argument("missing", "table", "a genome absent from a table: error, or train it",
              MISSING_MODES),

@@ -143,7 +143,10 @@ class NASEnv(gym.Env):
       the size target the opposite way from long training. The v0 ids keep ``fast``.
       ``TransformerCls-v1``, ``RNNCls-v1``, ``BenchLM-v1`` and ``BenchLMDesign-v1`` keep
       their v0 settings: their results changed under v0 (evaluator versions 3 and 4, the
-      ``target`` reward), hence the new version.
+      ``target`` reward), hence the new version. ``SurrogateLM-v1`` and
+      ``SurrogateLMDesign-v1`` serve a benchmark whose truth is long training
+      (``config/tables/mid-long.npz``: rungs of ``long``, v0's latency and sizes);
+      their v0 ids keep the one that predicts ``fast``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}

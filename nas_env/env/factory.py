@@ -25,6 +25,20 @@ def default_table(space_name: str, suffix: str = ".sqlite") -> Path:
     return CONFIG_DIR / "tables" / f"{space_name}{suffix}"
 
 
+def table_path(table: str | None, space_name: str, suffix: str) -> Path:
+    """The benchmark file the ``table`` argument names: a path when one exists there, else
+    a file shipped in ``config/tables/`` (``table="mid-long.npz"``), else the space's
+    default (`default_table`) when ``table`` is empty. A name found nowhere stays a path
+    (the evaluator names it in its error)."""
+    if not table:
+        return default_table(space_name, suffix)
+    path = Path(table)
+    shipped = CONFIG_DIR / "tables" / path
+    if not path.exists() and path.name == table and shipped.exists():
+        return shipped
+    return path
+
+
 def promoted_trainer(top: Evaluator, settings: EvaluatorSettings) -> GenomeEvaluator:
     """A `PromotionEvaluator` over rungs of ``top``'s fidelity (``settings.promotion``:
     ``rungs``, ``eta``): checkpoints in ``<cache root>/checkpoints``, the rung log beside the
@@ -69,8 +83,7 @@ def surrogate(name: str, settings: EvaluatorSettings) -> GenomeEvaluator:
     promoted over its own rungs (rung log in memory) with ``promotion="asha"``."""
     from nas_env.table.surrogate_evaluator import SurrogateEvaluator
 
-    table = settings.table.path
-    path = Path(table) if table else default_table(name, ".npz")
+    path = table_path(settings.table.path, name, ".npz")
     served = SurrogateEvaluator(path)
     if served.space.name != name:
         raise ConfigError(
@@ -128,7 +141,7 @@ def make_evaluator(
             "a benchmark table holds one fidelity"
         )
     table = settings.table
-    path = Path(table.path) if table.path else default_table(name)
+    path = table_path(table.path, name, ".sqlite")
     fallback = trainer() if table.missing == "train" else None
     served = TableEvaluator(
         path,

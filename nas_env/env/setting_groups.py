@@ -35,9 +35,10 @@ class TableSettings:
     """The benchmark a ``table`` or ``surrogate`` evaluator serves.
 
     Attributes:
-        path: The table's or surrogate benchmark's file (argument ``table``; None: the
-            space's shipped ``config/tables/<space>.sqlite``, or ``<space>.npz`` for a
-            surrogate).
+        path: The table's or surrogate benchmark's file (argument ``table``: a path, or
+            the name of a file shipped in ``config/tables/`` such as ``mid-long.npz``;
+            None: the space's shipped ``config/tables/<space>.sqlite``, or
+            ``<space>.npz`` for a surrogate).
         missing: What a table does for a genome it lacks: ``error``, or ``train`` it with
             the training settings.
         allow_mismatch: Serve a table built by another evaluator version or on other task

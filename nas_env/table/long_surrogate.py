@@ -21,6 +21,7 @@ another training seed give the noise floor on the genomes both seeds trained.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -300,6 +301,7 @@ def build_long_surrogate(
             if row["noise_floor"]
         ],
         "data": [str(p) for p in paths],
+        "data_sha256": {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths},
         "latency_from": latency_from,
         "real_training_seconds": sum(r.seconds for r in used),
         "fit_seconds": time.perf_counter() - started,
