@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-import time
+from typing import Any
 
 import pytest
 import torch
@@ -72,29 +72,38 @@ def test_latency_pins_threads_and_restores_them(model: torch.nn.Module) -> None:
     assert torch.equal(state, torch.random.get_rng_state())  # the input is drawn privately
 
 
-def test_latency_protocols_warm_up_for_long_enough_and_summarise_as_asked() -> None:
+def test_latency_protocols_warm_up_for_long_enough_and_summarise_as_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a fake clock that only the model's passes move (slow and fast passes
+    alternating, 4 and 1 ms): the statistics and the warm-up are exact."""
+    from nas_env.evaluation import measure
+
     spec = TaskSpec(kind="lm", vocab_size=64, seq_len=16)
+    clock = [0.0]
     calls = []
 
     class Counted(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            calls.append(time.perf_counter())
-            if len(calls) % 2:  # alternate a slow and a fast pass
-                time.sleep(0.004)
+            calls.append(clock[0])
+            clock[0] += 0.004 if len(calls) % 2 else 0.001
             return x
 
+    monkeypatch.setattr(measure.time, "perf_counter", lambda: clock[0])
     cpu = torch.device("cpu")
-    median = measure_latency(Counted(), spec, cpu, warmup=1, repeats=6).median_ms
-    assert len(calls) == 7
-    calls.clear()
-    quick = measure_latency(Counted(), spec, cpu, warmup=1, repeats=6, statistic="min")
-    assert quick.median_ms < median and len(calls) == 7
-    calls.clear()
-    measure_latency(Counted(), spec, cpu, warmup=1, repeats=2, warmup_seconds=0.05)
-    warm = len(calls) - 2
-    assert warm > 1 and calls[warm - 1] - calls[0] >= 0.04  # passes until the time is up
-    q25 = measure_latency(Counted(), spec, cpu, warmup=0, repeats=8, statistic="q25")
-    assert quick.median_ms <= q25.median_ms * 1.5
+
+    def run(**kwargs: Any) -> float:
+        calls.clear()
+        return measure_latency(Counted(), spec, cpu, **kwargs).median_ms
+
+    # one untimed pass (4 ms), then 1, 4, 1, 4, 1, 4 ms
+    assert run(warmup=1, repeats=6) == pytest.approx(2.5) and len(calls) == 7
+    assert run(warmup=1, repeats=6, statistic="min") == pytest.approx(1.0)
+    assert run(warmup=0, repeats=8, statistic="q25") == pytest.approx(1.0)
+    assert run(warmup=0, repeats=5) == pytest.approx(4.0)  # 4, 1, 4, 1, 4
+    # untimed passes continue until 50 ms have passed: 20 of them (10 x 5 ms), then 2
+    run(warmup=1, repeats=2, warmup_seconds=0.05)
+    assert len(calls) == 22 and calls[20] - calls[0] == pytest.approx(0.05)
 
 
 def test_torch_threads_restores_on_error() -> None:
