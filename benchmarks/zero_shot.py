@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run it; print the table (and write ``--json``)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--policy", required=True, help="a pretrained policy (name or path)")
-    parser.add_argument("--benchmark", default="v0", choices=sorted(BENCHMARKS))
+    parser.add_argument("--benchmark", default="v1", choices=sorted(BENCHMARKS))
     parser.add_argument("--pairs", type=int, default=20, help="target pairs (20)")
     parser.add_argument("--pair-seed", type=int, default=1000, help="their seed (1000)")
     parser.add_argument("--k", default="1,5,10", help="unique designs per answer (1,5,10)")

@@ -35,7 +35,7 @@ def test_regret_is_the_gap_to_the_best_of_the_first_k() -> None:
 
 @pytest.mark.slow
 def test_a_tiny_policy_and_the_baselines_answer_target_pairs(tmp_path: Path, capsys) -> None:
-    argv = ["--algo", "maskable_ppo", "--env", "nas_env/SurrogateLMDesign-v0", "-n", "32"]
+    argv = ["--algo", "maskable_ppo", "--env", "nas_env/SurrogateLMDesign-v1", "-n", "32"]
     argv += ["--env-kwargs", "targets:random", "--hyperparams", "n_steps:16", "batch_size:16"]
     argv += ["--log-folder", str(tmp_path / "logs"), "--no-progress", "--no-tensorboard"]
     assert train_rl.main(argv) == 0
