@@ -107,13 +107,15 @@ def test_names_files_and_formats_are_checked(
     assert '"algo": "ppo"' in capsys.readouterr().out
 
 
-def test_the_shipped_policy_loads_by_name_and_fits_its_env() -> None:
+@pytest.mark.parametrize("version", ["v1", "v0"])
+def test_the_shipped_policies_load_by_name_and_fit_their_env(version: str) -> None:
     from agents.pretrained import shipped
 
-    assert "mid-design-v0" in shipped()
-    policy = load_policy("mid-design-v0")
+    assert f"mid-design-{version}" in shipped()
+    policy = load_policy(f"mid-design-{version}")
     assert policy.algo == "maskable_ppo" and policy.meta["env_kwargs"] == {"targets": "random"}
-    env = gym.make("nas_env/SurrogateLMDesign-v0", targets="random")
+    assert policy.meta["env_id"] == f"nas_env/SurrogateLMDesign-{version}"
+    env = gym.make(f"nas_env/SurrogateLMDesign-{version}", targets="random")
     check_fits(policy, env, "maskable_ppo")
     hp = policy.hyperparams()
     kwargs = model_kwargs({k: v for k, v in hp.items() if k != "policy"})
