@@ -10,7 +10,7 @@ and its ``episodes.jsonl`` says after how many unique evaluations the run first 
 the top 1% and the top 0.1%, and its regret (best score minus the true score of the
 genome it rates best) after 100 and 300 unique evaluations. Random search, regularized
 evolution, local search (first and best improvement) and TPE edit genomes on
-``nas_env/SurrogateLM-v1``; DQN, PPO and MaskablePPO run
+``nas_env/SurrogateLM-v1``; DQN, PPO, A2C and MaskablePPO run
 on it too (edit episodes from a random genome) and on ``nas_env/SurrogateLMDesign-v1`` (one
 decision per gene; methods ``*-design``); the ``*-incumbent`` methods start every edit
 episode at the best genome found so far (``start="incumbent"``); the ``*-floor`` methods
@@ -84,17 +84,21 @@ METHODS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "dqn": ("dqn", "edit", ()),
     "ppo": ("ppo", "edit", ()),
     "maskable_ppo": ("maskable_ppo", "edit", ()),
+    "a2c": ("a2c", "edit", ()),
     "dqn-design": ("dqn", "design", ()),
     "ppo-design": ("ppo", "design", ()),
     "maskable_ppo-design": ("maskable_ppo", "design", ()),
+    "a2c-design": ("a2c", "design", ()),
     "ppo-design-floor": ("ppo", "design", FLOOR),
     "maskable_ppo-design-floor": ("maskable_ppo", "design", FLOOR),
     "dqn-lr0": ("dqn", "edit", FROZEN),
     "ppo-lr0": ("ppo", "edit", FROZEN),
     "maskable_ppo-lr0": ("maskable_ppo", "edit", FROZEN),
+    "a2c-lr0": ("a2c", "edit", FROZEN),
     "dqn-design-lr0": ("dqn", "design", FROZEN),
     "ppo-design-lr0": ("ppo", "design", FROZEN),
     "maskable_ppo-design-lr0": ("maskable_ppo", "design", FROZEN),
+    "a2c-design-lr0": ("a2c", "design", FROZEN),
     "dqn-incumbent": ("dqn", "edit", INCUMBENT),
     "ppo-incumbent": ("ppo", "edit", INCUMBENT),
     "maskable_ppo-incumbent": ("maskable_ppo", "edit", INCUMBENT),
