@@ -50,6 +50,8 @@ def sample_a2c(trial: Any) -> dict[str, Any]:
         "gae_lambda": trial.suggest_categorical("gae_lambda", [0.8, 0.9, 0.95, 1.0]),
         "ent_coef": trial.suggest_float("ent_coef", 1e-6, 0.1, log=True),
         "normalize_advantage": trial.suggest_categorical("normalize_advantage", [False, True]),
+        # the same revisit collapse as PPO's in design mode (agents.entropy): 0 is off
+        "entropy_floor": trial.suggest_categorical("entropy_floor", [0.0, 0.25, 0.5]),
         "policy_kwargs": _net(trial),
     }
 
