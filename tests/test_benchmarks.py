@@ -121,3 +121,13 @@ def test_run_all_quick_runs_every_benchmark(tmp_path: Path) -> None:
         assert json.loads((tmp_path / f"{name}.json").read_text())
     search = json.loads((tmp_path / "search_efficiency.json").read_text())
     assert set(search["methods"]) == set(se.METHODS)
+
+
+@pytest.mark.parametrize(("version", "factor"), [("v1", 16), ("v0", 4)])
+def test_promoted_runs_may_spend_enough_evaluations_to_reach_equal_compute(
+    version: str, factor: int
+) -> None:
+    """A promoted run is cut at the plain run's training compute, not by its evaluation
+    cap: the cap allows every candidate to stop at the lowest rung."""
+    env_id = se.BENCHMARKS[version][0]
+    assert se.asha_factor(env_id) == factor
