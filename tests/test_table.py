@@ -219,13 +219,8 @@ def test_lookups_touch_no_database(
     """Served from memory: once built, a lookup opens no connection and runs no SQL."""
     table = TableEvaluator(fake_table[0])
     opened: list[tuple[object, ...]] = []
-    real_connect = sqlite3.connect
-
-    def counting(*args: object, **kwargs: object) -> sqlite3.Connection:
-        opened.append(args)
-        return real_connect(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(sqlite3, "connect", counting)
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: opened.append(a) or connect(*a, **k))
     results = [table.evaluate(genome) for genome in GENOMES[:6] * 100]
     assert opened == [] and all(r.ok for r in results)
     TableEvaluator(fake_table[0])  # building one does read the file: the count works
