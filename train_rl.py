@@ -1,14 +1,14 @@
 """Train an RL agent (or run a search baseline) on a nas_env environment.
 
 ``python train_rl.py`` with no arguments runs the default job: MaskablePPO on
-``nas_env/TransformerLM-v1`` with real training at the registered ``search`` fidelity
+``nas_env/TransformerLM-v2`` with real training at the registered ``search`` fidelity
 (100 steps scored by an estimate of the loss after long training; its measured Kendall tau
 against the ``long`` level is printed first), on CPU with one torch thread and a progress
 bar, then the final training: its best ``DEFAULT_FINAL_TOP`` genomes and the best genome
 of each depth re-trained at the ``rerank`` fidelity, the winner chosen on that, printed
 with both measurements, the space's targets, the Pareto front and where the plots are,
 and its trained model saved in the run folder.
-``--env nas_env/BenchLM-v1`` serves results from the benchmark table instead (20000
+``--env nas_env/BenchLM-v2`` serves results from the benchmark table instead (20000
 steps in well under a minute, enough for the agent to learn visibly).
 
 See ``--help`` for the flags and examples. Every run writes
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from agents.config import RunConfig
 
 DEFAULT_ALGO = "maskable_ppo"
-DEFAULT_ENV = "nas_env/TransformerLM-v1"
+DEFAULT_ENV = "nas_env/TransformerLM-v2"
 DEFAULT_ENV_KWARGS: dict[str, Any] = {}
 """Env kwargs the CLI gives `DEFAULT_ENV` (``--env-kwargs`` override them): none. The main
 job trains candidates at the registered ``search`` fidelity, the one `gymnasium.make`
@@ -61,12 +61,12 @@ RESUME_FLAGS = (
 EXAMPLES = """examples:
   python train_rl.py                                   # the default job
   python train_rl.py --algo dqn -n 500
-  python train_rl.py --algo ppo --env nas_env/BenchLM-v1          # table-served, seconds
+  python train_rl.py --algo ppo --env nas_env/BenchLM-v2          # table-served, seconds
   python train_rl.py --algo evolution --max-evaluations 100
   python train_rl.py --hyperparams learning_rate:1e-3 n_steps:32 \\
       --env-kwargs fidelity:fast reward:mnasnet device:cuda
   python train_rl.py --env-kwargs 'fidelity:{steps:100,batch_size:16,lr:3e-3}'
-  python train_rl.py --resume runs/maskable_ppo/TransformerLM-v1__0__20250101-120000 -n 1000
+  python train_rl.py --resume runs/maskable_ppo/TransformerLM-v2__0__20250101-120000 -n 1000
 """
 
 

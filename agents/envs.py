@@ -1,7 +1,7 @@
 """Env ids and env keyword arguments for the CLI.
 
-* `resolve_env_id`: ``nas_env/TransformerLM-v1``, ``TransformerLM-v1`` or
-  ``nas_env:nas_env/TransformerLM-v1`` -> the registered id; a wrong id suggests close
+* `resolve_env_id`: ``nas_env/TransformerLM-v2``, ``TransformerLM-v2`` or
+  ``nas_env:nas_env/TransformerLM-v2`` -> the registered id; a wrong id suggests close
   matches among the ``nas_env/`` ids of ``gymnasium.registry``.
 * Env keyword arguments are checked by the env's own declaration
   (`NASEnv.check_arguments`, see `nas_env.env.settings`), from `agents.config`.

@@ -1,7 +1,7 @@
 """Per-algorithm hyperparameters: YAML files in rl-baselines3-zoo style, plus CLI overrides.
 
 ``config/agents/<algo>.yaml`` holds a ``default:`` entry and optional entries keyed by
-env id (``nas_env/BenchLM-v1: {...}``). The resolved set is
+env id (``nas_env/BenchLM-v2: {...}``). The resolved set is
 ``default <- env entry <- CLI overrides`` (later wins, key by key). Besides the
 algorithm's constructor arguments, three zoo keys are understood: ``n_timesteps`` (the
 budget in env steps), ``policy`` (``MlpPolicy``...) and ``n_envs``.

@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
             "score so far (RL agents vs baselines), Pareto fronts, gene choices, failures."
         ),
         epilog=(
-            "RUN can be a run folder (runs/ppo/BenchLM-v1__0__20250101-120000), a folder of "
+            "RUN can be a run folder (runs/ppo/BenchLM-v2__0__20250101-120000), a folder of "
             "runs (runs/ or runs/ppo/; every episodes.jsonl below is used) or an "
             "episodes.jsonl file. Example: python -m analyze runs/ --out analysis --html"
         ),

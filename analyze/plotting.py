@@ -64,7 +64,7 @@ def save(fig: Figure, path: Path) -> Path:
 
 
 def slug(text: str) -> str:
-    """A file-name-safe version of ``text`` (``nas_env/BenchLM-v1`` -> ``BenchLM-v1``)."""
+    """A file-name-safe version of ``text`` (``nas_env/BenchLM-v2`` -> ``BenchLM-v2``)."""
     text = text.split("/", 1)[-1] if text.startswith("nas_env/") else text
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"
 

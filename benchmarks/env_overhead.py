@@ -31,7 +31,7 @@ SURROGATE_DESIGN_ID = "nas_env/SurrogateLMDesign-v0"
 
 
 def table_steps_per_second(
-    steps: int, masked: bool, seed: int = 0, env_id: str = "nas_env/BenchLM-v1"
+    steps: int, masked: bool, seed: int = 0, env_id: str = "nas_env/BenchLM-v2"
 ) -> float:
     """Steps/s of ``env_id`` (a table or surrogate id) through `gymnasium.make` (all
     wrappers on)."""

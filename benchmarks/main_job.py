@@ -1,7 +1,7 @@
 """The main job against random search of equal training compute, judged at the final level.
 
 For each seed, runs the README's main job (``python train_rl.py``: MaskablePPO on
-``nas_env/TransformerLM-v1``, then the final training of its best genomes and the best of
+``nas_env/TransformerLM-v2``, then the final training of its best genomes and the best of
 each depth at the ``rerank`` fidelity) and a random search on the same env with the same
 number of unique candidate trainings at the same search fidelity (every candidate trains
 on the same number of tokens, so the training budgets are equal in tokens) followed by the

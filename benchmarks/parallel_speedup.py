@@ -1,7 +1,7 @@
 """Parallel speed-up: fresh candidates per minute with 1 and 2 Ray workers and with 1 and
 2 SubprocVecEnv envs, in one run.
 
-Every configuration steps ``nas_env/TransformerLM-v1`` with random allowed edits (no
+Every configuration steps ``nas_env/TransformerLM-v2`` with random allowed edits (no
 ``stop``) for a fixed wall time and counts the steps that trained a new candidate (not a
 cache hit); each configuration has an empty result cache of its own (the tokenizer and
 token caches are shared and warm), so every counted candidate is a real training run.
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-ENV_ID = "nas_env/TransformerLM-v1"
+ENV_ID = "nas_env/TransformerLM-v2"
 CONFIGS: tuple[tuple[str, int], ...] = (
     ("ray", 1),
     ("ray", 2),

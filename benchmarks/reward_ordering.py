@@ -1,6 +1,6 @@
 """Reward ordering on the shipped table: does the score order genomes by quality?
 
-Scores all genomes of the ``bench`` table (``nas_env/BenchLM-v1``) with the default
+Scores all genomes of the ``bench`` table (``nas_env/BenchLM-v2``) with the default
 ``target`` reward and with ``weighted``, and prints Spearman(score, quality) over all
 genomes and among those within the space's targets, Spearman(score, smallness), where the
 best-quality genome ranks by score, and the best genome of each reward.
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the same (it takes a second)")
     args = parser.parse_args(argv)
     out: dict[str, dict[str, float | int]] = {}
-    env = gym.make("nas_env/BenchLM-v1")
+    env = gym.make("nas_env/BenchLM-v2")
     base = env.unwrapped
     rows = [base.evaluator.evaluate(g) for g in base.space.enumerate()]
     by_quality = sorted(rows, key=lambda x: x.val_loss)

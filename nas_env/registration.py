@@ -27,102 +27,60 @@ The table ids also start each edit episode at a random genome, so that an agent 
 learn edits that help from anywhere (the default genome is one edit from the table's
 best)."""
 
+FLAT_INIT = {"residual_init": "flat"}
+"""What a superseded training id adds to its kwargs: the init evaluator versions up to 4
+trained with, so that it still gives the results it gave (their version label aside)."""
+OLD_BENCH = {"table": "bench-v4.sqlite", "table_allow_mismatch": True}
+"""The table a superseded table id serves: the one built by evaluator version 4."""
+
+
+def _lm(fidelity: str, mode: str, **extra: Any) -> dict[str, Any]:
+    kwargs = {"space": "tiny", "task": "lm/stdlib", "fidelity": fidelity, "mode": mode}
+    return {
+        "kwargs": {**kwargs, **extra},
+        "max_episode_steps": EDIT_STEPS if mode == "edit" else None,
+    }
+
+
+def _cls(space: str, **extra: Any) -> dict[str, Any]:
+    kwargs = {"space": space, "task": "cls/stdlib-modules", "fidelity": "fast-cls", "mode": "edit"}
+    return {"kwargs": {**kwargs, **extra}, "max_episode_steps": EDIT_STEPS}
+
+
+def _bench(mode: str, **extra: Any) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"space": "bench", "evaluator": "table", "mode": mode}
+    if mode == "edit":
+        kwargs["start"] = "random"
+    kwargs["reward_scale"] = BENCH_REWARD_SCALE
+    return {
+        "kwargs": {**kwargs, **extra},
+        "max_episode_steps": EDIT_STEPS if mode == "edit" else None,
+    }
+
+
 ENV_IDS: dict[str, dict[str, Any]] = {
-    "nas_env/TransformerLM-v1": {
-        "kwargs": {"space": "tiny", "task": "lm/stdlib", "fidelity": "search", "mode": "edit"},
-        "max_episode_steps": EDIT_STEPS,
-    },
-    "nas_env/TransformerLMDesign-v1": {
-        "kwargs": {"space": "tiny", "task": "lm/stdlib", "fidelity": "search", "mode": "design"},
-        "max_episode_steps": None,
-    },
-    # v0: the same, scored by the held-out loss after `fast`'s 100 steps as measured.
-    "nas_env/TransformerLM-v0": {
-        "kwargs": {"space": "tiny", "task": "lm/stdlib", "fidelity": "fast", "mode": "edit"},
-        "max_episode_steps": EDIT_STEPS,
-    },
-    "nas_env/TransformerLMDesign-v0": {
-        "kwargs": {"space": "tiny", "task": "lm/stdlib", "fidelity": "fast", "mode": "design"},
-        "max_episode_steps": None,
-    },
-    "nas_env/TransformerCls-v1": {
-        "kwargs": {
-            "space": "cls",
-            "task": "cls/stdlib-modules",
-            "fidelity": "fast-cls",
-            "mode": "edit",
-        },
-        "max_episode_steps": EDIT_STEPS,
-    },
-    "nas_env/RNNCls-v1": {
-        "kwargs": {
-            "space": "rnn",
-            "task": "cls/stdlib-modules",
-            "fidelity": "fast-cls",
-            "mode": "edit",
-        },
-        "max_episode_steps": EDIT_STEPS,
-    },
-    # v0: the same settings; results changed under them (evaluator versions 3 and 4, the
-    # `target` reward), so the ids moved to v1 (Gymnasium warns on making an old version).
-    "nas_env/TransformerCls-v0": {
-        "kwargs": {
-            "space": "cls",
-            "task": "cls/stdlib-modules",
-            "fidelity": "fast-cls",
-            "mode": "edit",
-        },
-        "max_episode_steps": EDIT_STEPS,
-    },
-    "nas_env/RNNCls-v0": {
-        "kwargs": {
-            "space": "rnn",
-            "task": "cls/stdlib-modules",
-            "fidelity": "fast-cls",
-            "mode": "edit",
-        },
-        "max_episode_steps": EDIT_STEPS,
-    },
-    "nas_env/BenchLM-v1": {
-        "kwargs": {
-            "space": "bench",
-            "evaluator": "table",
-            "mode": "edit",
-            "start": "random",
-            "reward_scale": BENCH_REWARD_SCALE,
-        },
-        "max_episode_steps": EDIT_STEPS,
-    },
-    "nas_env/BenchLMDesign-v1": {
-        "kwargs": {
-            "space": "bench",
-            "evaluator": "table",
-            "mode": "design",
-            "reward_scale": BENCH_REWARD_SCALE,
-        },
-        "max_episode_steps": None,
-    },
-    # v0: the same table and settings; its rewards changed under v0 (the `target`
-    # reward became the default), so the ids moved to v1.
-    "nas_env/BenchLM-v0": {
-        "kwargs": {
-            "space": "bench",
-            "evaluator": "table",
-            "mode": "edit",
-            "start": "random",
-            "reward_scale": BENCH_REWARD_SCALE,
-        },
-        "max_episode_steps": EDIT_STEPS,
-    },
-    "nas_env/BenchLMDesign-v0": {
-        "kwargs": {
-            "space": "bench",
-            "evaluator": "table",
-            "mode": "design",
-            "reward_scale": BENCH_REWARD_SCALE,
-        },
-        "max_episode_steps": None,
-    },
+    # v2: evaluator version 5 (GPT-2's scaled init of the residual projections).
+    "nas_env/TransformerLM-v2": _lm("search", "edit"),
+    "nas_env/TransformerLMDesign-v2": _lm("search", "design"),
+    "nas_env/TransformerCls-v2": _cls("cls"),
+    # The RNN classifier has no residual projections: its results did not change.
+    "nas_env/RNNCls-v1": _cls("rnn"),
+    "nas_env/BenchLM-v2": _bench("edit"),
+    "nas_env/BenchLMDesign-v2": _bench("design"),
+    # v1: the same with the flat init of evaluator version 4 (and its bench table).
+    "nas_env/TransformerLM-v1": _lm("search", "edit", **FLAT_INIT),
+    "nas_env/TransformerLMDesign-v1": _lm("search", "design", **FLAT_INIT),
+    "nas_env/TransformerCls-v1": _cls("cls", **FLAT_INIT),
+    "nas_env/BenchLM-v1": _bench("edit", **OLD_BENCH),
+    "nas_env/BenchLMDesign-v1": _bench("design", **OLD_BENCH),
+    # v0: scored by the held-out loss after `fast`'s 100 steps as measured (LM ids); the
+    # results of all changed under v0 (evaluator versions 3 and 4, the `target` reward).
+    "nas_env/TransformerLM-v0": _lm("fast", "edit", **FLAT_INIT),
+    "nas_env/TransformerLMDesign-v0": _lm("fast", "design", **FLAT_INIT),
+    "nas_env/TransformerCls-v0": _cls("cls", **FLAT_INIT),
+    "nas_env/RNNCls-v0": _cls("rnn"),
+    "nas_env/BenchLM-v0": _bench("edit", **OLD_BENCH),
+    "nas_env/BenchLMDesign-v0": _bench("design", **OLD_BENCH),
 }
 
 

@@ -45,11 +45,11 @@ class FakeEvaluator:
 
 
 def make_env(evaluator: Any = None, **kwargs: Any) -> gym.Env:
-    return gym.make("nas_env/TransformerLM-v1", evaluator=evaluator or FakeEvaluator(), **kwargs)
+    return gym.make("nas_env/TransformerLM-v2", evaluator=evaluator or FakeEvaluator(), **kwargs)
 
 
 def make_log(tmp_path: Path, algo: str) -> RunLog:
-    writer = RecordWriter(tmp_path / "episodes.jsonl", "run", algo, "nas_env/TransformerLM-v1", 0)
+    writer = RecordWriter(tmp_path / "episodes.jsonl", "run", algo, "nas_env/TransformerLM-v2", 0)
     return RunLog(writer, tmp_path)
 
 
@@ -145,7 +145,7 @@ def test_evolution_resumes_exactly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("cls", [RandomSearch, RegularizedEvolution])
 def test_baselines_need_edit_mode(cls: type, tmp_path: Path) -> None:
-    env = gym.make("nas_env/TransformerLMDesign-v1", evaluator=FakeEvaluator())
+    env = gym.make("nas_env/TransformerLMDesign-v2", evaluator=FakeEvaluator())
     with pytest.raises(ValueError, match="edit"):
         cls(env, make_log(tmp_path, "x"))
 
@@ -163,7 +163,7 @@ def test_random_search_on_real_training(tmp_path: Path) -> None:
         "cache": False,
         "cache_root": tmp_path / "cache",
     }
-    env = gym.make("nas_env/TransformerLM-v1", **kwargs)
+    env = gym.make("nas_env/TransformerLM-v2", **kwargs)
     log = make_log(tmp_path, "random")
     RandomSearch(env, log, seed=0).learn(total_timesteps=2)
     records = list(read_records(tmp_path / "episodes.jsonl"))

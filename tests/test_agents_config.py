@@ -15,7 +15,7 @@ from nas_env import ConfigError
 
 PREVIOUS_FORMAT = """\
 algo: dqn
-env_id: nas_env/TransformerLM-v1
+env_id: nas_env/TransformerLM-v2
 seed: 3
 n_timesteps: 8
 n_envs: 1
@@ -33,7 +33,7 @@ device: cpu
 tensorboard: true
 save_freq: 4
 command: [--algo, dqn, -n, '8']
-run_dir: runs/dqn/TransformerLM-v1__3__20250101-120000
+run_dir: runs/dqn/TransformerLM-v2__3__20250101-120000
 created: '2025-01-01 12:00:00'
 """
 """A ``config.yaml`` as the CLI wrote it before `RunConfig` existed."""
@@ -57,7 +57,7 @@ def test_the_command_line_builds_one_config_and_it_round_trips(tmp_path: Path) -
     config = prepare(*argv, "--hyperparams", "n_steps:8", "--no-progress", "--threads", "2")
     assert (config.algo, config.env_id, config.n_timesteps, config.seed) == (
         "ppo",
-        "nas_env/TransformerLM-v1",
+        "nas_env/TransformerLM-v2",
         40,
         2,
     )

@@ -38,20 +38,20 @@ def test_merge_order_default_then_env_entry_then_overrides(tmp_path: Path) -> No
     path = tmp_path / "dqn.yaml"
     path.write_text(
         "default: {learning_rate: 1.0e-3, batch_size: 32, gamma: 0.9}\n"
-        "nas_env/BenchLM-v1: {batch_size: 64, gamma: 0.95}\n"
+        "nas_env/BenchLM-v2: {batch_size: 64, gamma: 0.95}\n"
     )
-    hp = load_hyperparams("dqn", "nas_env/BenchLM-v1", {"gamma": 0.5}, path=path)
+    hp = load_hyperparams("dqn", "nas_env/BenchLM-v2", {"gamma": 0.5}, path=path)
     assert hp["learning_rate"] == 1e-3  # from default
     assert hp["batch_size"] == 64  # env entry beats default
     assert hp["gamma"] == 0.5  # CLI beats both
     assert hp["policy"] == "MlpPolicy" and hp["n_envs"] == 1  # zoo defaults
-    other = load_hyperparams("dqn", "nas_env/TransformerLM-v1", path=path)
+    other = load_hyperparams("dqn", "nas_env/TransformerLM-v2", path=path)
     assert other["batch_size"] == 32  # another env id gets the default entry only
 
 
 def test_shipped_env_entries_override_defaults() -> None:
-    default = load_hyperparams("dqn", "nas_env/TransformerLM-v1")
-    bench = load_hyperparams("dqn", "nas_env/BenchLM-v1")
+    default = load_hyperparams("dqn", "nas_env/TransformerLM-v2")
+    bench = load_hyperparams("dqn", "nas_env/BenchLM-v2")
     assert bench["n_timesteps"] > default["n_timesteps"]
     assert bench["learning_rate"] == 3e-3 != default["learning_rate"]  # the entry's own
     assert bench["policy_kwargs"] == default["policy_kwargs"]  # not in the entry: default
@@ -91,12 +91,12 @@ def test_malformed_override_is_an_error(item: str) -> None:
 def test_python_expressions_are_never_evaluated() -> None:
     overrides = parse_overrides(['policy_kwargs:"dict(net_arch=[64,64])"'])
     with pytest.raises(HyperparamError, match="not evaluated"):
-        load_hyperparams("ppo", "nas_env/TransformerLM-v1", overrides)
+        load_hyperparams("ppo", "nas_env/TransformerLM-v2", overrides)
 
 
 def test_unknown_key_lists_the_valid_constructor_arguments() -> None:
     with pytest.raises(HyperparamError) as err:
-        load_hyperparams("dqn", "nas_env/TransformerLM-v1", {"learning_rat": 1e-3})
+        load_hyperparams("dqn", "nas_env/TransformerLM-v2", {"learning_rat": 1e-3})
     message = str(err.value)
     assert "did you mean 'learning_rate'" in message
     for key in ("buffer_size", "target_update_interval", "n_timesteps"):
@@ -106,20 +106,20 @@ def test_unknown_key_lists_the_valid_constructor_arguments() -> None:
 
 def test_cli_flags_are_not_hyperparameters() -> None:
     with pytest.raises(HyperparamError, match="--seed"):
-        load_hyperparams("ppo", "nas_env/TransformerLM-v1", {"seed": 3})
+        load_hyperparams("ppo", "nas_env/TransformerLM-v2", {"seed": 3})
 
 
 def test_baselines_take_their_own_arguments() -> None:
-    hp = load_hyperparams("evolution", "nas_env/TransformerLM-v1", {"population_size": 8})
+    hp = load_hyperparams("evolution", "nas_env/TransformerLM-v2", {"population_size": 8})
     assert hp["population_size"] == 8 and "policy" not in hp
     with pytest.raises(HyperparamError, match="population_size"):
-        load_hyperparams("random", "nas_env/TransformerLM-v1", {"population_size": 8})
+        load_hyperparams("random", "nas_env/TransformerLM-v2", {"population_size": 8})
 
 
 def test_model_kwargs_builds_schedules_and_activations() -> None:
     hp = load_hyperparams(
         "dqn",
-        "nas_env/TransformerLM-v1",
+        "nas_env/TransformerLM-v2",
         {
             "learning_rate": "lin_1e-3",
             "train_freq": [2, "step"],
@@ -189,7 +189,7 @@ def test_budget_refusals(algo: str, hp: dict, n: int, envs: int, match: str) -> 
 @pytest.mark.parametrize("n_timesteps", [9, 30])
 def test_fitted_hyperparameters_really_train(algo: str, n_timesteps: int) -> None:
     """Run the fitted agent on CartPole (instant steps): at least one gradient update."""
-    hp = load_hyperparams(algo, "nas_env/TransformerLM-v1")
+    hp = load_hyperparams(algo, "nas_env/TransformerLM-v2")
     fitted, _ = fit_budget(algo, hp, n_timesteps, n_envs=1)
     kwargs = model_kwargs(fitted)
     env = ActionMasker(gym.make("CartPole-v1"), lambda _env: np.ones(2, dtype=bool))

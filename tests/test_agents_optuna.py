@@ -47,11 +47,11 @@ class FakeEvaluator:
 
 
 def make_env(evaluator: Any = None, **kwargs: Any) -> gym.Env:
-    return gym.make("nas_env/TransformerLM-v1", evaluator=evaluator or FakeEvaluator(), **kwargs)
+    return gym.make("nas_env/TransformerLM-v2", evaluator=evaluator or FakeEvaluator(), **kwargs)
 
 
 def make_log(folder: Path, algo: str) -> RunLog:
-    writer = RecordWriter(folder / "episodes.jsonl", "run", algo, "nas_env/TransformerLM-v1", 0)
+    writer = RecordWriter(folder / "episodes.jsonl", "run", algo, "nas_env/TransformerLM-v2", 0)
     return RunLog(writer, folder)
 
 
@@ -144,12 +144,12 @@ def test_warm_start_needs_a_cache(tmp_path: Path) -> None:
 def test_warm_start_adds_cached_genomes_without_steps(tmp_path: Path) -> None:
     cache = {"fidelity": {"steps": 2, "batch_size": 2, "lr": 1e-3, "eval_tokens": 256}}
     env_kwargs = {**cache, "cache_root": str(tmp_path / "cache")}
-    env = gym.make("nas_env/TransformerLM-v1", **env_kwargs)
+    env = gym.make("nas_env/TransformerLM-v2", **env_kwargs)
     old = tmp_path / "old"
     search = TPESearch(env, make_log(old, "tpe"), seed=0, n_startup_trials=2)
     search.learn(total_timesteps=2)
     search.run_log.writer.close()
-    env2 = gym.make("nas_env/TransformerLM-v1", **env_kwargs)
+    env2 = gym.make("nas_env/TransformerLM-v2", **env_kwargs)
     warm = TPESearch(env2, make_log(tmp_path / "new", "tpe"), seed=0, warm_start=[str(old)])
     assert warm.warm_started == len(set(keys(old))) >= 1
     assert warm.num_timesteps == 0 and len(warm.study.trials) == warm.warm_started

@@ -74,7 +74,7 @@ def test_a_policy_of_another_space_algorithm_or_observation_is_refused(
 ) -> None:
     path = exported(tmp_path, "maskable_ppo")
     policy = load_policy(path)
-    bench = gym.make("nas_env/BenchLMDesign-v1")
+    bench = gym.make("nas_env/BenchLMDesign-v2")
     with pytest.raises(ConfigError, match=r"made for space 'mid'.*vs the env's 'bench'"):
         check_fits(policy, bench, "maskable_ppo")
     design = gym.make("nas_env/SurrogateLMDesign-v0")
@@ -85,7 +85,7 @@ def test_a_policy_of_another_space_algorithm_or_observation_is_refused(
         check_fits(policy, conditioned, "maskable_ppo")
     capsys.readouterr()
     code = run(tmp_path / "b", "maskable_ppo", "--pretrained", str(path),
-               env_id="nas_env/BenchLMDesign-v1")  # fmt: skip
+               env_id="nas_env/BenchLMDesign-v2")  # fmt: skip
     assert code == 2 and "made for space 'mid'" in capsys.readouterr().err
     for env in (bench, design, conditioned):
         env.close()

@@ -19,7 +19,7 @@ from nas_env.evaluation import TrainSettings
 from nas_env.evaluation.jobs import EvaluatorRecipe
 from nas_env.evaluation.parallel import ParallelEvaluator
 
-EDIT_ID = "nas_env/TransformerLM-v1"
+EDIT_ID = "nas_env/TransformerLM-v2"
 
 
 def parallel(executor: FakeExecutor) -> ParallelEvaluator:

@@ -34,7 +34,7 @@ def test_discover_errors_name_the_path(tmp_path: Path) -> None:
 def test_run_identity_config_and_records(tmp_path: Path) -> None:
     truth = write_run(tmp_path, "dqn", seed=3, steps=20, planned=100)
     (run,) = analyze.load_runs([truth.run_dir])
-    assert (run.algo, run.env_id, run.seed) == ("dqn", "nas_env/TransformerLM-v1", 3)
+    assert (run.algo, run.env_id, run.seed) == ("dqn", "nas_env/TransformerLM-v2", 3)
     assert run.path == truth.run_dir and run.name == truth.run_dir.name
     assert run.label == f"dqn/{truth.run_dir.name}"
     assert len(run.records) == truth.records
@@ -80,7 +80,7 @@ def test_non_finite_values_become_none(tmp_path: Path) -> None:
 
 
 def test_empty_file_is_skipped_or_fails_when_nothing_is_usable(tmp_path: Path) -> None:
-    empty = tmp_path / "random" / "BenchLM-v1__0__20250101-000000"
+    empty = tmp_path / "random" / "BenchLM-v2__0__20250101-000000"
     empty.mkdir(parents=True)
     (empty / "episodes.jsonl").write_text("")
     with (
@@ -114,12 +114,12 @@ def test_runs_are_sorted_by_env_algo_seed(tmp_path: Path) -> None:
     write_run(tmp_path, "random", seed=1, steps=4)
     write_run(tmp_path, "ppo", seed=2, steps=4)
     write_run(tmp_path, "ppo", seed=0, steps=4)
-    write_run(tmp_path, "ppo", seed=0, steps=4, env_id="nas_env/BenchLM-v1")
+    write_run(tmp_path, "ppo", seed=0, steps=4, env_id="nas_env/BenchLM-v2")
     runs = analyze.load_runs(tmp_path)
     order = [(r.env_id.split("/")[1], r.algo, r.seed) for r in runs]
     assert order == [
-        ("BenchLM-v1", "ppo", 0),
-        ("TransformerLM-v1", "ppo", 0),
-        ("TransformerLM-v1", "ppo", 2),
-        ("TransformerLM-v1", "random", 1),
+        ("BenchLM-v2", "ppo", 0),
+        ("TransformerLM-v2", "ppo", 0),
+        ("TransformerLM-v2", "ppo", 2),
+        ("TransformerLM-v2", "random", 1),
     ]

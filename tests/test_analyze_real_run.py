@@ -18,14 +18,14 @@ train_rl = pytest.importorskip("train_rl", reason="the training CLI (train_rl.py
 def test_real_random_search_run(tmp_path: Path) -> None:
     if "--log-folder" not in train_rl.build_parser().format_help():
         pytest.skip("train_rl has no --log-folder option yet")
-    args = ["--algo", "random", "--env", "nas_env/BenchLM-v1", "-n", "60", "--seed", "3",
+    args = ["--algo", "random", "--env", "nas_env/BenchLM-v2", "-n", "60", "--seed", "3",
             "--log-folder", str(tmp_path / "runs"), "--no-progress", "--no-tensorboard",
             "--env-kwargs", f"cache_root:{tmp_path / 'cache'}"]  # fmt: skip
     assert train_rl.main(args) == 0
     (run_dir,) = (tmp_path / "runs" / "random").iterdir()
     before = snapshot(run_dir)
     (run,) = analyze.load_runs([tmp_path / "runs"])
-    assert (run.algo, run.env_id, run.seed) == ("random", "nas_env/BenchLM-v1", 3)
+    assert (run.algo, run.env_id, run.seed) == ("random", "nas_env/BenchLM-v2", 3)
     s = analyze.summarize(run)
     best = json.loads((run_dir / "best.json").read_text())
     assert s["best_score"] == pytest.approx(best["score"])

@@ -16,7 +16,7 @@ from agents.records import RecordWriter
 from analyze import AnalyzeError
 from analyze.__main__ import main
 
-LM, CLS = "nas_env/TransformerLM-v1", "nas_env/TransformerCls-v1"
+LM, CLS = "nas_env/TransformerLM-v2", "nas_env/TransformerCls-v2"
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_every_plot_exists_and_is_a_readable_png(
 ) -> None:
     out: Path = done["out"]
     expected = []
-    for env in ("TransformerLM-v1", "TransformerCls-v1"):
+    for env in ("TransformerLM-v2", "TransformerCls-v2"):
         expected += [
             out / env / name for name in ("best_so_far.png", "pareto.png", "latency_ms.png")
         ]
@@ -86,7 +86,7 @@ def test_report_links_every_plot_and_shows_the_table(
     text = (out / "report.md").read_text()
     links = set(re.findall(r"\]\(([^)]+\.png)\)", text))
     assert links == {str(p.relative_to(out)) for p in out.rglob("*.png")}
-    assert "## nas_env/TransformerLM-v1" in text and "## nas_env/TransformerCls-v1" in text
+    assert "## nas_env/TransformerLM-v2" in text and "## nas_env/TransformerCls-v2" in text
     for header in ("algorithm", "seed", "env", "unique evals", "best score", "best genome",
                    "cache hits", "failures", "wall s"):  # fmt: skip
         assert header in text
@@ -143,7 +143,7 @@ def test_unknown_metric_lists_the_numeric_fields(
 
 
 def test_cli_fails_clearly_on_unusable_input(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    folder = tmp_path / "runs" / "ppo" / "BenchLM-v1__0__20250101-000000"
+    folder = tmp_path / "runs" / "ppo" / "BenchLM-v2__0__20250101-000000"
     folder.mkdir(parents=True)
     (folder / "episodes.jsonl").write_text("")
     assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "out")]) == 2

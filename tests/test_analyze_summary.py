@@ -30,7 +30,7 @@ def test_summary_matches_what_was_written(
     truth = write_run(tmp_path, algo, seed=4, steps=70, failures=failures, metric=metric)
     (run,) = analyze.load_runs([truth.run_dir])
     s = analyze.summarize(run)
-    assert (s["algo"], s["seed"], s["env_id"]) == (algo, 4, "nas_env/TransformerLM-v1")
+    assert (s["algo"], s["seed"], s["env_id"]) == (algo, 4, "nas_env/TransformerLM-v2")
     assert s["records"] == truth.records and s["steps"] == truth.steps == 70
     assert s["unique_evaluations"] == len(truth.unique)
     assert s["evaluations"] == truth.evaluations
@@ -99,7 +99,7 @@ def test_front_from_records_uses_successful_first_evaluations(tmp_path: Path) ->
         _record("f", 0.85, 100, 1.2),  # dominated by a
         {**_record("g", 0.99, 1, 0.01), "evaluated": False},  # not an evaluation
     ]
-    run = Run(tmp_path, "ppo", "nas_env/TransformerCls-v1", 0, records)
+    run = Run(tmp_path, "ppo", "nas_env/TransformerCls-v2", 0, records)
     entries = candidates([run])
     assert [e["genome_key"] for e in entries] == ["a", "b", "c", "e", "f"]
     three = front_of(entries, ("quality", "params", "latency_ms"), (True, False, False))

@@ -133,7 +133,7 @@ def random_genes(rng: np.random.Generator) -> dict[str, Any]:
 def write_run(
     root: Path,
     algo: str = "ppo",
-    env_id: str = "nas_env/TransformerLM-v1",
+    env_id: str = "nas_env/TransformerLM-v2",
     seed: int = 0,
     steps: int = 60,
     episode_len: int = 8,

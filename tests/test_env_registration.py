@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from nas_env.env.factory import default_table
 TRAINED_IDS = [i for i, s in nas_env.ENV_IDS.items() if s["kwargs"].get("evaluator") != "table"]
 TABLE_IDS = [i for i, s in nas_env.ENV_IDS.items() if s["kwargs"].get("evaluator") == "table"]
 HAS_TABLE = default_table("bench").is_file()
+RETRAINED = {"TransformerLM", "TransformerLMDesign", "TransformerCls", "BenchLM", "BenchLMDesign"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def test_the_training_ids_search_with_the_long_training_signal(shared: Path) -> 
     from nas_env.evaluation.signals import load_signal
 
     for env_id, level in [
-        ("nas_env/TransformerLM-v1", "search"),
+        ("nas_env/TransformerLM-v2", "search"),
         ("nas_env/TransformerLM-v0", "fast"),
     ]:
         assert nas_env.ENV_IDS[env_id]["kwargs"]["fidelity"] == level
@@ -61,7 +63,7 @@ def test_the_training_ids_search_with_the_long_training_signal(shared: Path) -> 
     signal = load_signal(search.signal)
     assert search.training_fields() == Fidelity.resolve(signal.level).training_fields()
     env = gym.make(
-        "nas_env/TransformerLM-v1",
+        "nas_env/TransformerLM-v2",
         fidelity=Fidelity.resolve("search", eval_tokens=1024),
         device="cpu",
         cache=False,
@@ -85,7 +87,7 @@ def test_both_checkers_pass(env_id: str, shared: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "env_id", ["nas_env/SurrogateLM-v1", "nas_env/SurrogateLMDesign-v1", "nas_env/BenchLM-v1"]
+    "env_id", ["nas_env/SurrogateLM-v1", "nas_env/SurrogateLMDesign-v1", "nas_env/BenchLM-v2"]
 )
 def test_masked_observation_passes_both_checkers_and_carries_the_mask(env_id: str) -> None:
     if "Bench" in env_id and not HAS_TABLE:
@@ -108,13 +110,13 @@ def test_masked_observation_passes_both_checkers_and_carries_the_mask(env_id: st
 
 @pytest.mark.parametrize("mode", ["ansi", "rgb_array"])
 def test_render_modes_through_make(mode: str, shared: Path) -> None:
-    env = gym.make("nas_env/TransformerLM-v1", render_mode=mode, **fast_kwargs(shared))
+    env = gym.make("nas_env/TransformerLM-v2", render_mode=mode, **fast_kwargs(shared))
     env.reset(seed=0)
     assert env.render() is not None
 
 
 def test_module_colon_id_and_overrides(shared: Path) -> None:
-    env = gym.make("nas_env:nas_env/TransformerLM-v1", reward="mnasnet", **fast_kwargs(shared))
+    env = gym.make("nas_env:nas_env/TransformerLM-v2", reward="mnasnet", **fast_kwargs(shared))
     assert env.unwrapped.reward_fn.name == "mnasnet"
     assert env.spec.max_episode_steps == 20
     _obs, info = env.reset(seed=1)
@@ -135,7 +137,7 @@ def _rows(path: Path) -> int:
 def test_gymnasium_async_vector_env_shares_the_cache(shared: Path, tmp_path: Path) -> None:
     cache = tmp_path / "results.sqlite"
     envs = gym.make_vec(
-        "nas_env:nas_env/TransformerLM-v1",
+        "nas_env:nas_env/TransformerLM-v2",
         num_envs=2,
         vectorization_mode="async",
         **fast_kwargs(shared, cache),
@@ -156,7 +158,7 @@ def test_sb3_subproc_vec_env_shares_the_cache(shared: Path, tmp_path: Path) -> N
 
     cache = tmp_path / "results.sqlite"
     venv = make_vec_env(
-        "nas_env:nas_env/TransformerLM-v1",
+        "nas_env:nas_env/TransformerLM-v2",
         n_envs=2,
         seed=0,
         vec_env_cls=SubprocVecEnv,
@@ -206,12 +208,44 @@ def test_table_envs_repeat_exactly_under_a_seed(env_id: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("env_id", "init"),
+    [("TransformerLM-v2", "scaled"), ("TransformerLMDesign-v2", "scaled"),
+     ("TransformerCls-v2", "scaled"), ("TransformerLM-v1", "flat"),
+     ("TransformerLMDesign-v1", "flat"), ("TransformerCls-v1", "flat"),
+     ("TransformerLM-v0", "flat"), ("TransformerCls-v0", "flat")],
+)  # fmt: skip
+def test_superseded_training_ids_train_with_the_init_of_their_version(
+    env_id: str, init: str
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        env = gym.make(f"nas_env/{env_id}", cache=False, device="cpu")
+    assert env.unwrapped.evaluator.settings.residual_init == init
+    env.close()
+
+
+def test_superseded_table_ids_serve_the_table_of_their_version() -> None:
+    if not HAS_TABLE:
+        pytest.skip("config/tables/bench.sqlite is not built")
+    with pytest.warns(UserWarning, match="evaluator version '4'"):
+        old = gym.make("nas_env/BenchLM-v1", disable_env_checker=True).unwrapped.evaluator
+    new = gym.make("nas_env/BenchLM-v2", disable_env_checker=True).unwrapped.evaluator
+    assert old.path.name == "bench-v4.sqlite" and new.path.name == "bench.sqlite"
+    assert old.settings.residual_init == "flat" and new.settings.residual_init == "scaled"
+    genome = new.space.default_genome()
+    assert old.evaluate(genome).val_loss != new.evaluate(genome).val_loss
+
+
+@pytest.mark.parametrize(
     "old",
     ["TransformerLM-v0", "TransformerLMDesign-v0", "TransformerCls-v0", "RNNCls-v0",
-     "BenchLM-v0", "BenchLMDesign-v0", "SurrogateLM-v0", "SurrogateLMDesign-v0"],
+     "BenchLM-v0", "BenchLMDesign-v0", "SurrogateLM-v0", "SurrogateLMDesign-v0",
+     "TransformerLM-v1", "TransformerLMDesign-v1", "TransformerCls-v1", "BenchLM-v1",
+     "BenchLMDesign-v1"],
 )  # fmt: skip
 def test_superseded_ids_still_make_and_warn(old: str) -> None:
-    newer = f"nas_env/{old[:-1]}1"
+    name = old[:-3]
+    newer = f"nas_env/{name}-v{2 if name in RETRAINED else 1}"
     assert newer in nas_env.ENV_IDS
     with pytest.warns(DeprecationWarning, match="out of date"):
         env = (

@@ -42,6 +42,7 @@ VALID: dict[str, Any] = {
     "latency": "measured",
     "latency_profile": None,
     "latency_profile_mismatch": False,
+    "residual_init": "flat",
     "promotion": "asha",
     "rungs": 3,
     "eta": 2,
@@ -77,7 +78,7 @@ def test_the_declaration_is_what_the_constructor_accepts() -> None:
 
 def test_an_unknown_argument_lists_the_allowed_names_with_a_close_match() -> None:
     with pytest.raises(ConfigError, match="did you mean 'device'") as caught:
-        gym.make("nas_env/TransformerLM-v1", devcie="cpu")
+        gym.make("nas_env/TransformerLM-v2", devcie="cpu")
     message = str(caught.value)
     assert "unknown argument 'devcie'" in message
     assert all(name in message for name in NASEnv.argument_names())

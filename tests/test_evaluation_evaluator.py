@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from models import model_config
 from nas_env import SearchSpace
 from nas_env.errors import ConfigError
 from nas_env.evaluation import Evaluator, Fidelity, TrainSettings
@@ -231,7 +232,7 @@ def test_the_key_covers_every_setting_that_changes_a_result(cache_root: Path) ->
         {"latency_threads": 2},
         {"latency_warmup_seconds": 0.2},
         {"latency_statistic": "min"},
-        {"residual_init": "scaled"},
+        {"residual_init": "flat"},
         {"threads": 3},
         {"seed": 1},
     ):
@@ -271,11 +272,33 @@ def test_results_carry_fingerprint_standard_error_and_latency_protocol(cache_roo
     assert result.threads == torch.get_num_threads()
 
 
-def test_scaled_residual_init_is_an_option_that_changes_results(cache_root: Path) -> None:
-    flat = make(cache_root, settings=TrainSettings(device="cpu"), cache=False)
-    scaled = make(
-        cache_root, settings=TrainSettings(device="cpu", residual_init="scaled"), cache=False
+def test_the_default_init_scales_the_residual_projections_like_gpt2(cache_root: Path) -> None:
+    evaluator = make(cache_root, settings=TrainSettings(device="cpu"))
+    genes = {
+        **evaluator.space.default_genome(),
+        "layers": 4,
+        "heads": [2] * 4,
+        "ffn_ratio": [2] * 4,
+    }
+    genome = evaluator.space.genome(genes)
+    config = model_config({**genome, "family": evaluator.space.family}, evaluator.spec)
+    model = evaluator.initialised_model(config)
+    blocks = model.transformer.blocks
+    residual = torch.cat([b.attn.c_proj.weight.flatten() for b in blocks])
+    other = torch.cat([b.attn.c_attn.weight.flatten() for b in blocks])
+    assert residual.std().item() == pytest.approx(0.02 / (2 * 4) ** 0.5, rel=0.05)
+    assert other.std().item() == pytest.approx(0.02, rel=0.05)
+    flat = make(cache_root, settings=TrainSettings(device="cpu", residual_init="flat"))
+    flat_model = flat.initialised_model(config)
+    flat_residual = torch.cat(
+        [b.attn.c_proj.weight.flatten() for b in flat_model.transformer.blocks]
     )
+    assert flat_residual.std().item() == pytest.approx(0.02, rel=0.05)
+
+
+def test_the_flat_init_of_version_4_is_an_option_that_changes_results(cache_root: Path) -> None:
+    scaled = make(cache_root, settings=TrainSettings(device="cpu"), cache=False)
+    flat = make(cache_root, settings=TrainSettings(device="cpu", residual_init="flat"), cache=False)
     genes = {**flat.space.default_genome(), "layers": 4, "heads": [2] * 4, "ffn_ratio": [2] * 4}
     genome = flat.space.genome(genes)
     a, b = flat.evaluate(genome), scaled.evaluate(genome)

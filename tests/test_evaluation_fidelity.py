@@ -83,7 +83,7 @@ def test_the_run_banner_says_how_well_its_fidelity_ranks() -> None:
     from agents.envs import describe_fidelity
     from nas_env.evaluation.fidelity import measured_ranking
 
-    line = describe_fidelity("nas_env/TransformerLM-v1", {})
+    line = describe_fidelity("nas_env/TransformerLM-v2", {})
     ranking = measured_ranking("tiny", "search")
     assert ranking is not None and ranking["reference"] == "long"
     assert f"Kendall tau {ranking['tau']:.2f}" in line and "`long`" in line
@@ -91,5 +91,5 @@ def test_the_run_banner_says_how_well_its_fidelity_ranks() -> None:
     old = describe_fidelity("nas_env/TransformerLM-v0", {})
     assert f"Kendall tau {measured_ranking('tiny', 'fast')['tau']:.2f}" in old
     assert "Kendall" not in describe_fidelity(
-        "nas_env/TransformerLM-v1", {"fidelity": {"steps": 3, "batch_size": 2, "lr": 1e-3}}
+        "nas_env/TransformerLM-v2", {"fidelity": {"steps": 3, "batch_size": 2, "lr": 1e-3}}
     )

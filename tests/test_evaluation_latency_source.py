@@ -52,7 +52,7 @@ def test_the_env_takes_the_option_and_refuses_a_profile_made_elsewhere(
     profile: Path, tmp_path: Path
 ) -> None:
     env = gym.make(
-        "nas_env/TransformerLM-v1", fidelity=FIDELITY, vocab_size=256, cache=False,
+        "nas_env/TransformerLM-v2", fidelity=FIDELITY, vocab_size=256, cache=False,
         cache_root=str(tmp_path / "cache"), latency="predicted", latency_profile=str(profile),
     )  # fmt: skip
     _, info = env.reset(seed=0)
@@ -71,4 +71,4 @@ def test_the_env_takes_the_option_and_refuses_a_profile_made_elsewhere(
         )
     assert any("measured elsewhere" in str(w.message) for w in caught)
     with pytest.raises(ConfigError, match='latency: "guessed" is not allowed'):
-        gym.make("nas_env/TransformerLM-v1", latency="guessed")
+        gym.make("nas_env/TransformerLM-v2", latency="guessed")

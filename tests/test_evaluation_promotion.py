@@ -166,7 +166,7 @@ def test_promotion_is_refused_for_deepspeed() -> None:
 
 def test_env_with_promotion_reports_rung_and_cost(tmp_path: Path) -> None:
     env = gym.make(
-        "nas_env/TransformerLM-v1",
+        "nas_env/TransformerLM-v2",
         fidelity="tiny",
         promotion="asha",
         eta=4,
@@ -197,6 +197,6 @@ def test_env_with_promotion_reports_rung_and_cost(tmp_path: Path) -> None:
 
 def test_env_settings_check_promotion_values() -> None:
     with pytest.raises(ConfigError, match="promotion"):
-        gym.make("nas_env/TransformerLM-v1", promotion="hyperband")
+        gym.make("nas_env/TransformerLM-v2", promotion="hyperband")
     with pytest.raises(ConfigError, match="eta"):
-        gym.make("nas_env/TransformerLM-v1", promotion="asha", eta=1)
+        gym.make("nas_env/TransformerLM-v2", promotion="asha", eta=1)

@@ -135,7 +135,7 @@ class ConstantEvaluator:
 
 
 def test_the_env_default_reward_aims_at_the_space_targets() -> None:
-    env = gym.make("nas_env/TransformerLM-v1", evaluator=ConstantEvaluator())
+    env = gym.make("nas_env/TransformerLM-v2", evaluator=ConstantEvaluator())
     reward = env.unwrapped.reward_fn
     targets = SearchSpace.load("tiny").targets
     assert reward.name == "target"
@@ -148,7 +148,7 @@ def test_the_env_default_reward_aims_at_the_space_targets() -> None:
     slot = env.unwrapped.observation_names.index("metric.quality")
     assert obs[slot] == pytest.approx(0.4)  # the observation shows the reward's own quality
     explicit = gym.make(
-        "nas_env/TransformerLM-v1",
+        "nas_env/TransformerLM-v2",
         evaluator=ConstantEvaluator(),
         reward={"name": "target", "target_size_mb": 4.0},
     )
@@ -157,7 +157,7 @@ def test_the_env_default_reward_aims_at_the_space_targets() -> None:
 
 
 def test_on_the_shipped_table_the_default_reward_orders_by_quality_within_the_targets() -> None:
-    env = gym.make("nas_env/BenchLM-v1")
+    env = gym.make("nas_env/BenchLM-v2")
     base = env.unwrapped
     reward = base.reward_fn
     results = [base.evaluator.evaluate(g) for g in base.space.enumerate()]

@@ -34,7 +34,7 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cli(algo: str, log: Path, cache_root: Path, n: int = 8, *extra: str) -> list[str]:
-    args = ["--algo", algo, "-n", str(n), "--env", "nas_env/TransformerLM-v1"]
+    args = ["--algo", algo, "-n", str(n), "--env", "nas_env/TransformerLM-v2"]
     args += ["--env-kwargs", FIDELITY, "vocab_size:256", "device:cpu", f"cache_root:{cache_root}"]
     if TINY_HP[algo]:
         args += ["--hyperparams", *TINY_HP[algo]]
@@ -60,7 +60,7 @@ def test_every_algorithm_writes_a_complete_run_folder(
     out = capsys.readouterr().out
     assert "best architecture" in out and "python -m analyze" in out
     run = only_run(tmp_path, algo)
-    assert run.name.startswith("TransformerLM-v1__0__")
+    assert run.name.startswith("TransformerLM-v2__0__")
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["algo"] == algo and config["n_timesteps"] == 8
     assert config["env_kwargs"]["cache"] == str(cache_root / "results.sqlite")
@@ -280,10 +280,10 @@ def test_naming_the_default_env_keeps_the_default_jobs_fidelity() -> None:
         return train_rl.resolve_env(args)
 
     bare = resolved([])
-    assert bare == resolved(["--env", "nas_env/TransformerLM-v1"])
-    assert bare == resolved(["--env", "TransformerLM-v1"])
+    assert bare == resolved(["--env", "nas_env/TransformerLM-v2"])
+    assert bare == resolved(["--env", "TransformerLM-v2"])
     assert "fidelity" not in bare[1]  # the registered level, the one gymnasium.make uses
-    assert resolved(["--env", "TransformerLM-v1", "--env-kwargs", "fidelity:tiny"])[1] == {
+    assert resolved(["--env", "TransformerLM-v2", "--env-kwargs", "fidelity:tiny"])[1] == {
         "fidelity": "tiny"
     }
 
@@ -307,7 +307,7 @@ def test_the_fidelity_in_force_and_its_ranking_are_printed_at_start(
     monkeypatch.setattr(
         session, "run_job", lambda config, after=None: seen.append(dict(config.env_kwargs))
     )
-    for env in ([], ["--env", "nas_env/TransformerLM-v1"]):
+    for env in ([], ["--env", "nas_env/TransformerLM-v2"]):
         argv = [*env, "--env-kwargs", "cache:false", "--log-folder", str(tmp_path)]
         train_rl.main(argv)
         lines = capsys.readouterr().out.splitlines()
@@ -373,7 +373,7 @@ def test_final_training_defaults(tmp_path: Path) -> None:
     parser = train_rl.build_parser()
     trained = train_rl.prepare(parser.parse_args(["--log-folder", str(tmp_path)]), [])
     assert (trained.final_top, trained.final_fidelity) == (train_rl.DEFAULT_FINAL_TOP, "rerank")
-    served = ["--env", "nas_env/BenchLM-v1", "--algo", "random"]
+    served = ["--env", "nas_env/BenchLM-v2", "--algo", "random"]
     assert train_rl.prepare(parser.parse_args(served), served).final_top == 0
     bad = ["--final-fidelity", "nosuch", "--final-top", "1"]
     assert train_rl.main([*bad, "--log-folder", str(tmp_path)]) == 2

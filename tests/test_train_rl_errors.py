@@ -13,7 +13,7 @@ import train_rl
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--env", "nas_env/TransformerLm-v1"], "did you mean nas_env/TransformerLM-v1"),
+        (["--env", "nas_env/TransformerLm-v2"], "did you mean nas_env/TransformerLM-v2"),
         (["--env", "CartPole-v1"], "registered nas_env ids"),
         (["--algo", "ppo2"], "did you mean 'ppo'"),
         (["--algo", "sac"], "allowed: dqn, ppo, a2c, maskable_ppo, random, evolution"),
@@ -25,7 +25,7 @@ import train_rl
         (["--env-kwargs", "task:lm/nosuch", "cache:false"], "allowed: lm/stdlib"),
         (["--algo", "ppo", "-n", "1"], "at least 2 steps"),
         (["--algo", "random", "--n-envs", "2"], "single env"),
-        (["--algo", "evolution", "--env", "nas_env/TransformerLMDesign-v1"], "edit-mode env"),
+        (["--algo", "evolution", "--env", "nas_env/TransformerLMDesign-v2"], "edit-mode env"),
         (["--algo", "dqn", "-n", "0"], "must be >= 1"),
     ],
 )

@@ -24,7 +24,7 @@ FIDELITY = "fidelity:{steps:6,batch_size:2,lr:0.001,eval_tokens:256}"
 
 
 def cli(algo: str, log: Path, cache: Path, n: int, *extra: str) -> list[str]:
-    args = ["--algo", algo, "-n", str(n), "--env", "nas_env/TransformerLM-v1"]
+    args = ["--algo", algo, "-n", str(n), "--env", "nas_env/TransformerLM-v2"]
     args += ["--env-kwargs", FIDELITY, "vocab_size:256", "device:cpu", f"cache:{cache}"]
     args += ["--final-top", "0", "--log-folder", str(log), "--no-progress", "--no-tensorboard"]
     return [*args, *extra]

@@ -68,7 +68,7 @@ def test_a_tiny_study_prints_an_entry_and_resumes(
     ("extra", "message"),
     [
         (["--seeds", "0-4"], "reported ones"),
-        (["--env", "nas_env/TransformerLM-v1"], "needs a benchmark id"),
+        (["--env", "nas_env/TransformerLM-v2"], "needs a benchmark id"),
         (["--seeds", "x"], "expected a range"),
     ],
 )

@@ -17,7 +17,7 @@ HP = {
     "ppo": ["--hyperparams", "n_steps:4", "batch_size:4", "n_epochs:1"],
     "maskable_ppo": ["--hyperparams", "n_steps:4", "batch_size:4", "n_epochs:1"],
 }
-BENCH = {"edit": "nas_env/BenchLM-v1", "design": "nas_env/BenchLMDesign-v1"}
+BENCH = {"edit": "nas_env/BenchLM-v2", "design": "nas_env/BenchLMDesign-v2"}
 
 
 def make_run(tmp_path: Path, algo: str, env_id: str, n: int = 10, *extra: str) -> Path:
@@ -36,7 +36,7 @@ def trained_run(tmp_path: Path) -> Path:
         "vocab_size:256",
         f"cache_root:{tmp_path / 'cache'}",
     ]
-    return make_run(tmp_path, "random", "nas_env/TransformerLM-v1", 3, *kwargs, "--final-top", "0")
+    return make_run(tmp_path, "random", "nas_env/TransformerLM-v2", 3, *kwargs, "--final-top", "0")
 
 
 def tamper(run: Path, index: int, key: str, change) -> None:

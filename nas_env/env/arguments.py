@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from nas_env.evaluation.backends import BACKENDS
 from nas_env.evaluation.executors import EXECUTORS
 from nas_env.evaluation.precision import PRECISIONS
-from nas_env.evaluation.train_settings import LATENCY_SOURCES
+from nas_env.evaluation.train_settings import LATENCY_SOURCES, RESIDUAL_INITS
 from nas_env.table.evaluator import MISSING_MODES
 
 MODES: tuple[str, ...] = ("edit", "design")
@@ -109,6 +109,9 @@ ARGUMENTS: tuple[Argument, ...] = (
              "latency profile file (default: config/latency/SPACE-DEVICE.json)"),
     Argument("latency_profile_mismatch", "training",
              "use a profile of another processor or torch, with a warning"),
+    Argument("residual_init", "training",
+             "projections into the residual stream: GPT-2's scaled init, or v4's flat one",
+             RESIDUAL_INITS),
     Argument("promotion", "promotion", "successive halving over rungs of the fidelity",
              PROMOTIONS, field="kind"),
     Argument("rungs", "promotion", "rungs of the ladder (asha)"),

@@ -77,6 +77,8 @@ class TrainingSettings:
             device, `nas_env.latency`).
         latency_profile: The profile's path (None: ``config/latency/<space>-<device>.json``).
         latency_profile_mismatch: Use a profile made elsewhere, with a warning.
+        residual_init: ``scaled`` (GPT-2's, the default since evaluator version 5) or
+            ``flat`` (versions up to 4; the deprecated ``-v1`` training ids use it).
     """
 
     backend: str = "torch"
@@ -89,6 +91,7 @@ class TrainingSettings:
     latency: str = "measured"
     latency_profile: str | Path | None = None
     latency_profile_mismatch: bool = False
+    residual_init: str = "scaled"
 
     def __post_init__(self) -> None:
         _check_choices(self, "training")
@@ -117,6 +120,7 @@ class TrainingSettings:
             backend=self.backend, device=self.device, precision=self.precision, seed=self.seed,
             latency=self.latency, latency_profile=profile,
             latency_profile_mismatch=self.latency_profile_mismatch,
+            residual_init=self.residual_init,
         )  # fmt: skip
 
 

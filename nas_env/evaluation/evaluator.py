@@ -40,17 +40,7 @@ from nas_env.space import SearchSpace, load_space
 from nas_env.tasks import cache_dir, make_task
 from nas_env.tasks.kinds import task_kind
 
-EVALUATOR_VERSION = "4"
-
-
-def latency_protocol(settings: TrainSettings) -> str:
-    """The cache key's part for a latency protocol beyond warm-up passes, repeats and
-    threads, and for a residual init other than ``flat`` ("" for the defaults, so that
-    their keys are those of earlier releases)."""
-    init = "" if settings.residual_init == "flat" else f"init={settings.residual_init};"
-    if settings.latency_warmup_seconds == 0.0 and settings.latency_statistic == "median":
-        return init
-    return f"latw={settings.latency_warmup_seconds:g}s,{settings.latency_statistic};{init}"
+EVALUATOR_VERSION = "5"
 
 
 class Evaluator:
@@ -128,7 +118,7 @@ class Evaluator:
         settings = self.settings
         self._settings_token = (
             f"mem={settings.max_memory_mb};lat={settings.latency_warmup}+"
-            f"{settings.latency_repeats}x{settings.latency_threads};{latency_protocol(settings)}"
+            f"{settings.latency_repeats}x{settings.latency_threads};{settings.key_suffix()}"
             f"{latency_key(self.latency_profile)}"
             f"ds={backend_token}"
         )
@@ -343,6 +333,15 @@ class Evaluator:
             **base,
         )
 
+    def initialised_model(self, config: Any) -> torch.nn.Module:
+        """The untrained model of ``config`` as a candidate's training starts from it:
+        drawn from the training seed, with the settings' residual init."""
+        torch.manual_seed(self.settings.seed)
+        model = build_model(config)
+        if self.settings.residual_init == "scaled":
+            scale_residual_init(model)
+        return model
+
     def _train_and_measure(
         self,
         config: Any,
@@ -351,11 +350,7 @@ class Evaluator:
         keep: list[torch.nn.Module] | None = None,
     ) -> dict[str, Any]:
         deadline = start + self.fidelity.max_seconds
-        torch.manual_seed(self.settings.seed)
-        model = build_model(config)
-        if self.settings.residual_init == "scaled":
-            scale_residual_init(model)
-        model = model.to(self.device)
+        model = self.initialised_model(config).to(self.device)
         outcome, model = self._train(model, deadline, genome)
         if keep is not None:
             keep.append(model)

@@ -10,7 +10,7 @@ from nas_env.checks import check_int, expect_choice, expect_number
 STATISTICS: tuple[str, ...] = ("median", "min", "q25")
 """How a latency protocol summarises its timed passes (`nas_env.evaluation.measure`)."""
 LATENCY_SOURCES: tuple[str, ...] = ("measured", "predicted")
-RESIDUAL_INITS: tuple[str, ...] = ("flat", "scaled")
+RESIDUAL_INITS: tuple[str, ...] = ("scaled", "flat")
 """Where a result's latency comes from (`nas_env.evaluation.latency_source`)."""
 
 
@@ -37,9 +37,10 @@ class TrainSettings:
         latency_profile: The profile's path (None: ``config/latency/<space>-<device>.json``).
         latency_profile_mismatch: Use a profile made on another processor, thread count
             or torch version, with a warning, instead of refusing it.
-        residual_init: ``flat`` (every Linear N(0, 0.02), the default of evaluator
-            version 4) or ``scaled`` (GPT-2's N(0, 0.02 / sqrt(2 x layers)) for the
-            projections into the residual stream, `models.transformer.scale_residual_init`).
+        residual_init: ``scaled`` (GPT-2's N(0, 0.02 / sqrt(2 x layers)) for the
+            projections into the residual stream, `models.transformer.scale_residual_init`;
+            the default since evaluator version 5) or ``flat`` (every Linear N(0, 0.02),
+            as evaluator versions up to 4 trained).
         threads: CPU threads for training (None: torch's current setting).
         deepspeed_config: Path of the DeepSpeed JSON (None: ``config/deepspeed.json``).
 
@@ -59,7 +60,7 @@ class TrainSettings:
     latency: str = "measured"
     latency_profile: str | None = None
     latency_profile_mismatch: bool = False
-    residual_init: str = "flat"
+    residual_init: str = "scaled"
     threads: int | None = None
     deepspeed_config: str | None = None
 
@@ -72,3 +73,12 @@ class TrainSettings:
         expect_choice(self.latency_statistic, "TrainSettings.latency_statistic", STATISTICS)
         expect_choice(self.latency, "TrainSettings.latency", LATENCY_SOURCES)
         expect_choice(self.residual_init, "TrainSettings.residual_init", RESIDUAL_INITS)
+
+    def key_suffix(self) -> str:
+        """The cache key's part for a latency protocol beyond warm-up passes, repeats and
+        threads, and for a residual init other than the default ``scaled`` ("" for the
+        defaults)."""
+        init = "" if self.residual_init == "scaled" else f"init={self.residual_init};"
+        if self.latency_warmup_seconds == 0.0 and self.latency_statistic == "median":
+            return init
+        return f"latw={self.latency_warmup_seconds:g}s,{self.latency_statistic};{init}"

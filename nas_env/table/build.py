@@ -115,6 +115,7 @@ def evaluator_meta(evaluator: TableSource) -> dict[str, Any]:
         "seq_len": space.task.seq_len,
         "fidelity": {"name": evaluator.fidelity.name, "config": evaluator.fidelity.to_dict()},
         "seed": settings.seed,
+        "residual_init": settings.residual_init,
         "backend": settings.backend,
         "device": device,
         "device_type": device.split(":")[0],

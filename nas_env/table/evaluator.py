@@ -149,6 +149,7 @@ class TableEvaluator:
             device=str(self.meta.get("device", "cpu")),
             precision=str(self.meta.get("precision", "fp32")),
             seed=int(self.meta["seed"]),
+            residual_init=str(self.meta.get("residual_init", "flat")),  # v4 tables: flat
         )
         self._genomes: dict[str, str] = {}
         self._results: dict[str, EvalResult] = {}
