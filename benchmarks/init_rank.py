@@ -7,8 +7,9 @@ Trains every genome of the reported truth samples (``uniform``, ``decision`` of
 (`benchmarks/data/signal_rows.jsonl`, level ``fast``, written by evaluator version 4,
 whose flat init version 5 reproduces bit for bit). Reports, per sample and init, Kendall
 tau against the held-out loss after `long` (8,000 steps, trained flat), the seed-to-seed
-tau, and how often the pre-norm genome beats its post-norm twin... where a sample has
-both. Rows go to ``--rows`` (resumable).
+tau, and over the pairs of one pre- and one post-norm genome of equal depth and width:
+how often each ranks them as `long` does, and how often pre-norm wins. Rows go to
+``--rows`` (resumable).
 
     python benchmarks/init_rank.py --workers 1
 """
@@ -77,28 +78,33 @@ def report(rows_path: Path) -> None:
         if r["status"] == "ok":
             scaled[(r["sample"], r["index"], r["seed"])] = float(r["val_loss"])
     runs = {"flat": _flat_rows(), "scaled": scaled}
-    print("| sample | init | n | tau vs long | seed 0 vs 1 | pre-norm wins (long agrees) |")
-    print("| --- | --- | --: | --: | --: | --: |")
+    print(
+        "| sample | init | n | tau vs long | seed 0 vs 1 | pre/post pairs ranked as `long` does "
+        "| pre-norm wins: `fast`, `long` |"
+    )
+    print("| --- | --- | --: | --: | --: | --: | --: |")
     for sample in SAMPLES:
         keys = sorted(k for k in genomes if k[0] == sample)
         for init, got in runs.items():
             both = [k for k in keys if (*k, 0) in got and (*k, 1) in got]
             tau = kendalltau([got[(*k, 0)] for k in both], [long[k] for k in both])[0]
             noise = kendalltau([got[(*k, 0)] for k in both], [got[(*k, 1)] for k in both])[0]
-            agree = _norm_pairs(sample, both, genomes, got, long)
-            print(f"| {sample} | {init} | {len(both)} | {tau:.3f} | {noise:.3f} | {agree} |")
+            agree, wins = _norm_pairs(both, genomes, got, long)
+            print(
+                f"| {sample} | {init} | {len(both)} | {tau:.3f} | {noise:.3f} | {agree} | {wins} |"
+            )
 
 
 def _norm_pairs(
-    sample: str,
     keys: list[tuple[str, int]],
     genomes: dict[tuple[str, int], dict[str, Any]],
     got: dict[tuple[str, int, int], float],
     long: dict[tuple[str, int], float],
-) -> str:
+) -> tuple[str, str]:
     """Over pairs of genomes of equal depth and width, one pre- and one post-norm: how
-    often the short run ranks the pair as long training does."""
-    agree = pairs = 0
+    often the short run ranks the pair as long training does, and how often pre-norm wins
+    at each."""
+    agree = pairs = short_wins = long_wins = 0
     for a in keys:
         for b in keys:
             ga, gb = genomes[a], genomes[b]
@@ -107,8 +113,12 @@ def _norm_pairs(
             if (ga["layers"], ga["d_model"]) != (gb["layers"], gb["d_model"]):
                 continue
             pairs += 1
+            short_wins += got[(*a, 0)] < got[(*b, 0)]
+            long_wins += long[a] < long[b]
             agree += (got[(*a, 0)] < got[(*b, 0)]) == (long[a] < long[b])
-    return f"{agree}/{pairs}" if pairs else "-"
+    if not pairs:
+        return "-", "-"
+    return f"{agree}/{pairs}", f"{short_wins}/{pairs}, {long_wins}/{pairs}"
 
 
 def main(argv: list[str] | None = None) -> int:
