@@ -1,5 +1,4 @@
-"""Benchmark tables: building (resumable, meta-checked), serving by lookup, the CLI, the
-shipped ``config/tables/bench.sqlite``."""
+"""Benchmark tables: building, serving by lookup, the CLI, the shipped bench table."""
 
 from __future__ import annotations
 

@@ -57,9 +57,9 @@ class NASEnv(gym.Env):
     continues from its checkpoint to the next rung only while its loss stays in the top
     ``1/eta`` of that rung's results (successive halving); a candidate stopped early is
     scored from its calibrated rung loss, and ``info["result"]`` carries ``rung``,
-    ``rungs``, ``cost_steps`` and ``calibration``. With ``executor="ray"`` (or
-    ``workers > 1``) candidates train on an executor's workers, and a vector env that submits every
-    env's `candidate` first trains them at once.
+    ``rungs``, ``cost_steps`` and ``calibration``. With ``executor="ray"`` (or ``workers >
+    1``) candidates train on an executor's workers (a vector env submitting every env's
+    `candidate` first trains them at once).
 
     ## Action Space
     ``Discrete(n)``. Mode ``edit``: the space's named edits, ``action_names[i]`` (e.g.
@@ -133,8 +133,7 @@ class NASEnv(gym.Env):
       the held-out windows over all documents, so its scores differ from version 2's.
       Evaluator version 4 fixed the sinusoidal position encoding (it swamped the token
       embeddings), added ``baseline_loss`` to every result and made ``target`` the default
-      reward. The executor settings and `candidate` change where candidates train, not
-      their results.
+      reward. Executor settings change where candidates train, not their results.
     * v1 (``TransformerLM-v1``, ``TransformerLMDesign-v1``; the default ``fidelity`` is now
       ``search``): a candidate still trains `fast`'s 100 steps, but its ``val_loss`` (and
       perplexity, and so the reward) is the level's signal, an estimate of the held-out
