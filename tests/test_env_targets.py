@@ -1,5 +1,6 @@
-"""Targets drawn per episode (``targets="random"``): in the observation, in the reward, set
-by reset options, replayable, and refused where they cannot work."""
+"""Targets drawn per episode (``targets="random"``) or observed (``"observed"``): in the
+observation, in the reward, set by reset options, replayable, and refused where they cannot
+work."""
 
 from __future__ import annotations
 
@@ -115,12 +116,41 @@ def test_fixed_targets_keep_the_observation_and_refuse_reset_targets() -> None:
     drawn.close()
 
 
+@pytest.mark.parametrize("env_id", IDS)
+def test_observed_targets_are_the_fixed_ones_in_the_random_layout(env_id: str) -> None:
+    observed = gym.make(env_id, targets="observed")
+    drawn, fixed = make(env_id), gym.make(env_id)
+    assert observed.observation_space == drawn.observation_space
+    assert observed.unwrapped.observation_names == drawn.unwrapped.observation_names
+    gym_check_env(observed.unwrapped, skip_render_check=True)
+    space_targets = fixed.unwrapped.targets
+    low, high = declared_ranges()["mid"]["size_mb"]
+    slot = (math.log(space_targets["size_mb"]) - math.log(low)) / (math.log(high) - math.log(low))
+    genome = observed.unwrapped.space.default_genome().to_dict()["genes"]
+    for seed in range(3):
+        obs, info = observed.reset(
+            seed=seed, options={"genome": genome} if "Design" not in env_id else None
+        )
+        assert info["targets"] == space_targets
+        assert obs[observed.unwrapped.observation_names.index("target.size_mb")] == pytest.approx(
+            slot
+        )
+    if "Design" not in env_id:
+        _, info_fixed = fixed.reset(seed=0, options={"genome": genome})
+        _, info_observed = observed.reset(seed=0, options={"genome": genome})
+        assert info_observed["score"] == info_fixed["score"]
+    _, info = observed.reset(seed=0, options={"targets": {"size_mb": 0.3}})
+    assert info["targets"]["size_mb"] == 0.3
+    for env in (observed, drawn, fixed):
+        env.close()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"reward": "quality"}, "takes no size or latency targets"),
         ({"start": "incumbent"}, "targets='random'"),
-        ({"targets": "sometimes"}, "allowed: fixed, random"),
+        ({"targets": "sometimes"}, "allowed: fixed, random, observed"),
     ],
 )
 def test_what_cannot_be_conditioned_is_refused(kwargs: dict[str, Any], message: str) -> None:

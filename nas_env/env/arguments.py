@@ -30,7 +30,7 @@ from nas_env.table.evaluator import MISSING_MODES
 
 MODES: tuple[str, ...] = ("edit", "design")
 STARTS: tuple[str, ...] = ("default", "random", "incumbent")
-TARGET_MODES: tuple[str, ...] = ("fixed", "random")
+TARGET_MODES: tuple[str, ...] = ("fixed", "random", "observed")
 OBSERVATIONS: tuple[str, ...] = ("flat", "dict", "masked")
 RENDER_MODES: tuple[str, ...] = ("ansi", "rgb_array")
 EVALUATOR_KINDS: tuple[str, ...] = ("train", "table", "surrogate")
@@ -81,7 +81,7 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("evaluator", "env", "real training, a benchmark table or a surrogate (or an object)",
              EVALUATOR_KINDS),
     Argument("start", "env", "first genome of an edit episode", STARTS),
-    Argument("targets", "env", "size and latency targets: the space's, or drawn per episode",
+    Argument("targets", "env", "size and latency targets: the space's, drawn, or observed",
              TARGET_MODES),
     Argument("reward_scale", "env", "multiplies every reward (info['score'] is unscaled)"),
     Argument("horizon", "env", "steps episode.progress counts against (default: the time limit)"),

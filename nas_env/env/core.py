@@ -78,7 +78,7 @@ class NASEnv(gym.Env):
     zero), then ``metric.quality``, ``metric.size``, ``metric.latency``, ``metric.ok``,
     ``metric.score`` of the current genome (quality, size and latency normalised on the
     active reward's scale, `Reward.metric_bounds`) and ``episode.progress``; with
-    ``targets="random"`` then ``target.size_mb`` and ``target.latency_ms``.
+    ``targets="random"`` or ``"observed"`` then ``target.size_mb``, ``target.latency_ms``.
     ``observation="dict"`` gives ``Dict(genome, metrics, progress[, targets])`` for
     ``MultiInputPolicy``; ``observation="masked"`` gives ``Dict(observations=<the flat
     vector>, action_mask=Box(0, 1, (n_actions,)))``, the action mask inside the observation
@@ -103,9 +103,9 @@ class NASEnv(gym.Env):
     benchmark-table ids use 20, because neighbouring genomes there differ by 0.001-0.03 in
     score and value-based agents learn poorly from such small numbers); ``info["score"]`` is
     never scaled. With ``targets="random"`` each episode draws its size and latency targets
-    (log-uniform in the space's ranges, ``config/target_ranges.yaml``; or
-    ``reset(options={"targets": {...}})``), the reward aims at them and ``info["targets"]``
-    says them (`nas_env.env.targets`).
+    (log-uniform in the space's ranges, ``config/target_ranges.yaml``; or ``reset(options=
+    {"targets": {...}})``), the reward aims at them and ``info["targets"]`` says them
+    (`nas_env.env.targets`); ``"observed"``: the same, but the space's targets unless given.
 
     ## Starting State
     ``edit``: the space's default genome (``start="default"``), a valid random one drawn
@@ -291,7 +291,7 @@ class NASEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode (see Starting State); ``options["genome"]`` sets the first
-        genome, ``options["targets"]`` the episode's targets (``targets="random"``)."""
+        genome, ``options["targets"]`` the episode's targets (``random``, ``observed``)."""
         super().reset(seed=seed)
         self.steps = 0
         self.score = 0.0

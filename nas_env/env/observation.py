@@ -13,7 +13,7 @@ Slots, in order (`ObservationEncoder.slot_names` lists them by name):
   bounds, `Reward.metric_bounds`), ``metric.ok`` (1 when the genome trained and scored)
   and ``metric.score`` (the reward's score, clipped to [0, 1]);
 - ``episode.progress``: steps (edit mode) or decisions (design mode) used, as a fraction;
-- with ``targets="random"`` only, the episode's targets: ``target.size_mb``,
+- with ``targets="random"`` or ``"observed"`` only, the episode's targets: ``target.size_mb``,
   ``target.latency_ms`` (log position in their ranges, `nas_env.env.targets`).
 
 In design mode genes not decided yet are all zero.

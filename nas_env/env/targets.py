@@ -5,7 +5,10 @@ space's, `nas_env.constraints.Targets`, unless the reward mapping sets its own),
 always. With ``targets="random"`` each `reset` draws the episode's size and latency
 targets, log-uniformly and independently, from the space's ranges in
 ``config/target_ranges.yaml`` (a target the space has no range for keeps its fixed
-value), or takes them from ``reset(options={"targets": {"size_mb": 0.5, ...}})``. The
+value), or takes them from ``reset(options={"targets": {"size_mb": 0.5, ...}})``. With
+``targets="observed"`` the observation and reset options are those of ``random``, but an
+episode without given targets aims at the fixed ones: a policy trained over random targets
+can then run, or be fine-tuned, on the space's own question. The
 reward of that episode aims at them, the observation carries them (slots
 ``target.size_mb`` and ``target.latency_ms``, the log position of each in its range, after
 ``episode.progress``), and ``info["targets"]`` says them, so that a policy can learn to
@@ -74,7 +77,7 @@ class EpisodeTargets:
     """How an env sets each episode's targets (see the module docstring).
 
     Attributes:
-        mode: ``fixed`` or ``random``.
+        mode: ``fixed``, ``random`` or ``observed``.
         base: The reward built with the space's targets (what ``fixed`` episodes use).
         ranges: Each drawn target's ``(low, high)``; empty with ``fixed``.
     """
@@ -88,28 +91,28 @@ class EpisodeTargets:
         """The targets of an env on space ``space_name`` scoring with ``base``.
 
         Raises:
-            ConfigError: ``random`` with a reward that takes no targets, or on a space
-                with no declared ranges.
+            ConfigError: ``random`` or ``observed`` with a reward that takes no targets,
+                or on a space with no declared ranges.
         """
         if mode == "fixed":
             return cls(mode, base, {})
         if not getattr(base, "space_targets", False):
             raise ConfigError(
-                f"targets='random': reward {base.name!r} takes no size or latency targets; "
+                f"targets={mode!r}: reward {base.name!r} takes no size or latency targets; "
                 "allowed: a reward with targets (the default 'target'), or targets='fixed'"
             )
         ranges = declared_ranges().get(space_name)
         if not ranges:
             raise ConfigError(
-                f"targets='random': space {space_name!r} has no target ranges in "
+                f"targets={mode!r}: space {space_name!r} has no target ranges in "
                 f"{RANGES_FILE}; allowed spaces: {', '.join(declared_ranges())} (or add one)"
             )
         return cls(mode, base, dict(ranges))
 
     @property
     def conditioned(self) -> bool:
-        """Episodes draw their targets (the observation carries them)."""
-        return self.mode == "random"
+        """The observation carries the episode's targets (``random``, ``observed``)."""
+        return self.mode != "fixed"
 
     @property
     def slot_names(self) -> tuple[str, ...]:
@@ -121,7 +124,8 @@ class EpisodeTargets:
         return {name: getattr(self.base, _FIELDS[name], None) for name in TARGET_NAMES}
 
     def choose(self, rng: np.random.Generator, given: Any = None) -> dict[str, float | None]:
-        """The next episode's targets: ``given`` (reset options, checked), else drawn.
+        """The next episode's targets: ``given`` (reset options, checked), else drawn
+        (``random``) or the fixed ones (``observed``).
 
         Raises:
             ConfigError: ``given`` with ``fixed``, or a bad name or value in it.
@@ -131,7 +135,7 @@ class EpisodeTargets:
             if not self.conditioned:
                 raise ConfigError(
                     "reset options 'targets': this env has targets='fixed'; make it with "
-                    "targets='random' to set them per episode"
+                    "targets='random' or 'observed' to set them per episode"
                 )
             where = "reset options 'targets'"
             given = expect_mapping(given, where)
@@ -140,6 +144,8 @@ class EpisodeTargets:
                 targets[name] = expect_number(
                     value, f"{where}.{name}", minimum=0, strict=True, finite=True
                 )
+            return targets
+        if self.mode == "observed":
             return targets
         for name, (low, high) in self.ranges.items():
             targets[name] = math.exp(rng.uniform(math.log(low), math.log(high)))
