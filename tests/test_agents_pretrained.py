@@ -125,3 +125,14 @@ def test_the_shipped_policies_load_by_name_and_fit_their_env(version: str) -> No
     action, _ = model.predict(obs, action_masks=env.unwrapped.action_masks(), deterministic=True)
     assert env.unwrapped.action_masks()[int(action)]
     env.close()
+
+
+def test_the_shipped_policy_fits_real_training_on_its_space_at_the_space_targets() -> None:
+    policy = load_policy("mid-design-v1")
+    env = gym.make("nas_env/TransformerLMDesign-v2", space="mid", targets="observed", cache=False)
+    check_fits(policy, env, "maskable_ppo")
+    env.close()
+    fixed = gym.make("nas_env/TransformerLMDesign-v2", space="mid", cache=False)
+    with pytest.raises(ConfigError, match="observation_names differ"):
+        check_fits(policy, fixed, "maskable_ppo")
+    fixed.close()
