@@ -1,13 +1,14 @@
 """Train an RL agent (or run a search baseline) on a nas_env environment.
 
 ``python train_rl.py`` with no arguments runs the default job: MaskablePPO on
-``nas_env/TransformerLM-v2`` with real training at the registered ``search`` fidelity
-(100 steps scored by an estimate of the loss after long training; its measured Kendall tau
-against the ``long`` level is printed first), on CPU with one torch thread and a progress
-bar, then the final training: its best ``DEFAULT_FINAL_TOP`` genomes and the best genome
-of each depth re-trained at the ``rerank`` fidelity, the winner chosen on that, printed
-with both measurements, the space's targets, the Pareto front and where the plots are,
-and its trained model saved in the run folder.
+``nas_env/MidLMDesign-v0``, starting from the shipped policy ``mid-design-v1`` (pretrained
+on the surrogate benchmark of that space over random targets) and fine-tuned with real
+training at the registered ``search`` fidelity (100 steps scored by an estimate of the loss
+after long training; its measured Kendall tau against the ``long`` level is printed first),
+on CPU with one torch thread and a progress bar, then the final training: its best
+``DEFAULT_FINAL_TOP`` genomes and the best genome of each depth re-trained at the ``rerank``
+fidelity, the winner chosen on that, printed with both measurements, the space's targets,
+the Pareto front and where the plots are, and its trained model saved in the run folder.
 ``--env nas_env/BenchLM-v2`` serves results from the benchmark table instead (20000
 steps in well under a minute, enough for the agent to learn visibly).
 
@@ -20,10 +21,7 @@ SIGTERM; a checkpoint is saved first, continue with ``--resume RUN_DIR``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,12 +32,18 @@ if TYPE_CHECKING:
     from agents.config import RunConfig
 
 DEFAULT_ALGO = "maskable_ppo"
-DEFAULT_ENV = "nas_env/TransformerLM-v2"
+DEFAULT_ENV = "nas_env/MidLMDesign-v0"
+DEFAULT_EDIT_ENV = "nas_env/MidLM-v0"
+"""The default env of the search baselines, which edit genomes: the same space and training."""
 DEFAULT_ENV_KWARGS: dict[str, Any] = {}
 """Env kwargs the CLI gives `DEFAULT_ENV` (``--env-kwargs`` override them): none. The main
 job trains candidates at the registered ``search`` fidelity, the one `gymnasium.make`
 uses, chosen by ``benchmarks/signal_rank.py`` for how well it ranks genomes like the
 ``long`` level (the banner prints its Kendall tau)."""
+DEFAULT_PRETRAINED: dict[tuple[str, str], str] = {(DEFAULT_ALGO, DEFAULT_ENV): "mid-design-v1"}
+"""The policy a run of (algo, env id) starts from when ``--pretrained`` is not given (``none``
+starts from scratch): the main job fine-tunes the design policy pretrained on the
+surrogate benchmark of its space."""
 DEFAULT_FINAL_TOP = 3
 """Top genomes re-trained at the final fidelity after a search that trains candidates
 (with the best genome of each depth)."""
@@ -88,7 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--algo", default=None, help=f"{', '.join(ALL_ALGOS)} (default: {DEFAULT_ALGO})")
-    add("--env", default=None, help=f"registered nas_env id (default: {DEFAULT_ENV})")
+    add(
+        "--env",
+        default=None,
+        help=f"registered nas_env id (default: {DEFAULT_ENV}; {DEFAULT_EDIT_ENV} for baselines)",
+    )
     add("-n", "--n-timesteps", type=int, default=None, help="env steps (default: from the YAML)")
     add("--n-envs", type=int, default=None, help="parallel envs (default: from the YAML, 1)")
     add("--vec-env", choices=("dummy", "subproc"), default="dummy", help="default: dummy")
@@ -118,7 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--save-freq", type=int, default=None, help="checkpoint every N steps (default: n/10)")
     add("--resume", default=None, metavar="RUN_DIR", help="continue a run from its checkpoint")
-    add("--pretrained", default=None, metavar="NAME|PATH", help="start from a pretrained policy")
+    add(
+        "--pretrained",
+        default=None,
+        metavar="NAME|PATH",
+        help="start from a pretrained policy; none: from scratch (default: "
+        f"{DEFAULT_PRETRAINED[DEFAULT_ALGO, DEFAULT_ENV]} for the main job, else none)",
+    )
     add("--device", default="cpu", help="the agent's torch device (default: cpu)")
     add(
         "--progress",
@@ -173,13 +187,15 @@ def run_config_flags() -> dict[str, str]:
     }
 
 
-def resolve_env(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+def resolve_env(args: argparse.Namespace, algo: str = DEFAULT_ALGO) -> tuple[str, dict[str, Any]]:
     """The env id and env kwargs of a new run: `CLI_ENV_KWARGS` for the id (named with
-    ``--env`` or the default), then ``--env-kwargs``, then ``--backend``."""
+    ``--env`` or the default for ``algo``), then ``--env-kwargs``, then ``--backend``."""
+    from agents.algos import BASELINE_CLASSES
     from agents.envs import resolve_env_id
     from agents.hyperparams import parse_overrides
 
-    env_id = resolve_env_id(args.env or DEFAULT_ENV)
+    default = DEFAULT_EDIT_ENV if algo in BASELINE_CLASSES else DEFAULT_ENV
+    env_id = resolve_env_id(args.env or default)
     env_kwargs = dict(CLI_ENV_KWARGS.get(env_id, {}))
     env_kwargs.update(parse_overrides(args.env_kwargs, "--env-kwargs"))
     env_kwargs.update(flag_kwargs(args, FLAG_ARGUMENTS))
@@ -222,13 +238,15 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
 
     flags = run_config_flags()
     algo = check_algo(args.algo or DEFAULT_ALGO, flags["algo"])
-    env_id, env_kwargs = resolve_env(args)
+    env_id, env_kwargs = resolve_env(args, algo)
     env_kwargs["cache"] = resolve_cache(env_kwargs)
     hp = load_hyperparams(algo, env_id, parse_overrides(args.hyperparams))
-    if args.pretrained is not None:  # its network, whatever the YAML says
+    pretrained = args.pretrained or DEFAULT_PRETRAINED.get((algo, env_id))
+    pretrained = None if pretrained == "none" else pretrained
+    if pretrained is not None:  # its network, whatever the YAML says
         from agents.pretrained import load_policy
 
-        hp.update(load_policy(args.pretrained).hyperparams())
+        hp.update(load_policy(pretrained).hyperparams())
     yaml_file = f"config/agents/{algo}.yaml"
     origin = {**flags, "hyperparams": f"{yaml_file} + --hyperparams"}
     n_timesteps, n_envs = hp.pop("n_timesteps", 500), hp.pop("n_envs", 1)
@@ -260,7 +278,7 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
         log_folder=args.log_folder,
         final_top=final_top,
         final_fidelity=args.final_fidelity,
-        pretrained=args.pretrained,
+        pretrained=pretrained,
         command=tuple(argv),
         origin=origin,
         n_timesteps=n_timesteps,
@@ -347,8 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         for change in () if config.resumed else config.budget_changes:
             print(f"budget: {change}")
         from agents.session import run_job
+        from agents.vec_env import process_threads
 
-        with torch_threads(config.threads):
+        with process_threads(config.threads):
             return run_job(config, after=draw_plots)
     except (UsageError, HyperparamError, NASEnvError) as exc:
         print(f"nas-train: error: {exc}", file=sys.stderr)
@@ -370,27 +389,6 @@ def draw_plots(run_dir: Path) -> None:
         print(f"plots: none ({exc})")
         return
     print(f"plots: {report.parent} (report {report.name})")
-
-
-@contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Use ``threads`` torch CPU threads here and in env subprocesses (0: leave as is)."""
-    import torch
-
-    if threads <= 0:
-        yield
-        return
-    before, env_before = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
-    torch.set_num_threads(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by SubprocVecEnv workers
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-        if env_before is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = env_before
 
 
 if __name__ == "__main__":

@@ -181,6 +181,7 @@ def _load_or_create(config: RunConfig, venv: Any) -> Any:
         pretrained = load_policy(config.pretrained)
         check_fits(pretrained, venv, config.algo)
         start_from(pretrained, model)
+        print(f"agent: starts from the pretrained policy {config.pretrained} ({pretrained.path})")
     return model
 
 

@@ -11,16 +11,20 @@ exactly a `DummyVecEnv`.
 
 `make_in_flight_vec_env` builds it the way ``make_vec_env`` would (seeds, `Monitor`),
 with one evaluator made from the env kwargs and shared by every env, so that one
-executor serves them all.
+executor serves them all. `process_threads` sets the torch threads of a run, and of the
+subprocess envs it starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -68,3 +72,22 @@ def make_in_flight_vec_env(
     venv = InFlightVecEnv([make(i) for i in range(n_envs)])
     venv.seed(seed)
     return venv
+
+
+@contextmanager
+def process_threads(threads: int) -> Iterator[None]:
+    """Use ``threads`` torch CPU threads here and in env subprocesses (0: leave as is)."""
+    if threads <= 0:
+        yield
+        return
+    before, env_before = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by SubprocVecEnv workers
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        if env_before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = env_before

@@ -67,6 +67,11 @@ ENV_IDS: dict[str, dict[str, Any]] = {
     "nas_env/RNNCls-v1": _cls("rnn"),
     "nas_env/BenchLM-v2": _bench("edit"),
     "nas_env/BenchLMDesign-v2": _bench("design"),
+    # The surrogate benchmark's space (`mid`, 56,364 genomes) trained for real at `search`;
+    # the design id observes its targets, so a policy trained on the surrogate over random
+    # targets (the shipped `mid-design-v1`) fine-tunes on it (the README's main job).
+    "nas_env/MidLM-v0": _lm("search", "edit", space="mid"),
+    "nas_env/MidLMDesign-v0": _lm("search", "design", space="mid", targets="observed"),
     # v1: the same with the flat init of evaluator version 4 (and its bench table).
     "nas_env/TransformerLM-v1": _lm("search", "edit", **FLAT_INIT),
     "nas_env/TransformerLMDesign-v1": _lm("search", "design", **FLAT_INIT),

@@ -280,12 +280,32 @@ def test_naming_the_default_env_keeps_the_default_jobs_fidelity() -> None:
         return train_rl.resolve_env(args)
 
     bare = resolved([])
-    assert bare == resolved(["--env", "nas_env/TransformerLM-v2"])
-    assert bare == resolved(["--env", "TransformerLM-v2"])
+    assert bare == resolved(["--env", "nas_env/MidLMDesign-v0"])
+    assert bare == resolved(["--env", "MidLMDesign-v0"])
     assert "fidelity" not in bare[1]  # the registered level, the one gymnasium.make uses
-    assert resolved(["--env", "TransformerLM-v2", "--env-kwargs", "fidelity:tiny"])[1] == {
+    assert resolved(["--env", "MidLMDesign-v0", "--env-kwargs", "fidelity:tiny"])[1] == {
         "fidelity": "tiny"
     }
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], "mid-design-v1"),
+        (["--env", "MidLMDesign-v0"], "mid-design-v1"),
+        (["--pretrained", "none"], None),
+        (["--env", "TransformerLMDesign-v2"], None),
+        (["--algo", "ppo"], None),
+    ],
+)
+def test_the_main_job_starts_from_the_shipped_policy_unless_told(
+    argv: list[str], expected: str | None, tmp_path: Path
+) -> None:
+    args = train_rl.build_parser().parse_args([*argv, "--log-folder", str(tmp_path)])
+    config = train_rl.prepare(args, argv)
+    assert config.pretrained == expected
+    if expected:  # the policy's network, whatever the YAML says
+        assert config.hyperparams["policy_kwargs"] == {"net_arch": [64, 64]}
 
 
 def test_the_fidelity_in_force_and_its_ranking_are_printed_at_start(
@@ -297,17 +317,17 @@ def test_the_fidelity_in_force_and_its_ranking_are_printed_at_start(
     from nas_env.evaluation.fidelity import measured_ranking
 
     search = Fidelity.resolve("search")
-    seq_len = search.seq_len or SearchSpace.load("tiny").task.seq_len
+    seq_len = search.seq_len or SearchSpace.load("mid").task.seq_len
     expected = (
         f"fidelity: search ({search.steps} steps x {search.batch_size} x {seq_len}), "
         f"scored by the signal {search.signal}; "
     )
-    tau = measured_ranking("tiny", "search")["tau"]  # type: ignore[index]
+    tau = measured_ranking("mid", "search")["tau"]  # type: ignore[index]
     seen: list[dict[str, Any]] = []
     monkeypatch.setattr(
         session, "run_job", lambda config, after=None: seen.append(dict(config.env_kwargs))
     )
-    for env in ([], ["--env", "nas_env/TransformerLM-v2"]):
+    for env in ([], ["--env", "nas_env/MidLMDesign-v0"]):
         argv = [*env, "--env-kwargs", "cache:false", "--log-folder", str(tmp_path)]
         train_rl.main(argv)
         lines = capsys.readouterr().out.splitlines()
