@@ -1,17 +1,21 @@
-"""The main job against random search of equal training compute, judged at the final level.
+"""The main job against the search baselines at equal training compute, judged at the final
+level.
 
 For each seed, runs the README's main job (``python train_rl.py``: MaskablePPO on
-``nas_env/TransformerLM-v2``, then the final training of its best genomes and the best of
-each depth at the ``rerank`` fidelity) and a random search on the same env with the same
-number of unique candidate trainings at the same search fidelity (every candidate trains
-on the same number of tokens, so the training budgets are equal in tokens) followed by the
-same final training. Both winners are judged by their final-fidelity result: the default
-reward's score and the perplexity (the rerank signal's estimate after long training; the
-keys still say ``reference_*``, the level before). Each run gets its own result cache, so
-neither reuses the other's trainings.
+``nas_env/MidLMDesign-v0`` from the shipped policy ``mid-design-v1``, then the final
+training of its best genomes and the best of each depth at the ``rerank`` fidelity), then
+random search, local search and regularized evolution on the same space and training
+(``nas_env/MidLM-v0``, their default) with the same number of unique candidate trainings
+at the same search fidelity (every candidate trains on the same number of tokens, so the
+budgets are equal in tokens) and the same final training. Every winner is judged by its
+final-fidelity result: the default reward's score and the perplexity (the rerank signal's
+estimate after long training; the keys say ``reference_*``, the level's earlier name).
+Each run gets its own result cache, so none reuses another's trainings. A row per (seed,
+method) is appended to ``--rows`` as soon as it is measured; the same command resumes.
 
-    python benchmarks/main_job.py --seeds 0,1,2 --out main-job-results
-    python benchmarks/main_job.py --quick          # CI smoke run (tiny fidelities)
+    python benchmarks/main_job.py --seeds 0-9 --out runs-main-job \
+        --rows benchmarks/data/main_job_rows.jsonl        # ~40 min per seed on 2 cores
+    python benchmarks/main_job.py --quick          # smoke run (tiny fidelities)
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ if str(ROOT) not in sys.path:
 
 from runfolder import EPISODES_FILE, FINAL_FILE  # noqa: E402
 
-QUICK_AGENT = ["-n", "8", "--hyperparams", "n_steps:4", "batch_size:4"]
+QUICK_AGENT = ["-n", "30", "--hyperparams", "n_steps:10", "batch_size:10"]
 QUICK_FINAL = ["--final-fidelity", "tiny", "--final-top", "2"]
 """The smoke run: a few steps at the ``tiny`` fidelity, and a ``tiny`` final training."""
 
@@ -68,6 +72,8 @@ def _summary(run: Path, seconds: float) -> dict[str, Any]:
             record = json.loads(line)
             if record.get("new_evaluation") and record["genome_key"] not in keys:
                 keys.add(record["genome_key"])
+    if final["winner"] is None:
+        raise SystemExit(f"{run}: no candidate trained successfully at the final fidelity")
     winner = next(c for c in final["candidates"] if c["genome_key"] == final["winner"])
     final_seconds = sum(c["final"]["train_seconds"] or 0.0 for c in final["candidates"])
     return {
@@ -84,75 +90,123 @@ def _summary(run: Path, seconds: float) -> dict[str, Any]:
     }
 
 
-def run_seed(seed: int, out: Path, quick: bool) -> dict[str, Any]:
-    """The main job and its equal-compute random search for one seed."""
+METHODS = ("agent", "random", "local", "evolution")
+"""The main job, then the search baselines at its number of unique candidate trainings."""
+
+
+def run_method(seed: int, method: str, out: Path, quick: bool, evaluations: int | None) -> dict:
+    """One method's run for one seed (the agent's sets ``evaluations`` for the others)."""
     fidelity = ["fidelity:tiny"] if quick else []
     final = QUICK_FINAL if quick else []
-    folder = out / f"seed{seed}"
-    agent_dir, random_dir = folder / "agent", folder / "random"
-    agent_argv = ["--seed", str(seed), "--log-folder", str(agent_dir)]
-    agent_argv += ["--env-kwargs", f"cache:{agent_dir / 'results.sqlite'}", *fidelity]
-    agent_argv += [*(QUICK_AGENT if quick else []), *final]
-    agent_dir.mkdir(parents=True, exist_ok=True)
-    seconds = _run(agent_argv, folder / "agent.log")
-    agent = _summary(_only_run(agent_dir), seconds)
-    random_argv = ["--algo", "random", "--seed", str(seed), "--log-folder", str(random_dir)]
-    random_argv += ["-n", "100000", "--max-evaluations", str(agent["unique_evaluations"])]
-    random_argv += ["--env-kwargs", f"cache:{random_dir / 'results.sqlite'}", *fidelity, *final]
-    random_dir.mkdir(parents=True, exist_ok=True)
-    seconds = _run(random_argv, folder / "random.log")
-    random = _summary(_only_run(random_dir), seconds)
-    return {"seed": seed, "agent": agent, "random": random}
+    folder = out / f"seed{seed}" / method
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = ["--seed", str(seed), "--log-folder", str(folder)]
+    argv += ["--env-kwargs", f"cache:{folder / 'results.sqlite'}", *fidelity]
+    if method == "agent":
+        argv += [*(QUICK_AGENT if quick else []), *final]
+    else:
+        argv = ["--algo", method, "-n", "100000", "--max-evaluations", str(evaluations), *argv]
+        argv += final
+    seconds = _run(argv, out / f"seed{seed}" / f"{method}.log")
+    return {"seed": seed, "method": method, **_summary(_only_run(folder), seconds)}
+
+
+def _done(rows_path: Path) -> dict[tuple[int, str], dict[str, Any]]:
+    if not rows_path.is_file():
+        return {}
+    rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines()]
+    return {(r["seed"], r["method"]): r for r in rows}
+
+
+def run_all(seeds: list[int], out: Path, rows_path: Path, quick: bool) -> list[dict[str, Any]]:
+    """Every method for every seed, skipping the (seed, method) pairs already in
+    ``rows_path`` and appending each new row as soon as it is measured."""
+    done = _done(rows_path)
+    for seed in seeds:
+        for method in METHODS:
+            if (seed, method) in done:
+                continue
+            evaluations = None if method == "agent" else done[seed, "agent"]["unique_evaluations"]
+            row = run_method(seed, method, out, quick, evaluations)
+            done[seed, method] = row
+            with rows_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row, sort_keys=True) + "\n")
+            print(json.dumps(row), flush=True)
+    return [done[s, m] for s in seeds for m in METHODS if (s, m) in done]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """The markdown table BENCHMARKS.md quotes."""
+    """The markdown tables BENCHMARKS.md quotes: per seed, then per method."""
+    seeds = sorted({r["seed"] for r in rows})
+    by = {(r["seed"], r["method"]): r for r in rows}
     lines = [
-        "| seed | unique evaluations | main job: reference score (ppl) | random search: "
-        "reference score (ppl) | main job wins | main job wall time |",
-        "| --: | --: | --: | --: | :-: | --: |",
+        "| seed | unique evaluations | "
+        + " | ".join(f"{m}: final score (ppl)" for m in METHODS)
+        + " |",
+        "| --: | --: |" + " --: |" * len(METHODS),
     ]
-    for r in rows:
-        a, b = r["agent"], r["random"]
-        wins = (
-            "yes"
-            if (a["reference_score"] or -math.inf) > (b["reference_score"] or -math.inf)
-            else "no"
+    for seed in seeds:
+        cells = []
+        for method in METHODS:
+            r = by.get((seed, method))
+            cells.append(
+                f"{r['reference_score']:.4f} ({r['reference_perplexity']:.2f})" if r else "-"
+            )
+        evals = by[seed, "agent"]["unique_evaluations"] if (seed, "agent") in by else "-"
+        lines.append(f"| {seed} | {evals} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| method | seeds | median score | mean +- SE | agent wins |",
+        "| --- | --: | --: | --: | --: |",
+    ]
+    for method in METHODS:
+        scores = [by[s, method]["reference_score"] for s in seeds if (s, method) in by]
+        if not scores:
+            continue
+        se = statistics.stdev(scores) / math.sqrt(len(scores)) if len(scores) > 1 else math.nan
+        paired = [s for s in seeds if (s, method) in by and (s, "agent") in by]
+        wins = sum(
+            by[s, "agent"]["reference_score"] > by[s, method]["reference_score"] for s in paired
         )
+        won = "" if method == "agent" else f"{wins}/{len(paired)}"
         lines.append(
-            f"| {r['seed']} | {a['unique_evaluations']} | {a['reference_score']:.4f} "
-            f"({a['reference_perplexity']:.1f}) | {b['reference_score']:.4f} "
-            f"({b['reference_perplexity']:.1f}) | {wins} | {a['wall_seconds'] / 60:.1f} min |"
+            f"| {method} | {len(scores)} | {statistics.median(scores):.4f} | "
+            f"{statistics.mean(scores):.4f} +- {se:.4f} | {won} |"
         )
-    agent = [r["agent"]["reference_score"] for r in rows]
-    rand = [r["random"]["reference_score"] for r in rows]
-    lines.append(
-        f"| median | | {statistics.median(agent):.4f} | {statistics.median(rand):.4f} | "
-        f"{sum(a > b for a, b in zip(agent, rand, strict=True))}/{len(rows)} | |"
-    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every seed, print the table and write JSON with ``--json``."""
+    """Run every seed and method (resumable), print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
+    parser.add_argument("--seeds", default="0-9", help="seeds, e.g. 0-9 or 0,1,2 (0-9)")
     parser.add_argument(
         "--out", type=Path, default=None, help="run folders (default: a temporary folder)"
     )
-    parser.add_argument("--json", type=Path, default=None, help="write the rows here")
+    parser.add_argument(
+        "--rows",
+        type=Path,
+        default=None,
+        help="rows file; a run resumes from it (default: in --out)",
+    )
+    parser.add_argument("--report-only", action="store_true", help="print the tables of --rows")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny fidelity, 1 seed")
     args = parser.parse_args(argv)
-    seeds = [0] if args.quick else [int(s) for s in args.seeds.split(",")]
+    if "-" in args.seeds:
+        low, high = (int(x) for x in args.seeds.split("-"))
+        seeds = list(range(low, high + 1))
+    else:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = [0] if args.quick else seeds
     if args.out is None:
         args.out = Path(tempfile.mkdtemp(prefix="nas-main-job-"))
-    rows = []
-    for seed in seeds:
-        rows.append(run_seed(seed, args.out, args.quick))
-        print(json.dumps(rows[-1]), flush=True)
+    rows_path = args.rows or args.out / "rows.jsonl"
+    if args.report_only:
+        rows = list(_done(rows_path).values())
+    else:
+        args.out.mkdir(parents=True, exist_ok=True)
+        rows = run_all(seeds, args.out, rows_path, args.quick)
     print(table(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
