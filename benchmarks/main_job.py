@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         help="rows file; a run resumes from it (default: in --out)",
     )
     parser.add_argument("--report-only", action="store_true", help="print the tables of --rows")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny fidelity, 1 seed")
     args = parser.parse_args(argv)
     if "-" in args.seeds:
@@ -207,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         rows = run_all(seeds, args.out, rows_path, args.quick)
     print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

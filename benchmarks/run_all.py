@@ -50,7 +50,7 @@ BENCHMARKS: dict[str, list[str]] = {
         "fast",
     ],
     "reward_ordering": [],
-    "main_job": ["--seeds", "0,1,2"],
+    "main_job": ["--seeds", "0-9", "--rows", "benchmarks/data/main_job_rows.jsonl"],
 }
 """Script name -> the arguments of the full run (the ones BENCHMARKS.md quotes)."""
 
