@@ -21,7 +21,7 @@ def test_parse_task_ids() -> None:
     assert parse_task_id("lm/text:/data/x y.txt") == ("lm/text", "/data/x y.txt")
     assert parse_task_id("cls/stdlib-modules").name == "cls/stdlib-modules"
     assert parse_task_id("cls/jsonl:a.jsonl?text=t").argument == "a.jsonl?text=t"
-    assert len(TASK_IDS) == 4
+    assert len(TASK_IDS) == 5
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_parse_task_ids() -> None:
     [
         ("lm/stdlb", r"unknown task id 'lm/stdlb' \(did you mean 'lm/stdlib'\?\)"),
         ("cls/jsonlines:x", r"did you mean 'cls/jsonl'"),
-        ("vision/cifar", r"unknown task id 'vision/cifar'; allowed: lm/stdlib, lm/text:PATH"),
+        ("vision/cifar", r"unknown task id 'vision/cifar'; allowed: lm/stdlib, lm/stdlib-prose"),
         ("lm/text", r"needs a path after ':'"),
         ("lm/text:", r"needs a path after ':'"),
         ("lm/stdlib:foo", r"takes no argument"),

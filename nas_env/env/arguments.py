@@ -73,7 +73,8 @@ class Argument:
 
 ARGUMENTS: tuple[Argument, ...] = (
     Argument("space", "env", "search space: a preset name or a YAML path"),
-    Argument("task", "env", "task id: lm/stdlib, lm/text:PATH, cls/stdlib-modules, cls/jsonl:PATH"),
+    Argument("task", "env", "task id: lm/stdlib, lm/stdlib-prose, lm/text:PATH, "
+             "cls/stdlib-modules, cls/jsonl:PATH"),
     Argument("fidelity", "env", "training budget: a level of config/fidelities.yaml or a mapping"),
     Argument("reward", "env", "target (default), weighted, mnasnet, budget, quality or one of "
              "register_reward; a mapping or a Reward"),

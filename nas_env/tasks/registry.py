@@ -4,6 +4,8 @@ Task ids:
 
 * ``lm/stdlib``: causal language modelling on the standard library's source (the pinned
   snapshot of `nas_env.tasks.snapshot`, the same on every machine).
+* ``lm/stdlib-prose``: the same on the snapshot's docstrings and comments (prose, not
+  code: `nas_env.tasks.prose`).
 * ``lm/text:PATH``: causal language modelling on a text file or a folder of text files.
 * ``cls/stdlib-modules``: which of the largest stdlib packages a chunk of code is from.
 * ``cls/jsonl:PATH[?text=FIELD&label=FIELD]``: labelled texts from a JSON-lines file.
@@ -26,6 +28,7 @@ from nas_env.tasks.cls import ClsTask
 from nas_env.tasks.corpus import Document, content_hash, read_documents, text_files
 from nas_env.tasks.jsonl import parse_source, read_jsonl
 from nas_env.tasks.lm import LMTask
+from nas_env.tasks.prose import stdlib_prose_documents
 from nas_env.tasks.snapshot import stdlib_documents
 from nas_env.tasks.split import check_val_fraction, held_out, split_documents, split_rule
 from nas_env.tasks.stdlib_modules import module_examples
@@ -33,6 +36,7 @@ from nas_env.tasks.tokenizer import load_or_train_tokenizer
 
 TASK_IDS: tuple[str, ...] = (
     "lm/stdlib",
+    "lm/stdlib-prose",
     "lm/text:PATH",
     "cls/stdlib-modules",
     "cls/jsonl:PATH[?text=FIELD&label=FIELD]",
@@ -41,6 +45,7 @@ TASK_IDS: tuple[str, ...] = (
 
 DEFAULT_VOCAB: dict[str, int] = {
     "lm/stdlib": 1024,
+    "lm/stdlib-prose": 1024,
     "lm/text": 1024,
     "cls/stdlib-modules": 1024,
     "cls/jsonl": 1024,
@@ -54,7 +59,8 @@ class TaskId(NamedTuple):
     """A parsed task id.
 
     Attributes:
-        name: ``lm/stdlib``, ``lm/text``, ``cls/stdlib-modules`` or ``cls/jsonl``.
+        name: ``lm/stdlib``, ``lm/stdlib-prose``, ``lm/text``, ``cls/stdlib-modules`` or
+            ``cls/jsonl``.
         argument: The part after ``:`` (path and options), empty when there is none.
     """
 
@@ -111,6 +117,9 @@ def _build(
     rule = split_rule(val_fraction)
     if parsed.name == "lm/stdlib":
         docs = list(stdlib_documents())
+        return _lm_task(split_documents(docs, val_fraction), vocab, cache, max_train_tokens, rule)
+    if parsed.name == "lm/stdlib-prose":
+        docs = list(stdlib_prose_documents(cache))
         return _lm_task(split_documents(docs, val_fraction), vocab, cache, max_train_tokens, rule)
     if parsed.name == "lm/text":
         path = Path(parsed.argument).expanduser().absolute()
