@@ -15,6 +15,8 @@ method) is appended to ``--rows`` as soon as it is measured; the same command re
 
     python benchmarks/main_job.py --seeds 0-9 --out runs-main-job \
         --rows benchmarks/data/main_job_rows.jsonl        # ~40 min per seed on 2 cores
+    python benchmarks/main_job.py --seeds 0-9 --out runs/main-job-prose --task lm/stdlib-prose \
+        --rows benchmarks/data/main_job_prose_rows.jsonl  # transfer: a corpus never rewarded
     python benchmarks/main_job.py --quick          # smoke run (tiny fidelities)
 """
 
@@ -94,14 +96,22 @@ METHODS = ("agent", "random", "local", "evolution")
 """The main job, then the search baselines at its number of unique candidate trainings."""
 
 
-def run_method(seed: int, method: str, out: Path, quick: bool, evaluations: int | None) -> dict:
-    """One method's run for one seed (the agent's sets ``evaluations`` for the others)."""
+def run_method(
+    seed: int,
+    method: str,
+    out: Path,
+    quick: bool,
+    evaluations: int | None,
+    env: tuple[str, ...] = (),
+) -> dict:
+    """One method's run for one seed (the agent's sets ``evaluations`` for the others);
+    ``env``: more ``--env-kwargs`` for every method (``task:lm/stdlib-prose``)."""
     fidelity = ["fidelity:tiny"] if quick else []
     final = QUICK_FINAL if quick else []
     folder = out / f"seed{seed}" / method
     folder.mkdir(parents=True, exist_ok=True)
     argv = ["--seed", str(seed), "--log-folder", str(folder)]
-    argv += ["--env-kwargs", f"cache:{folder / 'results.sqlite'}", *fidelity]
+    argv += ["--env-kwargs", f"cache:{folder / 'results.sqlite'}", *fidelity, *env]
     if method == "agent":
         argv += [*(QUICK_AGENT if quick else []), *final]
     else:
@@ -118,7 +128,9 @@ def _done(rows_path: Path) -> dict[tuple[int, str], dict[str, Any]]:
     return {(r["seed"], r["method"]): r for r in rows}
 
 
-def run_all(seeds: list[int], out: Path, rows_path: Path, quick: bool) -> list[dict[str, Any]]:
+def run_all(
+    seeds: list[int], out: Path, rows_path: Path, quick: bool, env: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     """Every method for every seed, skipping the (seed, method) pairs already in
     ``rows_path`` and appending each new row as soon as it is measured."""
     done = _done(rows_path)
@@ -127,7 +139,7 @@ def run_all(seeds: list[int], out: Path, rows_path: Path, quick: bool) -> list[d
             if (seed, method) in done:
                 continue
             evaluations = None if method == "agent" else done[seed, "agent"]["unique_evaluations"]
-            row = run_method(seed, method, out, quick, evaluations)
+            row = run_method(seed, method, out, quick, evaluations, env)
             done[seed, method] = row
             with rows_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row, sort_keys=True) + "\n")
@@ -191,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report-only", action="store_true", help="print the tables of --rows")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument(
+        "--task", default=None, help="another task for every method (e.g. lm/stdlib-prose)"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny fidelity, 1 seed")
     args = parser.parse_args(argv)
     if "-" in args.seeds:
@@ -206,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = list(_done(rows_path).values())
     else:
         args.out.mkdir(parents=True, exist_ok=True)
-        rows = run_all(seeds, args.out, rows_path, args.quick)
+        env = (f"task:{args.task}",) if args.task else ()
+        rows = run_all(seeds, args.out, rows_path, args.quick, env)
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

@@ -28,7 +28,10 @@ def test_baselines_get_the_agents_evaluations_and_a_rerun_resumes(
 ) -> None:
     calls: list[tuple[int, str, int | None]] = []
 
-    def run_method(seed: int, method: str, out: Path, quick: bool, evaluations: int | None):
+    def run_method(
+        seed: int, method: str, out: Path, quick: bool, evaluations: int | None, env: tuple
+    ) -> dict[str, Any]:
+        assert env == ("task:lm/stdlib-prose",)
         calls.append((seed, method, evaluations))
         if (seed, method) == (1, "local") and len(calls) < 8:
             raise KeyboardInterrupt  # a stopped session
@@ -37,9 +40,9 @@ def test_baselines_get_the_agents_evaluations_and_a_rerun_resumes(
     monkeypatch.setattr(main_job, "run_method", run_method)
     rows_path = tmp_path / "rows.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        main_job.run_all([0, 1], tmp_path, rows_path, quick=False)
+        main_job.run_all([0, 1], tmp_path, rows_path, False, ("task:lm/stdlib-prose",))
     assert len(rows_path.read_text().splitlines()) == 6  # seed 0's four, seed 1's agent, random
-    rows = main_job.run_all([0, 1], tmp_path, rows_path, quick=False)
+    rows = main_job.run_all([0, 1], tmp_path, rows_path, False, ("task:lm/stdlib-prose",))
     assert calls[7:] == [(1, "local", 41), (1, "evolution", 41)]  # only what was missing
     assert [(r["seed"], r["method"]) for r in rows] == [
         (s, m) for s in (0, 1) for m in main_job.METHODS
