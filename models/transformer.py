@@ -192,13 +192,19 @@ class TransformerClassifier(nn.Module):
 def scale_residual_init(model: nn.Module) -> nn.Module:
     """GPT-2's init of the projections that write into the residual stream (attention's
     output projection and the FFN's last matrix): N(0, 0.02 / sqrt(2 x layers)), so that
-    the stream's variance does not grow with depth (Radford et al., 2019). The model is
-    changed in place (drawn from torch's global generator) and returned; a model without
-    transformer blocks is returned as it is."""
+    the stream's variance does not grow with depth (Radford et al., 2019). Pre-norm blocks
+    only: that stream is what accumulates every block's output, as in GPT-2; a post-norm
+    block re-normalises the stream after each branch, and with the scaled init the `tiny`
+    space's default genome in post-norm stalled at the unigram level where its flat-init
+    twin learned (the option-health test), so post-norm blocks keep N(0, 0.02). The model
+    is changed in place (drawn from torch's global generator) and returned; a model
+    without transformer blocks is returned as it is."""
     backbone = getattr(model, "transformer", None)
     blocks = list(getattr(backbone, "blocks", ()))
     std = INIT_STD / math.sqrt(2 * max(1, len(blocks)))
     for block in blocks:
+        if not block.pre_norm:
+            continue
         ffn = block.ffn
         for layer in (block.attn.c_proj, getattr(ffn, "fc2", None) or ffn.w2):
             nn.init.normal_(layer.weight, mean=0.0, std=std)

@@ -59,7 +59,7 @@ def _bench(mode: str, **extra: Any) -> dict[str, Any]:
 
 
 ENV_IDS: dict[str, dict[str, Any]] = {
-    # v2: evaluator version 5 (GPT-2's scaled init of the residual projections).
+    # v2: evaluator version 5 (GPT-2's scaled init of pre-norm residual projections).
     "nas_env/TransformerLM-v2": _lm("search", "edit"),
     "nas_env/TransformerLMDesign-v2": _lm("search", "design"),
     "nas_env/TransformerCls-v2": _cls("cls"),

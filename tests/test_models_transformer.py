@@ -266,3 +266,16 @@ def test_scaled_residual_init_shrinks_only_the_residual_projections() -> None:
             for weight in (block.attn.c_proj.weight, getattr(block.ffn, out_proj).weight):
                 assert float(weight.std()) == pytest.approx(want, rel=0.15)
             assert float(block.attn.c_attn.weight.std()) == pytest.approx(0.02, rel=0.15)
+
+
+def test_post_norm_blocks_keep_the_flat_init() -> None:
+    from models.transformer import scale_residual_init
+
+    task = TaskSpec("lm", 64, 16)
+    torch.manual_seed(0)
+    model = build_model({"layers": 4, "d_model": 128, "heads": 2, "norm_position": "post"}, task)
+    before = [b.attn.c_proj.weight.clone() for b in model.transformer.blocks]
+    scale_residual_init(model)
+    for block, weight in zip(model.transformer.blocks, before, strict=True):
+        assert torch.equal(block.attn.c_proj.weight, weight)
+        assert float(weight.std()) == pytest.approx(0.02, rel=0.15)

@@ -147,10 +147,10 @@ class NASEnv(gym.Env):
       (``config/tables/mid-long.npz``: rungs of ``long``, v0's latency and sizes);
       their v0 ids keep the one that predicts ``fast``.
     * v2 (``TransformerLM``, ``TransformerLMDesign``, ``TransformerCls``, ``BenchLM``,
-      ``BenchLMDesign``): evaluator version 5 draws the projections into the residual
-      stream from GPT-2's N(0, 0.02 / sqrt(2 x layers)) (``residual_init="scaled"``), not
-      N(0, 0.02); the bench table was rebuilt. Their v1 and v0 ids pass ``residual_init=
-      "flat"`` (and serve ``bench-v4.sqlite``), so they give their old results.
+      ``BenchLMDesign``): evaluator version 5 draws pre-norm blocks' projections into the
+      residual stream from GPT-2's N(0, 0.02 / sqrt(2 x layers)) (``residual_init=
+      "scaled"``), not N(0, 0.02); the bench table was rebuilt. Their v1 and v0 ids pass
+      ``residual_init="flat"`` (and serve ``bench-v4.sqlite``): their old results.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}

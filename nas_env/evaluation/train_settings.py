@@ -38,7 +38,8 @@ class TrainSettings:
         latency_profile_mismatch: Use a profile made on another processor, thread count
             or torch version, with a warning, instead of refusing it.
         residual_init: ``scaled`` (GPT-2's N(0, 0.02 / sqrt(2 x layers)) for the
-            projections into the residual stream, `models.transformer.scale_residual_init`;
+            projections of pre-norm blocks into the residual stream, post-norm blocks
+            keep N(0, 0.02): `models.transformer.scale_residual_init`;
             the default since evaluator version 5) or ``flat`` (every Linear N(0, 0.02),
             as evaluator versions up to 4 trained).
         threads: CPU threads for training (None: torch's current setting).
