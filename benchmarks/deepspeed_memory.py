@@ -45,7 +45,8 @@ else:
     ensure_distributed(torch.device("cpu"))
     spec = TaskSpec(kind="lm", vocab_size=256, seq_len=32)
     config = {"train_micro_batch_size_per_gpu": 8, "zero_optimization": {"stage": 3},
-              "optimizer": {"type": "AdamW", "params": {"lr": 1e-3}}, "steps_per_print": 10**9}
+              "optimizer": {"type": "AdamW", "params": {"lr": 1e-3, "torch_adam": True}},
+              "steps_per_print": 10**9}
     for i in range(n):
         model = build_model(dict(space.default_genome()), spec)
         engine, *_ = deepspeed.initialize(model=model, model_parameters=model.parameters(),

@@ -129,13 +129,21 @@ def _done(rows_path: Path) -> dict[tuple[int, str], dict[str, Any]]:
 
 
 def run_all(
-    seeds: list[int], out: Path, rows_path: Path, quick: bool, env: tuple[str, ...] = ()
+    seeds: list[int],
+    out: Path,
+    rows_path: Path,
+    quick: bool,
+    env: tuple[str, ...] = (),
+    methods: tuple[str, ...] = METHODS,
 ) -> list[dict[str, Any]]:
     """Every method for every seed, skipping the (seed, method) pairs already in
-    ``rows_path`` and appending each new row as soon as it is measured."""
+    ``rows_path`` and appending each new row as soon as it is measured. ``methods`` picks a
+    subset (the agent's row is needed, and run first, for the others' budget)."""
     done = _done(rows_path)
     for seed in seeds:
         for method in METHODS:
+            if method != "agent" and method not in methods:
+                continue
             if (seed, method) in done:
                 continue
             evaluations = None if method == "agent" else done[seed, "agent"]["unique_evaluations"]
@@ -206,8 +214,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--task", default=None, help="another task for every method (e.g. lm/stdlib-prose)"
     )
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset of {', '.join(METHODS)} (the agent always runs first)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny fidelity, 1 seed")
     args = parser.parse_args(argv)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f"--methods: unknown {', '.join(unknown)}; allowed: {', '.join(METHODS)}")
     if "-" in args.seeds:
         low, high = (int(x) for x in args.seeds.split("-"))
         seeds = list(range(low, high + 1))
@@ -222,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args.out.mkdir(parents=True, exist_ok=True)
         env = (f"task:{args.task}",) if args.task else ()
-        rows = run_all(seeds, args.out, rows_path, args.quick, env)
+        rows = run_all(seeds, args.out, rows_path, args.quick, env, methods)
     print(table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

@@ -58,6 +58,10 @@ NEEDS: dict[str, str] = {"deepspeed_memory": "deepspeed", "parallel_speedup": "r
 """Benchmarks that need an optional package; skipped (and said so) without it."""
 
 
+QUICK_TIMEOUT_S = 1200
+"""A smoke run still going after this long is stuck (each takes seconds to minutes)."""
+
+
 def run_one(name: str, args: list[str], out: Path, quick: bool) -> dict[str, object]:
     """Run one benchmark script; its output goes to ``out/<name>.txt``."""
     missing = NEEDS.get(name)
@@ -73,13 +77,25 @@ def run_one(name: str, args: list[str], out: Path, quick: bool) -> dict[str, obj
     )
     start = time.perf_counter()
     with (out / f"{name}.txt").open("w", encoding="utf-8") as log:
-        proc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
+        try:
+            proc = subprocess.run(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                check=False,
+                timeout=QUICK_TIMEOUT_S if quick else None,
+            )
+            returncode = proc.returncode
+        except subprocess.TimeoutExpired:
+            log.write(f"\nkilled: still running after {QUICK_TIMEOUT_S} s (--quick)\n")
+            returncode = 124
     seconds = time.perf_counter() - start
     text = (out / f"{name}.txt").read_text(encoding="utf-8")
     tail = [line for line in text.splitlines() if line.strip()][-12:]
     print("\n".join(f"   {line}" for line in tail), flush=True)
-    print(f"   -> exit code {proc.returncode} in {seconds:.0f} s", flush=True)
-    return {"returncode": proc.returncode, "seconds": round(seconds, 1), "command": command}
+    print(f"   -> exit code {returncode} in {seconds:.0f} s", flush=True)
+    return {"returncode": returncode, "seconds": round(seconds, 1), "command": command}
 
 
 def main(argv: list[str] | None = None) -> int:

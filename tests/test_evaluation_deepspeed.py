@@ -35,6 +35,48 @@ def test_default_config_resolves() -> None:
     assert config["bf16"] == {"enabled": False} and config["fp16"] == {"enabled": False}
 
 
+@pytest.mark.parametrize(
+    ("base", "want"),
+    [
+        ({}, True),
+        ({"optimizer": {"type": "Adam", "params": {}}}, True),
+        ({"optimizer": {"type": "AdamW", "params": {"torch_adam": False}}}, False),
+        ({"optimizer": {"type": "Lamb", "params": {}}}, None),
+        (
+            {
+                "optimizer": {"type": "AdamW"},
+                "zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu"}},
+            },
+            None,
+        ),
+    ],
+)
+def test_cpu_adam_needs_no_compiled_op(base: dict, want: bool | None) -> None:
+    """On CPU, Adam runs as torch's AdamW unless the user chose otherwise or offloads
+    (DeepSpeed's CPU FusedAdam would be JIT-compiled on every fresh machine)."""
+    cpu = torch.device("cpu")
+    config = resolve_deepspeed_config(
+        base, Fidelity.resolve("tiny"), resolve_precision("fp32", cpu), cpu
+    )
+    assert config["optimizer"]["params"].get("torch_adam") is want
+
+
+def test_the_single_rank_backend_skips_the_shared_memory_op() -> None:
+    deepspeed = pytest.importorskip("deepspeed")
+    from nas_env.evaluation.deepspeed_backend import _skip_shared_memory_op
+
+    ops = deepspeed.ops.__compatible_ops__
+    before = ops.get("deepspeed_shm_comm")
+    try:
+        _skip_shared_memory_op()
+        assert ops["deepspeed_shm_comm"] is False
+        from deepspeed.comm.torch import build_shm_op
+
+        assert build_shm_op() is None
+    finally:
+        ops["deepspeed_shm_comm"] = before
+
+
 def test_zero3_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"stage=3.*leaks.*allowed stages: 0, 1, 2"):
         load_deepspeed_config(write(tmp_path, {"zero_optimization": {"stage": 3}}))

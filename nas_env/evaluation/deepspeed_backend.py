@@ -68,7 +68,25 @@ def ensure_distributed(device: torch.device) -> None:
     for name in _DIST_ENV:
         os.environ.setdefault(name, defaults[name])
     backend = "nccl" if device.type == "cuda" else "gloo"
+    _skip_shared_memory_op()
     deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False, verbose=False)
+
+
+def _skip_shared_memory_op() -> None:
+    """Keep DeepSpeed from JIT-compiling its shared-memory all-reduce op.
+
+    On a CPU accelerator, creating the communication backend compiles (or loads)
+    ``deepspeed_shm_comm`` under a file lock in the torch extensions folder; the op only
+    serves several ranks on one host, and this backend always runs one rank. A process
+    killed while compiling leaves the lock behind, and every later DeepSpeed start on that
+    machine waits on it forever; not compiling avoids both the wait and the minutes of
+    compilation on a fresh machine.
+    """
+    import deepspeed.ops
+
+    compatible = getattr(deepspeed.ops, "__compatible_ops__", None)
+    if isinstance(compatible, dict):
+        compatible["deepspeed_shm_comm"] = False
 
 
 def load_deepspeed_config(path: str | Path | None) -> dict[str, Any]:
@@ -107,9 +125,14 @@ def resolve_deepspeed_config(
     config["gradient_accumulation_steps"] = 1
     config["gradient_clipping"] = fidelity.grad_clip
     optimizer = config.setdefault("optimizer", {"type": "AdamW", "params": {}})
-    optimizer.setdefault("params", {}).update(
-        {"lr": fidelity.lr, "weight_decay": fidelity.weight_decay}
-    )
+    params = optimizer.setdefault("params", {})
+    params.update({"lr": fidelity.lr, "weight_decay": fidelity.weight_decay})
+    offload = config.get("zero_optimization", {}).get("offload_optimizer")
+    adam = str(optimizer.get("type", "")).lower() in ("adam", "adamw")
+    if device.type == "cpu" and adam and not offload:
+        # DeepSpeed's CPU FusedAdam is a C++ op JIT-compiled per machine (minutes, under a
+        # file lock a killed process leaves behind); torch's AdamW computes the same update.
+        params.setdefault("torch_adam", True)
     config["bf16"] = {"enabled": precision.name == "bf16"}
     config["fp16"] = {"enabled": precision.name == "fp16"}
     return config
