@@ -1,4 +1,5 @@
-"""Multi-head self-attention: the module and its analytic counts."""
+"""Self-attention with multi-head, grouped-query or multi-query heads: the module and its
+analytic counts."""
 
 from __future__ import annotations
 
@@ -11,19 +12,25 @@ from models.positions import alibi_bias, apply_rope, rope_cache
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention through ``F.scaled_dot_product_attention``.
+    """Self-attention through ``F.scaled_dot_product_attention``.
 
-    Supports rotary embeddings (applied to q and k) and ALiBi biases; causal for LMs.
+    ``n_head`` query heads share ``n_kv_head`` key/value heads, each serving
+    ``n_head / n_kv_head`` query heads: multi-head attention when they are equal,
+    grouped-query attention (Ainslie et al., 2023) when fewer, multi-query (Shazeer, 2019)
+    with one. Supports rotary embeddings (applied to q and k) and ALiBi biases; causal for
+    LMs.
     """
 
     def __init__(self, config: BlockConfig) -> None:
         super().__init__()
         self.n_head = config.n_head
+        self.n_kv_head = config.n_kv_head
         self.head_dim = config.head_dim
+        self.kv_dim = self.n_kv_head * self.head_dim
         self.causal = config.causal
         self.position = config.position
         self.dropout = config.dropout
-        self.c_attn = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
+        self.c_attn = nn.Linear(config.d_model, config.d_model + 2 * self.kv_dim, bias=config.bias)
         self.c_proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.rope_cos: torch.Tensor | None
@@ -40,6 +47,10 @@ class SelfAttention(nn.Module):
             else None
         )
         self.register_buffer("alibi", alibi, persistent=False)
+
+    def residual_projection(self) -> nn.Linear:
+        """The matrix that writes into the residual stream."""
+        return self.c_proj
 
     def _attn_mask(
         self, T: int, key_mask: torch.Tensor | None, dtype: torch.dtype
@@ -67,10 +78,14 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attends over ``x`` of shape ``(B, T, C)``; returns ``(B, T, C)``."""
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
+        q, k, v = self.c_attn(x).split((C, self.kv_dim, self.kv_dim), dim=2)
         q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
-        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
-        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
+        k = k.view(B, T, self.n_kv_head, -1).transpose(1, 2)  # (B, T, kv) -> (B, nkv, T, hd)
+        v = v.view(B, T, self.n_kv_head, -1).transpose(1, 2)  # (B, T, kv) -> (B, nkv, T, hd)
+        if self.n_kv_head != self.n_head:
+            group = self.n_head // self.n_kv_head
+            k = k.repeat_interleave(group, dim=1)  # (B, nkv, T, hd) -> (B, nh, T, hd)
+            v = v.repeat_interleave(group, dim=1)  # (B, nkv, T, hd) -> (B, nh, T, hd)
         if self.rope_cos is not None and self.rope_sin is not None:
             q = apply_rope(q, self.rope_cos[:T], self.rope_sin[:T])
             k = apply_rope(k, self.rope_cos[:T], self.rope_sin[:T])
@@ -89,13 +104,15 @@ class SelfAttention(nn.Module):
 
 def attention_params(config: BlockConfig) -> int:
     """Parameters of `SelfAttention`: q, k, v and output projections (and their biases)."""
-    d = config.d_model
-    return 4 * d * d + (4 * d if config.bias else 0)
+    d, kv = config.d_model, config.n_kv_head * config.head_dim
+    return attention_weights(config) + (2 * d + 2 * kv if config.bias else 0)
 
 
 def attention_weights(config: BlockConfig) -> int:
-    """Weights `SelfAttention` multiplies per token (q, k, v and output: ``4 d^2``)."""
-    return 4 * config.d_model * config.d_model
+    """Weights `SelfAttention` multiplies per token: q and output ``2 d^2``, k and v
+    ``2 d kv`` with ``kv = n_kv_head * head_dim`` (``4 d^2`` for multi-head attention)."""
+    d, kv = config.d_model, config.n_kv_head * config.head_dim
+    return 2 * d * d + 2 * d * kv
 
 
 def attention_context_flops(config: BlockConfig) -> int:

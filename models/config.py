@@ -9,12 +9,15 @@ from typing import Any, ClassVar
 from models.checks import check_bool, check_choice, check_int, check_real
 from models.errors import ModelConfigError
 from models.genes import check_gene_choice, gene_where, per_layer
+from models.norms import GROUPS
 from models.spec import TaskSpec
 
 FAMILIES: tuple[str, ...] = ("transformer", "rnn")
+
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "transformer": {
-        "norm": ("layernorm", "rmsnorm"),
+        "mixer": ("attention", "linear", "retention", "mamba"),
+        "norm": ("layernorm", "rmsnorm", "groupnorm"),
         "norm_position": ("pre", "post"),
         "activation": ("relu", "gelu", "silu", "swiglu", "geglu"),
         "position": ("learned", "sinusoidal", "rope", "alibi"),
@@ -26,8 +29,11 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 """The values of each categorical gene (each implemented by the module that builds it:
-`models.norms`, `models.transformer`, `models.ffn`, `models.positions`, `models.pooling`,
-`models.rnn`)."""
+`models.mixers`, `models.norms`, `models.transformer`, `models.ffn`, `models.positions`,
+`models.pooling`, `models.rnn`)."""
+
+LM_ONLY_MIXERS: tuple[str, ...] = ("linear", "retention", "mamba")
+"""Mixers built causal only (running sums, decays, scans): language models only."""
 
 
 def _choice(family: str, gene: str, value: Any) -> str:
@@ -50,21 +56,31 @@ class BlockConfig:
     dropout: float
     causal: bool
     seq_len: int
+    mixer: str = "attention"
+    kv_heads: int | None = None
 
     @property
     def head_dim(self) -> int:
         """Width of one attention head."""
         return self.d_model // self.n_head
 
+    @property
+    def n_kv_head(self) -> int:
+        """Key/value heads: ``kv_heads``, or one per query head when it is None."""
+        return self.n_head if self.kv_heads is None else self.kv_heads
+
 
 @dataclass(frozen=True)
 class TransformerConfig:
     """Transformer architecture plus the task it is built for.
 
-    Per-layer genes (``heads``, ``ffn_ratio``) accept a scalar or one value per layer and
-    are stored as tuples of length ``layers`` after construction. ``tied_embeddings`` only
-    applies to ``"lm"`` (a classifier has no LM head to tie); ``pooling`` only applies to
-    ``"cls"``.
+    Per-layer genes (``mixer``, ``heads``, ``kv_heads``, ``ffn_ratio``) accept a scalar or
+    one value per layer and are stored as tuples of length ``layers`` after construction.
+    ``mixer`` picks each layer's token mixer (`models.mixers`); ``kv_heads`` the key/value
+    heads of an attention layer (None: one per query head, multi-head attention; fewer:
+    grouped-query; 1: multi-query), a divisor of that layer's ``heads``, ignored by the
+    other mixers. ``tied_embeddings`` only applies to ``"lm"`` (a classifier has no LM head
+    to tie); ``pooling`` only applies to ``"cls"``.
     """
 
     task: TaskSpec
@@ -80,6 +96,8 @@ class TransformerConfig:
     tied_embeddings: bool = True
     pooling: str = "mean"
     dropout: float = 0.0
+    mixer: str | tuple[str, ...] = "attention"
+    kv_heads: int | tuple[int | None, ...] | None = None
 
     family: ClassVar[str] = "transformer"
 
@@ -121,6 +139,15 @@ class TransformerConfig:
                 )
             return ratio
 
+        def check_mixer(value: Any, index: int | None) -> str:
+            mixer = check_choice(value, gene_where(fam, "mixer", index), CHOICES[fam]["mixer"])
+            if mixer in LM_ONLY_MIXERS and not self.task.is_lm:
+                raise ModelConfigError(
+                    f"{gene_where(fam, 'mixer', index)}={mixer!r} is causal only and the task "
+                    f"kind is {self.task.kind!r}; allowed for classifiers: 'attention'"
+                )
+            return str(mixer)
+
         values = {
             "layers": layers,
             "d_model": d_model,
@@ -135,6 +162,30 @@ class TransformerConfig:
         }
         values["heads"] = per_layer("heads", self.heads, fam, layers, check_heads)
         values["ffn_ratio"] = per_layer("ffn_ratio", self.ffn_ratio, fam, layers, check_ratio)
+        values["mixer"] = per_layer("mixer", self.mixer, fam, layers, check_mixer)
+        heads = values["heads"]
+
+        def check_kv(value: Any, index: int | None) -> int | None:
+            if value is None:
+                return None
+            where = gene_where(fam, "kv_heads", index)
+            kv = check_int(value, where)
+            for i in range(layers) if index is None else (index,):
+                if heads[i] % kv != 0:  # type: ignore[index]
+                    allowed = [k for k in range(1, heads[i] + 1) if heads[i] % k == 0]  # type: ignore[index]
+                    raise ModelConfigError(
+                        f"{where}={kv} does not divide heads={heads[i]} of layer {i}; "  # type: ignore[index]
+                        f"allowed: a divisor of heads, one of {allowed}"
+                    )
+            return kv
+
+        values["kv_heads"] = per_layer("kv_heads", self.kv_heads, fam, layers, check_kv)
+        if self.norm == "groupnorm" and d_model % GROUPS != 0:
+            raise ModelConfigError(
+                f"{gene_where(fam, 'norm')}='groupnorm' splits d_model into {GROUPS} groups "
+                f"but d_model={d_model}; allowed: a d_model divisible by {GROUPS}, or "
+                "'layernorm' / 'rmsnorm'"
+            )
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -162,6 +213,8 @@ class TransformerConfig:
             dropout=self.dropout,
             causal=self.task.is_lm,
             seq_len=self.task.seq_len,
+            mixer=self.mixer[i],  # type: ignore[index]
+            kv_heads=self.kv_heads[i],  # type: ignore[index]
         )
 
     def to_genes(self) -> dict[str, Any]:

@@ -68,9 +68,13 @@ def flops_per_token(genes_or_config: GenesOrConfig, task: TaskSpec | None = None
     softmax are ignored. A classifier's head is charged as if applied at every token, an
     upper bound that is negligible next to the body.
 
-    * Transformer: per layer ``4 d^2`` (q, k, v, out) plus ``2 d h_i`` (``3 d h_i`` for
-      gated FFNs), plus the attention term ``2 * 2 * layers * seq_len * d_model`` for
-      ``QK^T`` and ``AV`` over the full context.
+    * Transformer: per layer the mixer's weights plus ``2 d h_i`` (``3 d h_i`` for gated
+      FFNs), plus the mixer's context term. Attention: ``2 d^2 + 2 d kv`` (q, k, v, out;
+      ``4 d^2`` for multi-head) and ``2 * 2 * seq_len * d_model`` for ``QK^T`` and ``AV``
+      over the full context; linear attention ``4 d^2`` and retention ``5 d^2`` (the gate)
+      with the same context term (their parallel form, as trained); the selective SSM its
+      four projections and conv taps, and ``2 * 3 * E * N`` for the scan
+      (`models.mixers`).
     * RNN: per layer and direction ``G * H * (I + H)`` with ``G`` = 4 (lstm), 3 (gru) or
       1 (vanilla) and ``I`` the layer's input width.
 

@@ -1,8 +1,9 @@
 """Transformer language model and sequence classifier, and their analytic counts.
 
-The block's parts live in their own modules, each beside its counts: attention
-(`models.attention`), the FFN (`models.ffn`), norms (`models.norms`), positions
-(`models.positions`), pooling (`models.pooling`). `transformer_params` and
+The block's parts live in their own modules, each beside its counts: the token mixers
+(`models.mixers`: attention, linear attention, retention, selective SSM), the FFN
+(`models.ffn`), norms (`models.norms`), positions (`models.positions`), pooling
+(`models.pooling`). `transformer_params` and
 `transformer_flops` sum them as the modules here assemble them.
 """
 
@@ -13,12 +14,6 @@ import math
 import torch
 from torch import nn
 
-from models.attention import (
-    SelfAttention,
-    attention_context_flops,
-    attention_params,
-    attention_weights,
-)
 from models.common import (
     INIT_STD,
     check_tokens,
@@ -31,19 +26,27 @@ from models.common import (
 from models.config import BlockConfig, TransformerConfig
 from models.errors import ModelConfigError
 from models.ffn import ffn_params, ffn_weights, make_ffn
+from models.mixers import (
+    make_mixer,
+    mixer_context_flops,
+    mixer_params,
+    mixer_weights,
+    residual_projection,
+)
 from models.norms import make_norm, norm_params
 from models.pooling import Pooling, pooling_params
 from models.positions import sinusoidal_table
 
 
 class Block(nn.Module):
-    """Transformer block with pre-norm or post-norm residual wiring."""
+    """Transformer block with pre-norm or post-norm residual wiring around its token mixer
+    (``attn``, whichever mixer the layer's gene names) and its FFN."""
 
     def __init__(self, config: BlockConfig) -> None:
         super().__init__()
         self.pre_norm = config.norm_position == "pre"
         self.norm1 = make_norm(config.norm, config.d_model, config.bias)
-        self.attn = SelfAttention(config)
+        self.attn = make_mixer(config)
         self.norm2 = make_norm(config.norm, config.d_model, config.bias)
         self.ffn = make_ffn(config)
 
@@ -119,6 +122,7 @@ class TransformerLM(nn.Module):
         self.lm_head = nn.Linear(config.d_model, config.task.vocab_size, bias=False)
         self.apply(init_linear_and_embedding)
         self.transformer.init_embedding()
+        reset_special_parameters(self)
         if config.tied_embeddings:
             self.lm_head.weight = self.transformer.tok_emb.weight
 
@@ -159,6 +163,7 @@ class TransformerClassifier(nn.Module):
         self.head = nn.Linear(config.d_model, task.num_classes)
         self.apply(init_linear_and_embedding)
         self.transformer.init_embedding()
+        reset_special_parameters(self)
 
     def forward(
         self,
@@ -189,6 +194,15 @@ class TransformerClassifier(nn.Module):
         return unique_param_count(self)
 
 
+def reset_special_parameters(model: nn.Module) -> None:
+    """Re-apply the own init of the modules that have one (the selective SSM's ``A``,
+    ``D`` and step sizes), after the model-wide N(0, 0.02)."""
+    for module in model.modules():
+        reset = getattr(module, "reset_special_parameters", None)
+        if callable(reset) and module is not model:
+            reset()
+
+
 def scale_residual_init(model: nn.Module) -> nn.Module:
     """GPT-2's init of the projections that write into the residual stream (attention's
     output projection and the FFN's last matrix): N(0, 0.02 / sqrt(2 x layers)), so that
@@ -206,15 +220,15 @@ def scale_residual_init(model: nn.Module) -> nn.Module:
         if not block.pre_norm:
             continue
         ffn = block.ffn
-        for layer in (block.attn.c_proj, getattr(ffn, "fc2", None) or ffn.w2):
+        for layer in (residual_projection(block.attn), getattr(ffn, "fc2", None) or ffn.w2):
             nn.init.normal_(layer.weight, mean=0.0, std=std)
     return model
 
 
 def block_params(config: BlockConfig) -> int:
-    """Parameters of one `Block`: two norms, attention and the FFN."""
+    """Parameters of one `Block`: two norms, the token mixer and the FFN."""
     norms = 2 * norm_params(config.norm, config.d_model, config.bias)
-    return norms + attention_params(config) + ffn_params(config)
+    return norms + mixer_params(config) + ffn_params(config)
 
 
 def transformer_params(config: TransformerConfig) -> int:
@@ -237,8 +251,8 @@ def transformer_flops(config: TransformerConfig) -> int:
     task, d = config.task, config.d_model
     weights, context = 0, 0
     for block in (config.block(i) for i in range(config.layers)):
-        weights += attention_weights(block) + ffn_weights(block)
-        context += attention_context_flops(block)
+        weights += mixer_weights(block) + ffn_weights(block)
+        context += mixer_context_flops(block)
     if task.is_lm:
         weights += d * task.vocab_size
     else:

@@ -63,6 +63,8 @@ def test_public_api() -> None:
         "tied_embeddings",
         "pooling",
         "dropout",
+        "mixer",
+        "kv_heads",
     )
     assert GENE_NAMES["rnn"] == (
         "cell",
@@ -133,6 +135,9 @@ def _genomes(draw: st.DrawFn) -> tuple[dict[str, Any], TaskSpec]:
     ratios = [draw(st.sampled_from((0.5, 1, 1.5, 3))) for _ in range(layers)]
     genes.update(layers=layers, d_model=d_model, heads=heads, ffn_ratio=ratios)
     genes.update(bias=draw(st.booleans()), tied_embeddings=draw(st.booleans()))
+    mixers = choices["mixer"] if kind == "lm" else ("attention",)
+    genes["mixer"] = [draw(st.sampled_from(mixers)) for _ in range(layers)]
+    genes["kv_heads"] = [draw(st.sampled_from((None, 1, h))) for h in heads]
     return genes, task
 
 

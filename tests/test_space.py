@@ -228,3 +228,23 @@ def test_targets_load_and_round_trip(tmp_path: Path) -> None:
     assert again.targets == space.targets
     assert space.with_budget(max_params=10**6).targets == space.targets
     assert SearchSpace.load("tiny").targets.size_mb is not None
+
+
+@pytest.mark.parametrize(("name", "size"), [("modern-xs", 8), ("modern-s", 13_056)])
+def test_modern_presets_have_their_documented_sizes(name: str, size: int) -> None:
+    space = SearchSpace.load(name)
+    genomes = list(space.enumerate())
+    assert space.cardinality() == size and len(genomes) == size
+    assert all(space.is_valid(g) for g in genomes[:: max(1, size // 50)])
+
+
+def test_the_modern_space_mixes_mixers_per_layer() -> None:
+    space = SearchSpace.load("modern")
+    assert space.cardinality() == 23_500_800
+    assert space.gene("mixer").per_layer
+    genome = space.genome(
+        dict(space.default_genome(), layers=2, mixer=("mamba", "attention"), heads=4, kv_heads=1)
+    )
+    assert space.is_valid(genome)
+    bad = dict(space.default_genome(), heads=2, kv_heads=4)
+    assert any("kv_heads" in r for r in space.check(Genome("modern", bad)))

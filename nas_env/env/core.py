@@ -110,9 +110,11 @@ class NASEnv(gym.Env):
     ## Starting State
     ``edit``: the space's default genome (``start="default"``), a valid random one drawn
     from ``self.np_random`` (``start="random"``), or the best genome this env instance has
-    evaluated so far (``start="incumbent"``; random until one scored), already evaluated.
-    ``design``: nothing decided. ``reset(seed=...)`` makes the episode repeatable (with
-    ``incumbent``, given the env's history).
+    evaluated so far (``start="incumbent"``; random until one scored), already evaluated;
+    ``reset(options={"genome": ...})`` starts from a given genome or a named baseline of the
+    space (``"llama-like"``, `nas_env.baselines`). ``design``: nothing decided.
+    ``reset(seed=...)`` makes the episode repeatable (with ``incumbent``, given the env's
+    history).
 
     ## Episode End
     Terminated by ``stop`` (edit) or after the last decision (design). Truncated by
@@ -291,7 +293,8 @@ class NASEnv(gym.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         """Start an episode (see Starting State); ``options["genome"]`` sets the first
-        genome, ``options["targets"]`` the episode's targets (``random``, ``observed``)."""
+        genome (a genome, its genes or a baseline's name), ``options["targets"]`` the
+        episode's targets (``random``, ``observed``)."""
         super().reset(seed=seed)
         self.steps = 0
         self.score = 0.0

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from nas_env.baselines import baseline_genome
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
 
@@ -17,14 +18,18 @@ def start_genome(
     incumbent: Genome | None,
     rng: np.random.Generator,
 ) -> Genome:
-    """``chosen`` (reset options' ``genome``, checked valid) if given; else the space's
+    """``chosen`` (reset options' ``genome``: a genome or its genes, checked valid, or the
+    name of one of the space's baselines, `nas_env.baselines`) if given; else the space's
     default genome (``default``), a valid random one drawn from ``rng`` (``random``), or
     ``incumbent``, the best genome the env has evaluated (``incumbent``; random until
     there is one).
 
     Raises:
         InvalidGenomeError: ``chosen`` is not a valid genome of ``space``.
+        ConfigError: ``chosen`` is a name but not one of the space's baselines.
     """
+    if isinstance(chosen, str):
+        return baseline_genome(space, chosen)
     if chosen is not None:
         genome = chosen if isinstance(chosen, Genome) else space.genome(chosen)
         space.require_valid(genome)
