@@ -50,6 +50,7 @@ BENCHMARKS: dict[str, list[str]] = {
         "fast",
     ],
     "reward_ordering": [],
+    "mixer_cost": ["--fidelity", "fast", "--widths", "64,128", "--repeats", "3"],
     "main_job": ["--seeds", "0-9", "--rows", "benchmarks/data/main_job_rows.jsonl"],
 }
 """Script name -> the arguments of the full run (the ones BENCHMARKS.md quotes)."""

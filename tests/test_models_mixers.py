@@ -16,7 +16,6 @@ from models.counting import count_params, flops_per_token
 from models.errors import ModelConfigError
 from models.mixers import residual_projection
 from models.norms import GroupNorm
-from models.ssm import EXPAND, STATE, selective_scan
 from models.transformer import scale_residual_init
 
 LM = TaskSpec(kind="lm", vocab_size=128, seq_len=16)
@@ -27,11 +26,6 @@ MIXERS = ("attention", "linear", "retention", "mamba")
 def genes(**over: Any) -> dict[str, Any]:
     base = {"layers": 2, "d_model": 32, "heads": 4, "ffn_ratio": 2, "position": "learned"}
     return {**base, **over}
-
-
-def scan_flops(config: Any) -> int:
-    """The selective scan's FLOPs, which no matmul or conv counter sees."""
-    return sum(2 * 3 * EXPAND * config.d_model * STATE for m in config.mixer if m == "mamba")
 
 
 @pytest.mark.parametrize(
@@ -52,8 +46,7 @@ def test_counts_match_the_built_model(mixer: str, bias: bool, norm: str, kv: int
     idx = torch.randint(0, LM.vocab_size, (2, LM.seq_len))
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         model(idx)
-    counted = counter.get_total_flops() / idx.numel() + scan_flops(config)
-    assert counted == flops_per_token(config)
+    assert counter.get_total_flops() / idx.numel() == flops_per_token(config)
 
 
 def test_hybrid_layers_count_and_differ() -> None:
@@ -77,14 +70,16 @@ def test_mixers_are_causal(mixer: str) -> None:
     assert not torch.allclose(a[:, 10:], b[:, 10:], atol=1e-3)
 
 
-@pytest.mark.parametrize("mixer", ["linear", "retention"])
-def test_parallel_form_equals_the_recurrent_form(mixer: str) -> None:
+@pytest.mark.parametrize("mixer", ["linear", "retention", "mamba"])
+@pytest.mark.parametrize("d_model", [32, 24])
+def test_parallel_form_equals_the_recurrent_form(mixer: str, d_model: int) -> None:
     torch.manual_seed(0)
-    block = build_model(genes(mixer=mixer), LM).transformer.blocks[0].attn.eval()
-    x = torch.randn(2, LM.seq_len, 32)
+    model = build_model(genes(mixer=mixer, d_model=d_model), LM)
+    block = model.transformer.blocks[0].attn.eval()
+    x = torch.randn(2, LM.seq_len, d_model)
     with torch.no_grad():
         parallel = block(x)
-    assert torch.allclose(parallel, block.recurrent(x), atol=1e-5)
+    torch.testing.assert_close(parallel, block.recurrent(x), atol=1e-5, rtol=1e-4)
 
 
 def test_grouped_query_attention_is_multi_head_with_shared_keys_and_values() -> None:
@@ -111,26 +106,13 @@ def test_grouped_query_attention_is_multi_head_with_shared_keys_and_values() -> 
     assert gqa.num_params() < mha.num_params()
 
 
-def test_selective_scan_matches_the_closed_form() -> None:
-    torch.manual_seed(0)
-    b, T, E, N = 2, 5, 3, 4
-    x, dt = torch.randn(b, T, E), torch.rand(b, T, E) + 0.1
-    A, B, C = -torch.rand(E, N) - 0.5, torch.randn(b, T, N), torch.randn(b, T, N)
-    want = torch.zeros(b, T, E)
-    for t in range(T):
-        for s in range(t + 1):
-            decay = torch.exp(dt[:, s + 1 : t + 1].sum(dim=1).unsqueeze(-1) * A)  # (b, E, N)
-            drive = (dt[:, s] * x[:, s]).unsqueeze(-1) * B[:, s, None, :]  # (b, E, N)
-            want[:, t] += (decay * drive * C[:, t, None, :]).sum(dim=-1)
-    assert torch.allclose(selective_scan(x, dt, A, B, C), want, atol=1e-5)
-
-
 def test_mamba_keeps_its_own_init_after_the_model_wide_one() -> None:
     torch.manual_seed(0)
     ssm = build_model(genes(mixer="mamba"), LM).transformer.blocks[0].attn
-    assert torch.allclose(-torch.exp(ssm.A_log[0]), -torch.arange(1.0, STATE + 1))
+    minus_a = torch.exp(ssm.A_log.detach())
+    assert float(minus_a.min()) >= 1.0 and float(minus_a.max()) <= 16.0
     assert torch.all(ssm.D == 1.0)
-    dt = torch.nn.functional.softplus(ssm.dt_proj.bias.detach())
+    dt = torch.nn.functional.softplus(ssm.dt_bias.detach())
     assert float(dt.min()) >= 1e-3 - 1e-6 and float(dt.max()) <= 1e-1 + 1e-6
 
 
