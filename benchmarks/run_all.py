@@ -51,11 +51,16 @@ BENCHMARKS: dict[str, list[str]] = {
     ],
     "reward_ordering": [],
     "mixer_cost": ["--fidelity", "fast", "--widths", "64,128", "--repeats", "3"],
+    "compression_runtimes": ["--fidelity", "fast", "--repeats", "50"],
     "main_job": ["--seeds", "0-9", "--rows", "benchmarks/data/main_job_rows.jsonl"],
 }
 """Script name -> the arguments of the full run (the ones BENCHMARKS.md quotes)."""
 
-NEEDS: dict[str, str] = {"deepspeed_memory": "deepspeed", "parallel_speedup": "ray"}
+NEEDS: dict[str, str] = {
+    "deepspeed_memory": "deepspeed",
+    "parallel_speedup": "ray",
+    "compression_runtimes": "onnxruntime",
+}
 """Benchmarks that need an optional package; skipped (and said so) without it."""
 
 

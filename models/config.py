@@ -17,6 +17,7 @@ FAMILIES: tuple[str, ...] = ("transformer", "rnn")
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "transformer": {
         "mixer": ("attention", "linear", "retention", "mamba"),
+        "precision": ("fp32", "int8", "int4"),
         "norm": ("layernorm", "rmsnorm", "groupnorm"),
         "norm_position": ("pre", "post"),
         "activation": ("relu", "gelu", "silu", "swiglu", "geglu"),
@@ -80,7 +81,10 @@ class TransformerConfig:
     heads of an attention layer (None: one per query head, multi-head attention; fewer:
     grouped-query; 1: multi-query), a divisor of that layer's ``heads``, ignored by the
     other mixers. ``tied_embeddings`` only applies to ``"lm"`` (a classifier has no LM head
-    to tie); ``pooling`` only applies to ``"cls"``.
+    to tie); ``pooling`` only applies to ``"cls"``. ``precision`` and ``prune`` say how the
+    trained model is deployed (`nas_env.compression`: the precision it runs at, the share of
+    FFN channels pruned before a recovery fine-tune); `models.build_model` builds the
+    model that trains, `models.pruning.deployed_config` the one that is deployed.
     """
 
     task: TaskSpec
@@ -98,6 +102,8 @@ class TransformerConfig:
     dropout: float = 0.0
     mixer: str | tuple[str, ...] = "attention"
     kv_heads: int | tuple[int | None, ...] | None = None
+    precision: str = "fp32"
+    prune: float = 0.0
 
     family: ClassVar[str] = "transformer"
 
@@ -159,6 +165,8 @@ class TransformerConfig:
             "tied_embeddings": check_bool(self.tied_embeddings, gene_where(fam, "tied_embeddings")),
             "pooling": _choice(fam, "pooling", self.pooling),
             "dropout": check_real(self.dropout, gene_where(fam, "dropout"), 0.0, 1.0),
+            "precision": _choice(fam, "precision", self.precision),
+            "prune": check_real(self.prune, gene_where(fam, "prune"), 0.0, 0.9),
         }
         values["heads"] = per_layer("heads", self.heads, fam, layers, check_heads)
         values["ffn_ratio"] = per_layer("ffn_ratio", self.ffn_ratio, fam, layers, check_ratio)

@@ -45,8 +45,14 @@ def pruned_config(config: TransformerConfig, share: float) -> TransformerConfig:
         raise ModelConfigError(f"pruning share={share!r} is invalid; allowed: 0 <= share < 1")
     d = config.d_model
     ratios = tuple(kept_channels(h, share) / d for h in config.ffn_hidden)
-    genes = {**config.to_genes(), "ffn_ratio": list(ratios)}
+    genes = {**config.to_genes(), "ffn_ratio": list(ratios), "prune": 0.0}
     return TransformerConfig(task=config.task, **genes)
+
+
+def deployed_config(config: TransformerConfig) -> TransformerConfig:
+    """The architecture that is deployed: ``config`` after its ``prune`` share of FFN
+    channels is removed (``config`` itself when ``prune`` is 0)."""
+    return pruned_config(config, config.prune) if config.prune > 0 else config
 
 
 def prune_ffn(model: nn.Module, share: float) -> nn.Module:

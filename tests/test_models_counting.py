@@ -65,6 +65,8 @@ def test_public_api() -> None:
         "dropout",
         "mixer",
         "kv_heads",
+        "precision",
+        "prune",
     )
     assert GENE_NAMES["rnn"] == (
         "cell",

@@ -21,7 +21,9 @@ this runtime with PyTorch's and torchao's on the same trained models.
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +32,12 @@ import torch
 from torch import nn
 
 from models.artifact import export_onnx
+from models.config import CHOICES
 from models.spec import TaskSpec
 from nas_env.errors import ConfigError
 
-PRECISIONS: tuple[str, ...] = ("fp32", "int8", "int4")
-"""Precisions a model can be deployed at (ONNX Runtime, CPU)."""
+PRECISIONS: tuple[str, ...] = CHOICES["transformer"]["precision"]
+"""Precisions a model can be deployed at (ONNX Runtime, CPU): the ``precision`` gene's."""
 INT4_BLOCK = 32
 """Weights per int4 block (one fp32 scale each)."""
 
@@ -63,16 +66,23 @@ def compress_to_onnx(
     _onnxruntime()
     out = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="nas-onnx-"))
     out.mkdir(parents=True, exist_ok=True)
-    path = export_onnx(model, task, out)
+    with warnings.catch_warnings():  # the exporter's deprecation notices, not ours
+        warnings.simplefilter("ignore", FutureWarning)
+        path = export_onnx(model, task, out)
     if path is None:
         raise ConfigError("compression needs the onnx extra; allowed: pip install -e '.[compress]'")
+    _strip_debug_info(path)
     if precision == "fp32":
         return path
     target = out / f"model.{precision}.onnx"
     if precision == "int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(str(path), str(target), weight_type=QuantType.QInt8)
+        logging.disable(logging.WARNING)  # its advice to pre-process, printed every call
+        try:
+            quantize_dynamic(str(path), str(target), weight_type=QuantType.QInt8)
+        finally:
+            logging.disable(logging.NOTSET)
     else:
         import onnx
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
@@ -81,6 +91,21 @@ def compress_to_onnx(
         quantizer.process()
         quantizer.model.save_model_to_file(str(target), False)
     return target
+
+
+def _strip_debug_info(path: Path) -> None:
+    """Drop what the exporter records for debugging (each node's source namespace and stack,
+    doc strings, intermediate shapes): about half the file of a small model, and nothing a
+    deployment ships or the runtime reads."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    del model.graph.value_info[:]
+    model.graph.doc_string = ""
+    onnx.save(model, str(path))
 
 
 class OrtModel(nn.Module):

@@ -18,12 +18,15 @@ from typing import Any
 import torch
 
 from models import build_model, count_params, flops_per_token, model_config, size_mb
+from models.config import TransformerConfig
+from models.pruning import deployed_config
 from models.transformer import scale_residual_init
 from nas_env.checks import expect_choice
 from nas_env.errors import ConfigError
 from nas_env.evaluation.backends import BACKENDS, TrainingBackend, training_backend
 from nas_env.evaluation.cache import ResultCache, cache_key
 from nas_env.evaluation.checkpoints import CheckpointStore
+from nas_env.evaluation.deployment import Train, deploy
 from nas_env.evaluation.failures import TimedOut, classify, free_memory, memory_limit
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.latency_source import latency_key, latency_of, latency_profile
@@ -298,10 +301,11 @@ class Evaluator:
             return EvalResult(status="invalid", message="; ".join(reasons), **base)
         genes = {**genome, "family": self.space.family}
         config = model_config(genes, self.spec)
+        shipped = deployed_config(config) if isinstance(config, TransformerConfig) else config
         static = {
-            "params": count_params(config),
-            "size_mb": size_mb(config, dtype="float32"),
-            "flops_per_token": flops_per_token(config),
+            "params": count_params(shipped),
+            "size_mb": size_mb(shipped, dtype="float32"),
+            "flops_per_token": flops_per_token(shipped),
         }
         start = time.perf_counter()
         memory: dict[str, float | None] = {"peak_mb": None}
@@ -311,6 +315,7 @@ class Evaluator:
                 peak_memory(self.device) as memory,
             ):
                 measured = self._train_and_measure(config, start, genome, keep)
+                static["size_mb"] = measured.pop("deployed_size_mb", None) or static["size_mb"]
                 kind = task_kind(self.task.kind)
                 measured = signal_scored(measured, static, genome, self.signal, kind)
         except Exception as exc:  # every failure becomes a result, never a crash
@@ -352,11 +357,14 @@ class Evaluator:
         deadline = start + self.fidelity.max_seconds
         model = self.initialised_model(config).to(self.device)
         outcome, model = self._train(model, deadline, genome)
+        onnx = "precision" in self.space.gene_names
+        shipped = deploy(model, config, outcome, self.fidelity, self._recovery(deadline), onnx)
+        outcome, model = shipped.outcome, shipped.model
         if keep is not None:
             keep.append(model)
-        autocast = self.precision.dtype if self.precision.autocast else None
+        autocast = self.precision.dtype if self.precision.autocast and not onnx else None
         scores = score_heldout(
-            model,
+            shipped.runner,
             self.task,
             self.seq_len,
             self.fidelity.batch_size,
@@ -366,19 +374,27 @@ class Evaluator:
         )
         if time.perf_counter() > deadline:
             raise TimedOut(f"wall-clock cap {self.fidelity.max_seconds:g} s reached in validation")
+        profile = None if onnx else self.latency_profile
         latency, source = latency_of(
-            model, genome, self.spec, self.device, self.settings, self.latency_profile
+            shipped.runner, genome, self.spec, self.device, self.settings, profile
         )
         fields = measured_fields(scores, latency, outcome, task_kind(self.task.kind), self.device)
-        return {**fields, "latency_source": source}
+        return {**fields, "latency_source": source, "deployed_size_mb": shipped.size_mb}
+
+    def _job(self, model: torch.nn.Module, fidelity: Fidelity, deadline: float) -> TrainJob:
+        return TrainJob(
+            model, self.task, fidelity, self.seq_len, self.device, self.precision,
+            self.settings.seed, deadline, config=self.settings.deepspeed_config,
+        )  # fmt: skip
+
+    def _recovery(self, deadline: float) -> Train:
+        """Trains a pruned model for the recovery recipe (`deployment.recovery_fidelity`)."""
+        return lambda model, fidelity: self.backend.train(self._job(model, fidelity, deadline))
 
     def _train(
         self, model: torch.nn.Module, deadline: float, genome: Genome
     ) -> tuple[TrainOutcome, Any]:
-        job = TrainJob(
-            model, self.task, self.fidelity, self.seq_len, self.device, self.precision,
-            self.settings.seed, deadline, config=self.settings.deepspeed_config,
-        )  # fmt: skip
+        job = self._job(model, self.fidelity, deadline)
         if self.checkpoints is None:
             return self.backend.train(job)
         lower_key = self.lower.key(genome) if self.lower is not None else None
