@@ -143,6 +143,7 @@ def train_segments(job: dict[str, Any]) -> list[dict[str, Any]]:
                 "final_train_loss": result.final_train_loss,
                 "params": result.params,
                 "size_mb": result.size_mb,
+                "latency_ms": result.latency_ms,
                 "train_seconds": result.train_seconds,
                 "genes": job["genes"],
                 "evaluator_version": result.evaluator_version,

@@ -20,7 +20,7 @@ LM = TaskSpec(kind="lm", vocab_size=64, seq_len=16)
 def test_the_recovery_recipe_derives_from_the_fidelity() -> None:
     fast = Fidelity.resolve("fast")
     recovery = recovery_fidelity(fast)
-    assert recovery.steps == max(10, round(fast.total_steps * 0.1))
+    assert recovery.steps == max(10, round(fast.steps * 0.1))
     assert recovery.lr == pytest.approx(fast.lr * RECOVERY_LR)
     assert recovery.name == "fast-recovery" and recovery.batch_size == fast.batch_size
 

@@ -6,11 +6,12 @@ is measured on that: held-out loss, size, latency.
 
 * ``prune`` > 0: the FFN channels of least importance are removed and the model rebuilt
   dense (`models.pruning.prune_ffn`), then fine-tuned to recover for `RECOVERY_SHARE` of
-  the fidelity's steps at `RECOVERY_LR` of its learning rate (its time and tokens are
+  the steps the model trained at `RECOVERY_LR` of its learning rate (its time and tokens are
   added to the candidate's training figures).
 * A space with a ``precision`` gene deploys every candidate, fp32 ones included, on ONNX
   Runtime (`nas_env.compression`), so that all its latencies come from one runtime; the
-  size is then the bytes of the deployed file. Without that gene the model runs in PyTorch,
+  size is then the bytes of the deployed file. The deployment is the CPU's (ONNX Runtime's
+  CPU provider) whatever device trained the model. Without that gene the model runs in PyTorch,
   as it trained.
 """
 
@@ -29,7 +30,7 @@ from models.pruning import prune_ffn
 from nas_env.evaluation.fidelity import Fidelity
 
 RECOVERY_SHARE = 0.1
-"""Recovery fine-tune after pruning: this share of the fidelity's steps (at least 10)."""
+"""Recovery fine-tune after pruning: this share of the steps the model trained (>= 10)."""
 RECOVERY_LR = 0.3
 """... at this multiple of the fidelity's learning rate (warm-up a tenth, then cosine)."""
 
@@ -56,7 +57,7 @@ class Deployed:
 
 def recovery_fidelity(fidelity: Fidelity) -> Fidelity:
     """The recovery fine-tune's recipe, derived from the candidate's fidelity."""
-    steps = max(10, round(fidelity.total_steps * RECOVERY_SHARE))
+    steps = max(10, round(fidelity.steps * RECOVERY_SHARE))
     return dataclasses.replace(
         fidelity,
         name=f"{fidelity.name}-recovery",
