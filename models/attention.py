@@ -27,11 +27,12 @@ class SelfAttention(nn.Module):
         self.n_kv_head = config.n_kv_head
         self.head_dim = config.head_dim
         self.kv_dim = self.n_kv_head * self.head_dim
+        self.inner = config.inner
         self.causal = config.causal
         self.position = config.position
         self.dropout = config.dropout
-        self.c_attn = nn.Linear(config.d_model, config.d_model + 2 * self.kv_dim, bias=config.bias)
-        self.c_proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
+        self.c_attn = nn.Linear(config.d_model, self.inner + 2 * self.kv_dim, bias=config.bias)
+        self.c_proj = nn.Linear(self.inner, config.d_model, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.rope_cos: torch.Tensor | None
         self.rope_sin: torch.Tensor | None
@@ -77,9 +78,9 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attends over ``x`` of shape ``(B, T, C)``; returns ``(B, T, C)``."""
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split((C, self.kv_dim, self.kv_dim), dim=2)
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
+        B, T, _ = x.shape
+        q, k, v = self.c_attn(x).split((self.inner, self.kv_dim, self.kv_dim), dim=2)
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # -> (B, nh, T, hd)
         k = k.view(B, T, self.n_kv_head, -1).transpose(1, 2)  # (B, T, kv) -> (B, nkv, T, hd)
         v = v.view(B, T, self.n_kv_head, -1).transpose(1, 2)  # (B, T, kv) -> (B, nkv, T, hd)
         if self.n_kv_head != self.n_head:
@@ -98,23 +99,26 @@ class SelfAttention(nn.Module):
             dropout_p=self.dropout if self.training else 0.0,
             is_causal=is_causal,
         )
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, nh, T, hd) -> (B, T, C)
-        return self.resid_dropout(self.c_proj(y))
+        y = y.transpose(1, 2).contiguous().view(B, T, self.inner)  # (B, nh, T, hd) -> (B, T, I)
+        return self.resid_dropout(self.c_proj(y))  # (B, T, I) -> (B, T, C)
 
 
 def attention_params(config: BlockConfig) -> int:
     """Parameters of `SelfAttention`: q, k, v and output projections (and their biases)."""
-    d, kv = config.d_model, config.n_kv_head * config.head_dim
-    return attention_weights(config) + (2 * d + 2 * kv if config.bias else 0)
+    kv = config.n_kv_head * config.head_dim
+    return attention_weights(config) + (
+        config.inner + 2 * kv + config.d_model if config.bias else 0
+    )
 
 
 def attention_weights(config: BlockConfig) -> int:
-    """Weights `SelfAttention` multiplies per token: q and output ``2 d^2``, k and v
-    ``2 d kv`` with ``kv = n_kv_head * head_dim`` (``4 d^2`` for multi-head attention)."""
+    """Weights `SelfAttention` multiplies per token: q and output ``2 d I`` with ``I`` the
+    query heads' width, k and v ``2 d kv`` with ``kv = n_kv_head * head_dim`` (``4 d^2`` for
+    multi-head attention with ``I = d``)."""
     d, kv = config.d_model, config.n_kv_head * config.head_dim
-    return 2 * d * d + 2 * d * kv
+    return 2 * d * config.inner + 2 * d * kv
 
 
 def attention_context_flops(config: BlockConfig) -> int:
-    """FLOPs per token of ``QK^T`` and ``AV`` over the full context: ``2 * 2 * T * d``."""
-    return 2 * 2 * config.seq_len * config.d_model
+    """FLOPs per token of ``QK^T`` and ``AV`` over the full context: ``2 * 2 * T * I``."""
+    return 2 * 2 * config.seq_len * config.inner

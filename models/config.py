@@ -59,11 +59,17 @@ class BlockConfig:
     seq_len: int
     mixer: str = "attention"
     kv_heads: int | None = None
+    attn_head_dim: int | None = None
 
     @property
     def head_dim(self) -> int:
-        """Width of one attention head."""
-        return self.d_model // self.n_head
+        """Width of one attention head: ``attn_head_dim``, else ``d_model / n_head``."""
+        return self.attn_head_dim or self.d_model // self.n_head
+
+    @property
+    def inner(self) -> int:
+        """Width of all query heads together (``d_model`` unless heads were pruned)."""
+        return self.n_head * self.head_dim
 
     @property
     def n_kv_head(self) -> int:
@@ -83,8 +89,10 @@ class TransformerConfig:
     other mixers. ``tied_embeddings`` only applies to ``"lm"`` (a classifier has no LM head
     to tie); ``pooling`` only applies to ``"cls"``. ``precision`` and ``prune`` say how the
     trained model is deployed (`nas_env.compression`: the precision it runs at, the share of
-    FFN channels pruned before a recovery fine-tune); `models.build_model` builds the
-    model that trains, `models.pruning.deployed_config` the one that is deployed.
+    FFN channels and attention heads pruned before a recovery fine-tune); `models.build_model`
+    builds the model that trains, `models.pruning.deployed_config` the one that is deployed.
+    ``head_dim`` (None: ``d_model / heads``) sets an attention layer's head width apart
+    from ``d_model``, which is what a model with pruned heads has.
     """
 
     task: TaskSpec
@@ -104,6 +112,7 @@ class TransformerConfig:
     kv_heads: int | tuple[int | None, ...] | None = None
     precision: str = "fp32"
     prune: float = 0.0
+    head_dim: int | tuple[int | None, ...] | None = None
 
     family: ClassVar[str] = "transformer"
 
@@ -116,9 +125,13 @@ class TransformerConfig:
         layers = check_int(self.layers, gene_where(fam, "layers"))
         d_model = check_int(self.d_model, gene_where(fam, "d_model"))
 
+        free_width = self.head_dim is not None
+
         def check_heads(value: Any, index: int | None) -> int:
             where = gene_where(fam, "heads", index)
             n_head = check_int(value, where)
+            if free_width:
+                return n_head
             divisors = [k for k in range(1, d_model + 1) if d_model % k == 0]
             if d_model % n_head != 0:
                 raise ModelConfigError(
@@ -188,6 +201,20 @@ class TransformerConfig:
             return kv
 
         values["kv_heads"] = per_layer("kv_heads", self.kv_heads, fam, layers, check_kv)
+
+        def check_head_dim(value: Any, index: int | None) -> int | None:
+            if value is None:
+                return None
+            where = gene_where(fam, "head_dim", index)
+            width = check_int(value, where)
+            if self.position == "rope" and width % 2 != 0:
+                raise ModelConfigError(
+                    f"{where}={width} is odd, but position='rope' rotates channel pairs; "
+                    "allowed: an even head width"
+                )
+            return width
+
+        values["head_dim"] = per_layer("head_dim", self.head_dim, fam, layers, check_head_dim)
         if self.norm == "groupnorm" and d_model % GROUPS != 0:
             raise ModelConfigError(
                 f"{gene_where(fam, 'norm')}='groupnorm' splits d_model into {GROUPS} groups "
@@ -223,6 +250,7 @@ class TransformerConfig:
             seq_len=self.task.seq_len,
             mixer=self.mixer[i],  # type: ignore[index]
             kv_heads=self.kv_heads[i],  # type: ignore[index]
+            attn_head_dim=self.head_dim[i],  # type: ignore[index]
         )
 
     def to_genes(self) -> dict[str, Any]:

@@ -34,8 +34,9 @@ class LinearAttention(nn.Module):
         super().__init__()
         self.n_head = config.n_head
         self.head_dim = config.head_dim
-        self.c_attn = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
-        self.c_proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
+        self.inner = config.inner
+        self.c_attn = nn.Linear(config.d_model, 3 * self.inner, bias=config.bias)
+        self.c_proj = nn.Linear(self.inner, config.d_model, bias=config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def residual_projection(self) -> nn.Linear:
@@ -43,30 +44,30 @@ class LinearAttention(nn.Module):
         return self.c_proj
 
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
-        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
-        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
+        B, T, _ = x.shape
+        q, k, v = self.c_attn(x).split(self.inner, dim=2)
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
+        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
+        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
         return feature_map(q), feature_map(k), v
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Maps ``(B, T, C) -> (B, T, C)`` in the parallel form (``key_mask`` must be None:
         a causal LM has no padding)."""
-        B, T, C = x.shape
+        B, T, _ = x.shape
         q, k, v = self._heads(x)
         scores = q @ k.transpose(-2, -1)  # (B, nh, T, hd) x (B, nh, hd, T) -> (B, nh, T, T)
         scores = scores.tril()  # step t sees s <= t only
         y = scores @ v  # (B, nh, T, T) x (B, nh, T, hd) -> (B, nh, T, hd)
         y = y / (scores.sum(dim=-1, keepdim=True) + EPS)  # phi(q_t) z_t
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, nh, T, hd) -> (B, T, C)
+        y = y.transpose(1, 2).contiguous().view(B, T, self.inner)  # (B, nh, T, hd) -> (B, T, I)
         return self.resid_dropout(self.c_proj(y))
 
     @torch.no_grad()
     def recurrent(self, x: torch.Tensor) -> torch.Tensor:
         """The same map, one step at a time through the running sums ``S`` and ``z``
         (what generation would use); equal to `forward` up to rounding."""
-        B, T, C = x.shape
+        B, T, _ = x.shape
         q, k, v = self._heads(x)
         state = x.new_zeros(B, self.n_head, self.head_dim, self.head_dim)  # (B, nh, hd, hd)
         norm = x.new_zeros(B, self.n_head, self.head_dim)  # (B, nh, hd)
@@ -77,23 +78,24 @@ class LinearAttention(nn.Module):
             num = (q[:, :, t, :, None] * state).sum(dim=-2)  # (B, nh, hd)
             den = (q[:, :, t] * norm).sum(dim=-1, keepdim=True) + EPS  # (B, nh, 1)
             out.append(num / den)
-        y = torch.stack(out, dim=2).transpose(1, 2).reshape(B, T, C)  # (B, T, C)
+        y = torch.stack(out, dim=2).transpose(1, 2).reshape(B, T, self.inner)  # (B, T, I)
         return self.c_proj(y)
 
 
 def linear_attention_params(config: BlockConfig) -> int:
     """Parameters of `LinearAttention`: q, k, v and output projections (and biases)."""
-    d = config.d_model
-    return 4 * d * d + (4 * d if config.bias else 0)
+    return linear_attention_weights(config) + (
+        3 * config.inner + config.d_model if config.bias else 0
+    )
 
 
 def linear_attention_weights(config: BlockConfig) -> int:
-    """Weights `LinearAttention` multiplies per token: ``4 d^2``."""
-    return 4 * config.d_model * config.d_model
+    """Weights `LinearAttention` multiplies per token: ``4 d I`` (``4 d^2`` unpruned)."""
+    return 4 * config.d_model * config.inner
 
 
 def linear_attention_context_flops(config: BlockConfig) -> int:
     """FLOPs per token of the parallel form's ``phi(Q) phi(K)^T`` and its product with V
-    over the full context, as trained: ``2 * 2 * T * d`` (the recurrent form would spend
-    ``2 * 2 * d * head_dim``)."""
-    return 2 * 2 * config.seq_len * config.d_model
+    over the full context, as trained: ``2 * 2 * T * I`` (the recurrent form would spend
+    ``2 * 2 * I * head_dim``)."""
+    return 2 * 2 * config.seq_len * config.inner

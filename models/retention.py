@@ -43,10 +43,11 @@ class Retention(nn.Module):
         super().__init__()
         self.n_head = config.n_head
         self.head_dim = config.head_dim
-        self.c_attn = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
-        self.gate = nn.Linear(config.d_model, config.d_model, bias=config.bias)
-        self.c_proj = nn.Linear(config.d_model, config.d_model, bias=config.bias)
-        self.head_norm = GroupNorm(config.d_model, config.n_head, config.bias)
+        self.inner = config.inner
+        self.c_attn = nn.Linear(config.d_model, 3 * self.inner, bias=config.bias)
+        self.gate = nn.Linear(config.d_model, self.inner, bias=config.bias)
+        self.c_proj = nn.Linear(self.inner, config.d_model, bias=config.bias)
+        self.head_norm = GroupNorm(self.inner, config.n_head, config.bias)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.decay: torch.Tensor
         self.register_buffer("decay", decay_matrix(config.n_head, config.seq_len), persistent=False)
@@ -56,16 +57,16 @@ class Retention(nn.Module):
         return self.c_proj
 
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(C, dim=2)
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
-        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
-        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, C) -> (B, nh, T, hd)
+        B, T, _ = x.shape
+        q, k, v = self.c_attn(x).split(self.inner, dim=2)
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
+        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
+        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
         return q, k / math.sqrt(self.head_dim), v
 
     def _output(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        B, T, C = x.shape
-        y = y.transpose(1, 2).reshape(B, T, C)  # (B, nh, T, hd) -> (B, T, C)
+        B, T, _ = x.shape
+        y = y.transpose(1, 2).reshape(B, T, self.inner)  # (B, nh, T, hd) -> (B, T, I)
         y = self.head_norm(y)  # one group per head
         return self.c_proj(F.silu(self.gate(x)) * y)
 
@@ -97,16 +98,16 @@ class Retention(nn.Module):
 def retention_params(config: BlockConfig) -> int:
     """Parameters of `Retention`: q, k, v, gate and output projections, the group norm
     (gain, and with ``bias`` the biases and the norm's shift)."""
-    d = config.d_model
-    return 5 * d * d + (5 * d + 2 * d if config.bias else d)
+    inner, d = config.inner, config.d_model
+    return retention_weights(config) + (4 * inner + d + 2 * inner if config.bias else inner)
 
 
 def retention_weights(config: BlockConfig) -> int:
-    """Weights `Retention` multiplies per token: ``5 d^2``."""
-    return 5 * config.d_model * config.d_model
+    """Weights `Retention` multiplies per token: ``5 d I`` (``5 d^2`` unpruned)."""
+    return 5 * config.d_model * config.inner
 
 
 def retention_context_flops(config: BlockConfig) -> int:
     """FLOPs per token of the parallel form's ``Q K^T`` and its product with V over the
-    full context: ``2 * 2 * T * d``."""
-    return 2 * 2 * config.seq_len * config.d_model
+    full context: ``2 * 2 * T * I``."""
+    return 2 * 2 * config.seq_len * config.inner

@@ -67,6 +67,7 @@ def test_public_api() -> None:
         "kv_heads",
         "precision",
         "prune",
+        "head_dim",
     )
     assert GENE_NAMES["rnn"] == (
         "cell",

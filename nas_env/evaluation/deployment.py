@@ -4,10 +4,10 @@ A genome's deployment genes (`models.config.TransformerConfig`: ``prune`` and
 ``precision``) turn the trained model into the deployed one, and everything the reward sees
 is measured on that: held-out loss, size, latency.
 
-* ``prune`` > 0: the FFN channels of least importance are removed and the model rebuilt
-  dense (`models.pruning.prune_ffn`), then fine-tuned to recover for `RECOVERY_SHARE` of
-  the steps the model trained at `RECOVERY_LR` of its learning rate (its time and tokens are
-  added to the candidate's training figures).
+* ``prune`` > 0: the FFN channels and attention heads of least importance are removed,
+  the model rebuilt dense (`models.pruning.prune_model`), then fine-tuned to recover for
+  `RECOVERY_SHARE` of the steps the model trained at `RECOVERY_LR` of its learning rate
+  (its time and tokens are added to the candidate's training figures).
 * A space with a ``precision`` gene deploys every candidate, fp32 ones included, on ONNX
   Runtime (`nas_env.compression`), so that all its latencies come from one runtime; the
   size is then the bytes of the deployed file. The deployment is the CPU's (ONNX Runtime's
@@ -26,7 +26,7 @@ from typing import Any
 from torch import nn
 
 from models import TransformerConfig
-from models.pruning import prune_ffn
+from models.pruning import prune_model
 from nas_env.evaluation.fidelity import Fidelity
 
 RECOVERY_SHARE = 0.1
@@ -97,7 +97,7 @@ def deploy(
     if not isinstance(config, TransformerConfig):
         return Deployed(model, model, outcome, None)
     if config.prune > 0:
-        model = prune_ffn(model, config.prune)
+        model = prune_model(model, config.prune)
         more, model = train(model, recovery_fidelity(fidelity))
         outcome = _add(outcome, more)
     if not onnx:
