@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 
 from nas_env.baselines import baseline_genome  # noqa: E402
 from nas_env.compression import OrtModel, compress_to_onnx  # noqa: E402
-from nas_env.evaluation import Evaluator  # noqa: E402
+from nas_env.evaluation import Evaluator, Fidelity  # noqa: E402
 from nas_env.evaluation.measure import measure_latency, score_heldout  # noqa: E402
 
 GENOMES = ("llama-like", "gpt2-like", "hybrid")
@@ -97,13 +97,17 @@ def variants(model: nn.Module, evaluator: Evaluator, folder: Path) -> dict[str, 
 
 def measure(fidelity: str, genomes: tuple[str, ...], repeats: int) -> list[dict[str, Any]]:
     """Train each genome once, deploy and measure every variant."""
-    evaluator = Evaluator("modern", fidelity=fidelity, cache=False)
+    # no wall-clock cap: a slow mixer must finish its training to be compared at all
+    evaluator = Evaluator(
+        "modern", fidelity=Fidelity.resolve(fidelity, max_seconds=1e9), cache=False
+    )
     settings, rows = evaluator.settings, []
     for name in genomes:
         genome = baseline_genome(evaluator.space, name)
         result, model = evaluator.train_model(genome)
         if model is None:
-            raise SystemExit(f"{name}: training failed: {result.message}")
+            rows.append({"genome": name, "variant": "training", "error": result.message})
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             for label, build in variants(model, evaluator, Path(tmp)).items():
                 try:

@@ -15,6 +15,7 @@ from analyze.pareto import OBJECTIVES, candidates, front_of
 train_rl = pytest.importorskip("train_rl", reason="the training CLI (train_rl.py) is not available")
 
 
+@pytest.mark.slow  # real training; the default suite stays under 5 minutes
 def test_real_random_search_run(tmp_path: Path) -> None:
     if "--log-folder" not in train_rl.build_parser().format_help():
         pytest.skip("train_rl has no --log-folder option yet")

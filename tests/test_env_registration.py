@@ -50,6 +50,7 @@ def test_ids_are_namespaced_and_versioned() -> None:
         assert env_id in gym.registry
 
 
+@pytest.mark.slow  # real training; the default suite stays under 5 minutes
 def test_the_training_ids_search_with_the_long_training_signal(shared: Path) -> None:
     from nas_env.evaluation.fidelity import Fidelity
     from nas_env.evaluation.signals import load_signal
@@ -152,6 +153,7 @@ def test_gymnasium_async_vector_env_shares_the_cache(shared: Path, tmp_path: Pat
     assert _rows(cache) == 3  # default genome (both) + two different children
 
 
+@pytest.mark.slow  # real training; the default suite stays under 5 minutes
 def test_sb3_subproc_vec_env_shares_the_cache(shared: Path, tmp_path: Path) -> None:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import SubprocVecEnv

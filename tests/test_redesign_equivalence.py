@@ -75,6 +75,7 @@ def results_of_cases(cache_root: str) -> list[dict[str, Any]]:
     return out
 
 
+@pytest.mark.slow  # real training; the default suite stays under 5 minutes
 @pytest.mark.parametrize("index", range(len(CASES)))
 def test_results_are_those_of_the_code_before_the_redesign(
     index: int, tmp_path_factory: pytest.TempPathFactory

@@ -43,6 +43,7 @@ def test_regret_is_zero_only_for_the_best_genome() -> None:
     assert regrets[0] >= regrets[1] >= 0.0
 
 
+@pytest.mark.slow  # real training; the default suite stays under 5 minutes
 def test_a_tiny_study_prints_an_entry_and_resumes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
