@@ -72,6 +72,11 @@ ENV_IDS: dict[str, dict[str, Any]] = {
     # targets (the shipped `mid-design-v1`) fine-tunes on it (the README's main job).
     "nas_env/MidLM-v0": _lm("search", "edit", space="mid"),
     "nas_env/MidLMDesign-v0": _lm("search", "design", space="mid", targets="observed"),
+    # The `modern` space (a mixer per layer, kv heads, GroupNorm, deployed at a precision
+    # after pruning, scored on ONNX Runtime): trained for real at `fast` and scored by the
+    # deployed model's held-out loss as measured (no signal is validated for it yet).
+    "nas_env/ModernLM-v0": _lm("fast", "edit", space="modern"),
+    "nas_env/ModernLMDesign-v0": _lm("fast", "design", space="modern"),
     # v1: the same with the flat init of evaluator version 4 (and its bench table).
     "nas_env/TransformerLM-v1": _lm("search", "edit", **FLAT_INIT),
     "nas_env/TransformerLMDesign-v1": _lm("search", "design", **FLAT_INIT),

@@ -77,7 +77,18 @@ def test_the_training_ids_search_with_the_long_training_signal(shared: Path) -> 
     env.close()
 
 
-@pytest.mark.parametrize("env_id", TRAINED_IDS + TABLE_IDS)
+SLOW_CHECKS = {"nas_env/ModernLM-v0"}
+"""Ids whose checker run is slow-stage: each edit the checkers try deploys a candidate to
+ONNX Runtime (an export of a second or two each)."""
+
+
+@pytest.mark.parametrize(
+    "env_id",
+    [
+        pytest.param(i, marks=pytest.mark.slow) if i in SLOW_CHECKS else i
+        for i in TRAINED_IDS + TABLE_IDS
+    ],
+)
 def test_both_checkers_pass(env_id: str, shared: Path) -> None:
     if env_id in TABLE_IDS and not HAS_TABLE:
         pytest.skip("config/tables/bench.sqlite is not built")
