@@ -46,7 +46,7 @@ def measure(fidelity: str, repeats: int, sizes: Any, task: str) -> list[dict[str
         walls, results = [], []
         for _ in range(repeats):
             start = time.perf_counter()
-            result = evaluator.evaluate(genome)
+            result = evaluator.evaluate_uncached(genome)  # every repeat trains
             walls.append(time.perf_counter() - start)
             if result.status != "ok":
                 raise SystemExit(f"{describe(layers, d_model, heads, ffn)}: {result.message}")

@@ -1,6 +1,7 @@
 """Cost per candidate of each token mixer against softmax attention, at about equal size.
 
-For each width of the ``modern`` space, the space's default genome is built with every
+For each width of the ``modern`` space (its architecture genes: the candidates train and
+run in PyTorch, not deployed), the space's default genome is built with every
 layer one mixer (softmax attention with multi-head and with multi-query key/values,
 linear attention, retention, the selective SSM) and evaluated for real (result cache
 off): training at the fidelity, held-out loss, latency. Since the mixers differ in
@@ -57,9 +58,17 @@ def genome_at(space: SearchSpace, d_model: int, genes: dict[str, Any], target: i
     return min(candidates, key=lambda c: (c[0], c[1]))[2]
 
 
+def architecture_space() -> SearchSpace:
+    """`modern` without its deployment genes: the mixers are compared as they train and
+    run in PyTorch (a deployment to ONNX Runtime would add the same export to each)."""
+    data = SearchSpace.load("modern").to_dict()
+    data["genes"] = {k: v for k, v in data["genes"].items() if k not in ("precision", "prune")}
+    return SearchSpace.from_dict(data, source="modern (architecture genes)")
+
+
 def measure(fidelity: str, widths: list[int], repeats: int) -> list[dict[str, Any]]:
     """Interleaved uncached evaluations of every variant at every width."""
-    evaluator = Evaluator("modern", fidelity=fidelity, cache=False)
+    evaluator = Evaluator(architecture_space(), fidelity=fidelity, cache=False)
     space = evaluator.space
     evaluator.evaluate(space.default_genome().replace(d_model=32))  # tokenizer, tokens
     plan = []
@@ -73,7 +82,7 @@ def measure(fidelity: str, widths: list[int], repeats: int) -> list[dict[str, An
     for _ in range(repeats):
         for d_model, label, genome in plan:
             start = time.perf_counter()
-            result = evaluator.evaluate(genome)
+            result = evaluator.evaluate_uncached(genome)  # every repeat trains
             walls[d_model, label].append(time.perf_counter() - start)
             if result.status != "ok":
                 raise SystemExit(f"{label} at d_model={d_model}: {result.message}")
