@@ -4,7 +4,7 @@ For each width of the ``modern`` space (its architecture genes: the candidates t
 run in PyTorch, not deployed), the space's default genome is built with every
 layer one mixer (softmax attention with multi-head and with multi-query key/values,
 linear attention, retention, the selective SSM) and evaluated for real (result cache
-off): training at the fidelity, held-out loss, latency. Since the mixers differ in
+off): training at the fidelity on one thread, held-out loss, latency. Since the mixers differ in
 parameters at one width (attention and linear attention ``4 d^2``, retention ``5 d^2``,
 the SSM about ``6.5 d^2`` per layer), the FFN ratio of each is chosen so that its total
 parameter count is closest to attention's: "equal size". The rounds are interleaved
@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from models import count_params  # noqa: E402
-from nas_env.evaluation import Evaluator  # noqa: E402
+from nas_env.evaluation import Evaluator, TrainSettings  # noqa: E402
 from nas_env.genome import Genome  # noqa: E402
 from nas_env.space import SearchSpace  # noqa: E402
 
@@ -68,7 +68,8 @@ def architecture_space() -> SearchSpace:
 
 def measure(fidelity: str, widths: list[int], repeats: int) -> list[dict[str, Any]]:
     """Interleaved uncached evaluations of every variant at every width."""
-    evaluator = Evaluator(architecture_space(), fidelity=fidelity, cache=False)
+    settings = TrainSettings(threads=1, latency_threads=1)  # one core: stable beside others
+    evaluator = Evaluator(architecture_space(), fidelity=fidelity, settings=settings, cache=False)
     space = evaluator.space
     evaluator.evaluate(space.default_genome().replace(d_model=32))  # tokenizer, tokens
     plan = []
