@@ -68,6 +68,8 @@ def compress_to_onnx(
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # the exporter's deprecation notices, not ours
         warnings.simplefilter("ignore", FutureWarning)
+        # and its per-export notes on torchvision ops it skips registering (not used here)
+        logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
         path = export_onnx(model, task, out)
     if path is None:
         raise ConfigError("compression needs the onnx extra; allowed: pip install -e '.[compress]'")
