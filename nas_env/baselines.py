@@ -97,7 +97,7 @@ def describe_baselines(space: SearchSpace, fidelity: str | None, task: str | Non
     if fidelity is not None:
         from nas_env.evaluation import Evaluator
 
-        evaluator = Evaluator(space, fidelity=fidelity, task=task)
+        evaluator = Evaluator(space, fidelity=fidelity, **({"task": task} if task else {}))
         head += " val loss | perplexity | latency ms |"
         rule += " --: | --: | --: |"
     lines = [head, rule]
@@ -107,7 +107,10 @@ def describe_baselines(space: SearchSpace, fidelity: str | None, task: str | Non
         row = f"| {name} | {params:,} | {params * 4 / 2**20:.2f} | {flops / 1e6:.2f} |"
         if evaluator is not None:
             r = evaluator.evaluate(genome)
-            row += f" {r.val_loss:.4f} | {r.quality:.2f} | {r.latency_ms:.3f} |"
+            if r.ok:
+                row += f" {r.val_loss:.4f} | {r.quality:.2f} | {r.latency_ms:.3f} |"
+            else:
+                row += f" {r.status}: {r.message} | | |"
         lines.append(row)
     return "\n".join(lines)
 

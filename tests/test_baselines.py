@@ -29,6 +29,7 @@ class Instant:
             status="ok",
             genome_key=genome.key(),
             metric="perplexity",
+            val_loss=2.1972,
             perplexity=9.0,
             size_mb=0.5,
             latency_ms=1.0,
@@ -93,3 +94,24 @@ def test_the_command_prints_the_table_and_exits_2_on_a_bad_space(
     assert "| llama-like |" in out and "| hybrid |" in out
     assert bl.main(["--space", "nope"]) == 2
     assert "unknown search space 'nope'" in capsys.readouterr().err
+
+
+def test_the_command_trains_each_baseline_at_the_fidelity(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nas_env.evaluation
+
+    built: list[dict] = []
+
+    class Recording(Instant):
+        def __init__(self, space: SearchSpace, **kwargs: object) -> None:
+            super().__init__()
+            built.append(kwargs)
+
+    monkeypatch.setattr(nas_env.evaluation, "Evaluator", Recording)
+    assert bl.main(["--space", "modern", "--fidelity", "tiny"]) == 0
+    assert built == [{"fidelity": "tiny"}]
+    out = capsys.readouterr().out
+    assert "| val loss | perplexity | latency ms |" in out and "| 9.00 | 1.000 |" in out
+    assert bl.main(["--space", "modern", "--fidelity", "tiny", "--task", "lm/stdlib"]) == 0
+    assert built[-1] == {"fidelity": "tiny", "task": "lm/stdlib"}
