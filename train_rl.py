@@ -158,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
         "table-served ids)",
     )
     add(
+        "--final-baselines",
+        action="store_true",
+        help="also train the space's named baselines (config/baselines.yaml) at "
+        "--final-fidelity, for comparison with the winner",
+    )
+    add(
         "--final-fidelity",
         default=DEFAULT_FINAL_FIDELITY,
         metavar="LEVEL",
@@ -278,6 +284,7 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
         log_folder=args.log_folder,
         final_top=final_top,
         final_fidelity=args.final_fidelity,
+        final_baselines=args.final_baselines,
         pretrained=pretrained,
         command=tuple(argv),
         origin=origin,

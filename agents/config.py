@@ -60,6 +60,8 @@ class RunConfig:
             ``final_fidelity`` and pick the winner on that measurement (0: no final
             training; `agents.final`).
         final_fidelity: The fidelity level of the final training.
+        final_baselines: Also train the space's named baselines (`nas_env.baselines`) at
+            ``final_fidelity`` beside the candidates, for comparison (never the winner).
         pretrained: The pretrained policy (a shipped name or a path, `agents.pretrained`)
             the agent starts from (None: a fresh network); its network is the run's.
         log_folder: Where new run folders go.
@@ -90,6 +92,7 @@ class RunConfig:
     threads: int = 1
     final_top: int = 0
     final_fidelity: str = "rerank"
+    final_baselines: bool = False
     pretrained: str | None = None
     log_folder: str = "runs"
     command: tuple[str, ...] = ()
@@ -230,7 +233,7 @@ def _numbers(config: RunConfig) -> None:
         expect_int(getattr(config, name), config.where(name), minimum=minimum)
     expect_int(config.max_evaluations, config.where("max_evaluations"), 1, allow_none=True)
     expect_choice(config.vec_env, config.where("vec_env"), VEC_ENVS)
-    for name in ("tensorboard", "progress", "resumed"):
+    for name in ("tensorboard", "progress", "resumed", "final_baselines"):
         if not isinstance(getattr(config, name), bool):
             raise config.fail(name, "allowed: true, false")
     if config.final_top:

@@ -101,11 +101,14 @@ def final_training(
     top: int,
     fidelity: str = "reference",
     per_depth: int = 1,
+    baselines: bool = False,
 ) -> dict[str, Any]:
     """Re-train the run's candidates (`choose_candidates`) at ``fidelity``; save the
     winner's model in ``RUN_DIR/model/``; write and return final.json.
 
     The winner is the candidate with the best score at ``fidelity`` (failures never win).
+    With ``baselines``, the space's named baselines (`nas_env.baselines`) are trained the
+    same way and reported under ``"baselines"``, for comparison only.
     """
     env = gym.make(env_id, **{**dict(env_kwargs), "fidelity": fidelity})
     try:
@@ -139,6 +142,7 @@ def final_training(
         if winner is not None:
             genome, model = models[winner["genome_key"]]
             saved = _save_model(run_dir, evaluator, genome, model, winner)
+        compared = _baselines(space, evaluator, reward) if baselines else None
     finally:
         env.close()
     data = {
@@ -150,8 +154,28 @@ def final_training(
         "winner": winner["genome_key"] if winner else None,
         "model": saved,
     }
+    if compared is not None:
+        data["baselines"] = compared
     atomic_write_json(run_dir / FINAL_FILE, data)
     return data
+
+
+def _baselines(space: Any, evaluator: Any, reward: Any) -> list[dict[str, Any]]:
+    """The space's named baselines measured like the candidates."""
+    from nas_env.baselines import baseline_genomes
+
+    out = []
+    for name, genome in baseline_genomes(space).items():
+        result, _ = _evaluate(evaluator, genome)
+        out.append(
+            {
+                "name": name,
+                "genome_key": genome.key(),
+                "genome": genome.to_dict()["genes"],
+                "final": _measured(result, reward),
+            }
+        )
+    return out
 
 
 def _evaluate(evaluator: Any, genome: Genome) -> tuple[Any, Any]:
@@ -241,6 +265,7 @@ def final_report(data: Mapping[str, Any], run_dir: Path) -> str:
     else:
         genes = ", ".join(f"{k}={json.dumps(v)}" for k, v in winner["genome"].items())
         lines.append(f"winner: {genes}")
+    lines += baseline_lines(data.get("baselines") or [])
     lines.append(f"  -> {run_dir / FINAL_FILE}")
     if data.get("model"):
         lines.append(
@@ -248,6 +273,22 @@ def final_report(data: Mapping[str, Any], run_dir: Path) -> str:
         )
     lines += pareto_lines(run_dir)
     return "\n".join(lines)
+
+
+def baseline_lines(baselines: list[dict[str, Any]]) -> list[str]:
+    """The named baselines' final measurements, for comparison with the winner."""
+    if not baselines:
+        return []
+    lines = ["named baselines at the same fidelity (for comparison; never the winner):"]
+    for b in baselines:
+        f = b["final"]
+        within = {True: "yes", False: "no", None: "-"}[f["within_targets"]]
+        lines.append(
+            f"  {b['name']:<16} {'':>12} {'':>14} {_num(f['quality']):>13} "
+            f"{_num(f['score'], 4):>11} {_num(f['size_mb']):>6} {_num(f['latency_ms']):>6}  "
+            f"{within}" + ("" if f["status"] == "ok" else f"  ({f['status']}: {f['message']})")
+        )
+    return lines
 
 
 def pareto_lines(run_dir: Path, shown: int = 8) -> list[str]:

@@ -120,7 +120,12 @@ def _final(config: RunConfig) -> None:
         flush=True,
     )
     data = final_training(
-        config.path, config.env_id, config.env_kwargs, config.final_top, config.final_fidelity
+        config.path,
+        config.env_id,
+        config.env_kwargs,
+        config.final_top,
+        config.final_fidelity,
+        baselines=config.final_baselines,
     )
     print(final_report(data, config.path))
 

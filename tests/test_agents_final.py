@@ -51,3 +51,33 @@ def test_candidates_are_the_top_then_the_best_of_each_missing_depth(tmp_path: Pa
         "a",
         "b",
     ]
+
+
+def test_named_baselines_are_measured_like_candidates_and_reported() -> None:
+    from agents.final import _baselines, baseline_lines
+    from nas_env.evaluation import EvalResult
+    from nas_env.rewards import make_reward
+    from nas_env.space import SearchSpace
+
+    space = SearchSpace.load("mid")
+
+    class Fixed:
+        def evaluate(self, genome: object) -> EvalResult:
+            return EvalResult(
+                status="ok",
+                genome_key=genome.key(),  # type: ignore[attr-defined]
+                metric="perplexity",
+                val_loss=2.0,
+                perplexity=7.39,
+                size_mb=0.5,
+                latency_ms=1.0,
+                baseline_loss=6.0,
+            )
+
+    reward = make_reward("target", target_size_mb=1.0, target_latency_ms=1.5)
+    found = _baselines(space, Fixed(), reward)
+    assert [b["name"] for b in found] == ["gpt2-like", "llama-like", "ultra-small"]
+    assert all(b["final"]["within_targets"] and b["final"]["score"] > 0 for b in found)
+    lines = baseline_lines(found)
+    assert lines[0].startswith("named baselines") and "llama-like" in lines[2]
+    assert baseline_lines([]) == []

@@ -393,6 +393,9 @@ def test_final_training_defaults(tmp_path: Path) -> None:
     parser = train_rl.build_parser()
     trained = train_rl.prepare(parser.parse_args(["--log-folder", str(tmp_path)]), [])
     assert (trained.final_top, trained.final_fidelity) == (train_rl.DEFAULT_FINAL_TOP, "rerank")
+    assert trained.final_baselines is False
+    args = ["--final-baselines", "--log-folder", str(tmp_path)]
+    assert train_rl.prepare(parser.parse_args(args), args).final_baselines is True
     served = ["--env", "nas_env/BenchLM-v2", "--algo", "random"]
     assert train_rl.prepare(parser.parse_args(served), served).final_top == 0
     bad = ["--final-fidelity", "nosuch", "--final-top", "1"]
