@@ -141,6 +141,7 @@ def test_group_norm_with_one_group_is_layer_norm() -> None:
         ({"mixer": "mamba"}, CLS, r"'mixer'='mamba' is causal only.*allowed.*'attention'"),
         ({"mixer": "rwkv"}, LM, r"'mixer'.*rwkv"),
         ({"norm": "groupnorm", "d_model": 30, "heads": 2}, LM, r"groupnorm.*divisible by 4"),
+        ({"head_dim": 7, "position": "rope"}, LM, r"'head_dim'=7 is odd.*rope"),
     ],
 )
 def test_bad_mixer_genes_are_refused_by_name(over: dict, task: TaskSpec, match: str) -> None:
@@ -163,3 +164,12 @@ def test_every_mixer_learns_a_few_steps(mixer: str) -> None:
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < losses[0] - 1.0
+
+
+def test_a_head_width_apart_from_d_model_counts_and_runs() -> None:
+    config = model_config(genes(heads=3, head_dim=6, mixer=["attention", "retention"]), LM)
+    model = build_model(config)
+    assert count_params(config) == model.num_params()
+    assert [b.attn.inner for b in model.transformer.blocks] == [18, 18]
+    idx = torch.randint(0, LM.vocab_size, (2, LM.seq_len))
+    assert model(idx)[0].shape == (2, LM.seq_len, LM.vocab_size)
