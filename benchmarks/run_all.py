@@ -51,7 +51,7 @@ BENCHMARKS: dict[str, list[str]] = {
     ],
     "reward_ordering": [],
     "mixer_cost": ["--fidelity", "fast", "--widths", "64,128", "--repeats", "3"],
-    "compression_runtimes": ["--fidelity", "fast", "--repeats", "50"],
+    "compression_runtimes": ["--fidelity", "reference", "--repeats", "50"],
     "main_job": ["--seeds", "0-9", "--rows", "benchmarks/data/main_job_rows.jsonl"],
 }
 """Script name -> the arguments of the full run (the ones BENCHMARKS.md quotes)."""
