@@ -213,11 +213,17 @@ def _save_model(
     # Both task kinds tokenise with a sentencepiece model: ship it beside the weights.
     (folder / TOKENIZER_FILE).write_bytes(evaluator.task.tokenizer.model_bytes)
     onnx = export_onnx(model, evaluator.spec, folder)
+    deployed = None
+    if "precision" in dict(genome):  # what the reward measured: the deployed graph
+        from nas_env.compression import compress_to_onnx
+
+        deployed = compress_to_onnx(model, evaluator.spec, dict(genome)["precision"], folder)
     return {
         "folder": str(folder),
         "weights": str(folder / "model.safetensors"),
         "tokenizer": str(folder / TOKENIZER_FILE),
         "onnx": str(onnx) if onnx else None,
+        "deployed": str(deployed) if deployed else None,
     }
 
 

@@ -11,6 +11,7 @@ where the ``onnx`` extra is installed.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,10 @@ def export_onnx(model: nn.Module, task: TaskSpec, folder: str | Path) -> Path | 
         return None
     path = Path(folder) / ONNX_FILE
     example = torch.zeros(1, task.seq_len, dtype=torch.long)
+    # per-export notes, not problems: initializers merged, torchvision ops not registered
+    for name in ("onnx_ir", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     torch.onnx.export(
         _Logits(model.cpu()).eval(),
         (example,),

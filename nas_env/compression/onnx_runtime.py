@@ -68,8 +68,6 @@ def compress_to_onnx(
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # the exporter's deprecation notices, not ours
         warnings.simplefilter("ignore", FutureWarning)
-        # and its per-export notes on torchvision ops it skips registering (not used here)
-        logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
         path = export_onnx(model, task, out)
     if path is None:
         raise ConfigError("compression needs the onnx extra; allowed: pip install -e '.[compress]'")
@@ -89,6 +87,7 @@ def compress_to_onnx(
         import onnx
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
+        logging.getLogger("onnxruntime.quantization").setLevel(logging.WARNING)  # per node
         quantizer = MatMulNBitsQuantizer(onnx.load(str(path)), block_size=INT4_BLOCK)
         quantizer.process()
         quantizer.model.save_model_to_file(str(target), False)
