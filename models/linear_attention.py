@@ -21,6 +21,16 @@ EPS = 1e-6
 """Added to the normaliser ``phi(q_t) z_t`` (positive: ``phi > 0``)."""
 
 
+def split_heads(
+    qkv: torch.Tensor, n_head: int, head_dim: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fused q, k, v projections ``(B, T, 3 I)`` -> three ``(B, nh, T, hd)`` tensors."""
+    B, T, _ = qkv.shape
+    return tuple(  # type: ignore[return-value]
+        t.view(B, T, n_head, head_dim).transpose(1, 2) for t in qkv.split(n_head * head_dim, dim=2)
+    )
+
+
 def feature_map(x: torch.Tensor) -> torch.Tensor:
     """The kernel feature map ``elu(x) + 1`` (positive everywhere)."""
     return F.elu(x) + 1.0
@@ -44,11 +54,7 @@ class LinearAttention(nn.Module):
         return self.c_proj
 
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        B, T, _ = x.shape
-        q, k, v = self.c_attn(x).split(self.inner, dim=2)
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
-        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
-        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
+        q, k, v = split_heads(self.c_attn(x), self.n_head, self.head_dim)
         return feature_map(q), feature_map(k), v
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:

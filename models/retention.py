@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.config import BlockConfig
+from models.linear_attention import split_heads
 from models.norms import GroupNorm
 
 
@@ -57,11 +58,7 @@ class Retention(nn.Module):
         return self.c_proj
 
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        B, T, _ = x.shape
-        q, k, v = self.c_attn(x).split(self.inner, dim=2)
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
-        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
-        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)  # (B, T, I) -> (B, nh, T, hd)
+        q, k, v = split_heads(self.c_attn(x), self.n_head, self.head_dim)
         return q, k / math.sqrt(self.head_dim), v
 
     def _output(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
