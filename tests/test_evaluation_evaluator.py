@@ -177,7 +177,7 @@ def test_other_exceptions_are_errors_not_crashes(
     assert evaluator.cache.get(evaluator.key(evaluator.space.default_genome())) is None
 
 
-@pytest.mark.slow  # JIT-compiles DeepSpeed's CPU Adam on a fresh machine (minutes)
+@pytest.mark.slow  # DeepSpeed's import and engine set-up take a while
 @pytest.mark.deepspeed
 def test_deepspeed_backend_on_cpu(cache_root: Path) -> None:
     pytest.importorskip("deepspeed")
@@ -188,7 +188,9 @@ def test_deepspeed_backend_on_cpu(cache_root: Path) -> None:
     assert result.status == "ok", result.message
     assert result.backend == "deepspeed"
     reference = make(cache_root).evaluate(genome)  # the same recipe through plain torch
-    assert result.val_loss == pytest.approx(reference.val_loss, rel=1e-3)
+    # Identical to 1e-6 on one machine; another CPU's kernels round differently (CI saw
+    # 0.12 %). Another seed moves this loss by ~2.7 %, a different recipe by more.
+    assert result.val_loss == pytest.approx(reference.val_loss, rel=5e-3)
     assert result.perplexity < VOCAB / 2  # it learned
     second = ds.evaluate(genome.replace(norm="rmsnorm"))  # a second engine in one process
     assert second.status == "ok", second.message
