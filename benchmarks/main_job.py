@@ -4,7 +4,8 @@ level.
 For each seed, runs the README's main job (``python train_rl.py``: MaskablePPO on
 ``nas_env/MidLMDesign-v0`` from the shipped policy ``mid-design-v1``, then the final
 training of its best genomes and the best of each depth at the ``rerank`` fidelity), then
-random search, local search and regularized evolution on the same space and training
+the same command at learning rate 0 (the control: the shipped policy's designs without
+fine-tuning), random search, local search and regularized evolution on the same space and training
 (``nas_env/MidLM-v0``, their default) with the same number of unique candidate trainings
 at the same search fidelity (every candidate trains on the same number of tokens, so the
 budgets are equal in tokens) and the same final training. Every winner is judged by its
@@ -39,7 +40,8 @@ if str(ROOT) not in sys.path:
 
 from runfolder import EPISODES_FILE, FINAL_FILE  # noqa: E402
 
-QUICK_AGENT = ["-n", "30", "--hyperparams", "n_steps:10", "batch_size:10"]
+QUICK_AGENT = ["-n", "30"]
+QUICK_HYPERPARAMS = ["n_steps:10", "batch_size:10"]
 QUICK_FINAL = ["--final-fidelity", "tiny", "--final-top", "2"]
 """The smoke run: a few steps at the ``tiny`` fidelity, and a ``tiny`` final training."""
 
@@ -92,8 +94,11 @@ def _summary(run: Path, seconds: float) -> dict[str, Any]:
     }
 
 
-METHODS = ("agent", "random", "local", "evolution")
-"""The main job, then the search baselines at its number of unique candidate trainings."""
+METHODS = ("agent", "agent_lr0", "random", "local", "evolution")
+"""The main job, its control (the same command at learning rate 0: the shipped policy's
+designs, never fine-tuned), then the search baselines at the main job's number of unique
+candidate trainings."""
+LR0 = ["learning_rate:0"]
 
 
 def run_method(
@@ -112,8 +117,10 @@ def run_method(
     folder.mkdir(parents=True, exist_ok=True)
     argv = ["--seed", str(seed), "--log-folder", str(folder)]
     argv += ["--env-kwargs", f"cache:{folder / 'results.sqlite'}", *fidelity, *env]
-    if method == "agent":
+    if method in ("agent", "agent_lr0"):
+        hyperparams = [*(QUICK_HYPERPARAMS if quick else []), *(LR0 if method != "agent" else [])]
         argv += [*(QUICK_AGENT if quick else []), *final]
+        argv += ["--hyperparams", *hyperparams] if hyperparams else []
     else:
         argv = ["--algo", method, "-n", "100000", "--max-evaluations", str(evaluations), *argv]
         argv += final
@@ -146,7 +153,8 @@ def run_all(
                 continue
             if (seed, method) in done:
                 continue
-            evaluations = None if method == "agent" else done[seed, "agent"]["unique_evaluations"]
+            agent = method in ("agent", "agent_lr0")
+            evaluations = None if agent else done[seed, "agent"]["unique_evaluations"]
             row = run_method(seed, method, out, quick, evaluations, env)
             done[seed, method] = row
             with rows_path.open("a", encoding="utf-8") as fh:
