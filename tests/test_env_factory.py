@@ -80,3 +80,30 @@ def test_the_long_training_benchmark_is_served_with_its_rungs_and_v0_latency() -
     _, info = env.reset(seed=0)
     assert info["result"]["fidelity"] == "long" and info["result"]["source"] == "surrogate"
     env.close()
+
+
+def test_v2_is_v1_with_the_latency_profiles_column() -> None:
+    """`SurrogateLM-v2`: `-v1`'s losses to the digit; latency from the `mid` CPU profile
+    (its ranking), scaled by one factor to `-v1`'s median, so the targets keep their
+    meaning."""
+    import json
+
+    import gymnasium as gym
+
+    import nas_env  # noqa: F401  (registers the ids)
+    from nas_env.latency.profile import Profile, default_path
+    from nas_env.samples import uniform_sample
+
+    v1 = gym.make("nas_env/SurrogateLMDesign-v1").unwrapped.evaluator
+    v2 = gym.make("nas_env/SurrogateLMDesign-v2").unwrapped.evaluator
+    assert v2.meta["latency_from"].startswith("latency profile mid-cpu@")
+    scale = v2.meta["latency_scale"]
+    assert 1.0 < scale < 4.0  # in-loop timings beside training read above the steady minimum
+    path = default_path("mid", "cpu")
+    profile = Profile(path, json.loads(path.read_text(encoding="utf-8")))
+    for genome in (v1.space.default_genome(), *uniform_sample(v1.space, 5, 3)):
+        one, two = v1.evaluate(genome), v2.evaluate(genome)
+        assert two.val_loss == pytest.approx(one.val_loss, abs=1e-6)
+        assert two.params == one.params and two.size_mb == one.size_mb
+        expected = scale * profile.predict(dict(genome), v2.space.task)
+        assert two.latency_ms == pytest.approx(expected, rel=1e-5)

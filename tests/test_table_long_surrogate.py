@@ -230,3 +230,36 @@ def test_stacking_fits_on_what_the_base_predicts(tmp_path: Path) -> None:
         profile.predict(dict(genome), served.space.task), rel=1e-6
     )
     assert served.evaluate(genome).latency_ms != base.evaluate(genome).latency_ms
+
+
+@pytest.mark.parametrize("level", ["profile", "base"])
+def test_a_profiled_latency_column_keeps_the_profiles_ranking(level: str) -> None:
+    """`--latency-level base` scales the profile's predictions by one factor to the base
+    benchmark's median (the level the targets were set at); the ranking stays the
+    profile's either way."""
+    from nas_env.latency.profile import Profile
+    from nas_env.table.long_surrogate import _profiled_latency
+
+    space = SearchSpace.load("mid")
+    genomes = uniform_sample(space, 30, seed=5)
+    base = np.linspace(1.0, 3.0, len(genomes))[::-1]  # any column, ranked otherwise
+    path = SHIPPED_TABLES.parent / "latency" / "mid-cpu.json"
+    column, text, scale = _profiled_latency(path, space, genomes, base, level)
+    profile = Profile(path, json.loads(path.read_text()))
+    raw = np.array([profile.predict(dict(g), space.task) for g in genomes])
+    assert np.argsort(column).tolist() == np.argsort(raw).tolist()
+    np.testing.assert_allclose(column, raw * scale, rtol=1e-6)
+    if level == "base":
+        assert np.median(column / base) == pytest.approx(1.0, rel=1e-5)
+        assert scale != 1.0 and f"x{scale:.3f}" in text
+    else:
+        assert scale == 1.0 and "scaled" not in text
+
+
+def test_an_unknown_latency_level_is_refused() -> None:
+    from nas_env.table.long_surrogate import _profiled_latency
+
+    space = SearchSpace.load("mid")
+    path = SHIPPED_TABLES.parent / "latency" / "mid-cpu.json"
+    with pytest.raises(ConfigError, match="latency level 'fastest'; allowed: profile, base"):
+        _profiled_latency(path, space, [space.default_genome()], np.ones(1), "fastest")

@@ -153,6 +153,8 @@ class NASEnv(gym.Env):
       residual stream from GPT-2's N(0, 0.02 / sqrt(2 x layers)) (``residual_init=
       "scaled"``), not N(0, 0.02); the bench table was rebuilt. Their v1 and v0 ids pass
       ``residual_init="flat"`` (and serve ``bench-v4.sqlite``): their old results.
+      ``SurrogateLM-v2`` and ``SurrogateLMDesign-v2``: v1's losses, latency from the
+      ``mid`` space's CPU latency profile (``config/tables/mid-long-v2.npz``).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}

@@ -116,6 +116,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a latency profile of the space whose predictions become the latency column",
     )
     longs.add_argument(
+        "--latency-level",
+        choices=("profile", "base"),
+        default="profile",
+        help="the profiled column as predicted (profile) or scaled by one factor to --base's "
+        "median latency, the level the space's targets were set at (base)",
+    )
+    longs.add_argument(
         "--stack",
         action="store_true",
         help="also fit on the base benchmark's predicted losses (its short-training rungs)",
@@ -323,7 +330,7 @@ def run_long_surrogate(args: argparse.Namespace) -> int:
 
     meta = build_long_surrogate(
         args.rows, args.base, args.out, level=args.level, seed=args.seed, stack=args.stack,
-        latency_profile=args.latency_profile,
+        latency_profile=args.latency_profile, latency_level=args.latency_level,
     )  # fmt: skip
     print(render_surrogate(args.out, meta))
     return 0

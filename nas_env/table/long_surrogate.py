@@ -150,17 +150,34 @@ def _cheap_row(space: Any, cheap: dict[str, np.ndarray], genes: Any) -> np.ndarr
     return cheap.get(key, np.full(width, np.nan))
 
 
-def _profiled_latency(path: str | Path, space: Any, genomes: list[Any]) -> tuple[Any, str]:
-    """The latency column predicted by a profile (on the device it was made on)."""
+LATENCY_LEVELS = ("profile", "base")
+"""How a profiled latency column is levelled: as the profile predicts (its steady-state
+minimum), or scaled by one factor to the base benchmark's median (its ranking, the base's
+level: the level the space's latency targets were set at)."""
+
+
+def _profiled_latency(
+    path: str | Path, space: Any, genomes: list[Any], base: Any, level: str = "profile"
+) -> tuple[Any, str, float]:
+    """The latency column predicted by a profile (on the device it was made on), levelled
+    as ``level`` says (`LATENCY_LEVELS`); also its description and the scale applied."""
     from nas_env.latency.profile import Profile
 
+    if level not in LATENCY_LEVELS:
+        raise ConfigError(f"latency level {level!r}; allowed: {', '.join(LATENCY_LEVELS)}")
     profile = Profile(Path(path), json.loads(Path(path).read_text(encoding="utf-8")))
     if profile.meta.get("space") != space.name:
         raise ConfigError(f"latency profile {path} is of space {profile.meta.get('space')!r}")
-    values = [profile.predict(dict(g), space.task) for g in genomes]
+    values = np.asarray([profile.predict(dict(g), space.task) for g in genomes], np.float64)
+    scale = 1.0
+    if level == "base":
+        scale = float(np.exp(np.median(np.log(np.asarray(base, np.float64) / values))))
     device = profile.meta["device"]
     where = f"{device['processor']}, {device['threads']} thread(s), torch {device['torch']}"
-    return np.asarray(values, dtype=np.float32), f"latency profile {profile.tag} ({where})"
+    text = f"latency profile {profile.tag} ({where})"
+    if level == "base":
+        text += f", scaled x{scale:.3f} to the base benchmark's median"
+    return (values * scale).astype(np.float32), text, scale
 
 
 def build_long_surrogate(
@@ -174,6 +191,7 @@ def build_long_surrogate(
     grid: Sequence[dict[str, Any]] = GRID,
     stack: bool = False,
     latency_profile: str | Path | None = None,
+    latency_level: str = "profile",
 ) -> dict[str, Any]:
     """Fit, measure and write the benchmark (see the module docstring); its meta.
 
@@ -191,6 +209,7 @@ def build_long_surrogate(
             design.
         latency_profile: A latency profile of the space (`nas_env.latency`) whose
             predictions become the latency column (None: the base benchmark's).
+        latency_level: How the profiled column is levelled (`LATENCY_LEVELS`).
 
     Raises:
         ConfigError: Too few runs to fit (``MIN_TRAIN``) or measure (``MIN_HELD_OUT``) the
@@ -261,9 +280,11 @@ def build_long_surrogate(
     predicted = np.stack([m.predict(x_all) for m in models]).astype(np.float32)
     import sklearn
 
-    latency, latency_from = arrays["latency_ms"], str(base)
+    latency, latency_from, latency_scale = arrays["latency_ms"], str(base), None
     if latency_profile is not None:
-        latency, latency_from = _profiled_latency(latency_profile, space, [every[k] for k in keys])
+        latency, latency_from, latency_scale = _profiled_latency(
+            latency_profile, space, [every[k] for k in keys], latency, latency_level
+        )
 
     used = [r for r in runs if any(s in r.losses for s in marks)]
     meta = {
@@ -303,6 +324,7 @@ def build_long_surrogate(
         "data": [str(p) for p in paths],
         "data_sha256": {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths},
         "latency_from": latency_from,
+        "latency_scale": latency_scale,
         "real_training_seconds": sum(r.seconds for r in used),
         "fit_seconds": time.perf_counter() - started,
     }
