@@ -21,10 +21,17 @@ def test_counts_follow_the_genes() -> None:
     assert batched["weight_mb"] == base["weight_mb"]  # the weights are read once
     rnn = load_space("rnn")
     counts = features(dict(rnn.default_genome()), rnn.family, rnn.task)
-    assert counts["recurrent_steps"] == counts["blocks"] * rnn.task.seq_len > 0
+    steps = counts["blocks"] * rnn.task.seq_len
+    assert counts["lstm_steps"] == steps > 0 and counts["gru_steps"] == 0
     normed = features({**rnn.default_genome(), "cell_norm": True}, rnn.family, rnn.task)
-    assert normed["lstm_cell_steps"] == counts["recurrent_steps"] and normed["recurrent_steps"] == 0
-    assert counts["attention_gflop"] == 0
+    assert normed["lstm_cell_steps"] == steps and normed["lstm_steps"] == 0
+    hidden = rnn.default_genome()["hidden_size"]
+    assert counts["recurrent_mflop"] == pytest.approx(steps * 4 * hidden**2 / 1e6)
+    gru = features({**rnn.default_genome(), "cell": "gru"}, rnn.family, rnn.task)
+    assert gru["gru_steps"] == steps and gru["recurrent_mflop"] == pytest.approx(
+        steps * 3 * hidden**2 / 1e6
+    )
+    assert counts["attention_gflop"] == 0 and base["recurrent_mflop"] == 0
 
 
 def test_fit_recovers_non_negative_costs_and_predicts_the_same_each_time() -> None:
@@ -41,3 +48,9 @@ def test_fit_recovers_non_negative_costs_and_predicts_the_same_each_time() -> No
     rows = [dict(zip(FEATURES, r, strict=True)) for r in x[:3]]
     assert (predict(costs, rows) == predict(costs, rows)).all()
     assert matrix(rows).shape == (3, len(FEATURES))
+
+
+def test_predict_takes_the_profiles_own_feature_order() -> None:
+    rows = [dict.fromkeys(FEATURES, 1.0)]
+    names = ["forward", "blocks"]  # an older profile knew fewer features: the rest cost 0
+    assert predict([0.5, 0.25], rows, names)[0] == pytest.approx(0.75)

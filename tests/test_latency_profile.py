@@ -80,3 +80,41 @@ def test_the_cli_describes_a_profile_and_exits_2_on_errors(
     assert "held out 3" in capsys.readouterr().out
     assert main(["profile", "--space", "nowhere", "--genomes", "2"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_refit_keeps_the_device_and_reproduces_the_fit(profiled: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "tiny-cpu.json"
+    meta = json.loads(profiled.read_text())
+    meta["device"]["processor"] = "The CPU that timed it"  # refit runs anywhere
+    copy.write_text(json.dumps(meta))
+    copy.with_suffix(".rows.jsonl").write_text(profiled.with_suffix(".rows.jsonl").read_text())
+    assert main(["refit", str(copy)]) == 0
+    refitted = json.loads(copy.read_text())
+    assert refitted["device"]["processor"] == "The CPU that timed it"
+    assert refitted["costs"] == pytest.approx(meta["costs"], abs=1e-9)
+    assert refitted["fit"] == pytest.approx(meta["fit"])
+
+
+def test_timing_onto_rows_of_another_device_is_refused(
+    profiled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "tiny-cpu.json"
+    meta = json.loads(profiled.read_text())
+    meta["device"]["processor"] = "Some Other CPU"
+    copy.write_text(json.dumps(meta))
+    copy.with_suffix(".rows.jsonl").write_text(profiled.with_suffix(".rows.jsonl").read_text())
+    args = ["profile", "--space", "tiny", "--genomes", "16", "--passes", "1", "--out", str(copy)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "timed elsewhere (processor 'Some Other CPU'" in err and "nas_env.latency refit" in err
+
+
+def test_a_profile_with_a_feature_this_model_does_not_count_is_refused(
+    profiled: Path, tmp_path: Path
+) -> None:
+    meta = json.loads(profiled.read_text())
+    meta["features"][-1] = "warp_drive_steps"
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match=r"features warp_drive_steps are not counted.*refit"):
+        load_profile(path, "tiny", "cpu", 1)

@@ -72,6 +72,22 @@ def measure_rows(
     return rows
 
 
+def _timed_elsewhere(out: Path, here: dict[str, Any]) -> None:
+    """Refuse to add timings to rows another device measured (a profile mixes no devices)."""
+    if not out.is_file() or not out.with_suffix(".rows.jsonl").is_file():
+        return
+    there = json.loads(out.read_text(encoding="utf-8")).get("device", {})
+    differ = [f"{k} {there.get(k)!r}" for k in ("device", "processor", "threads", "torch")
+              if there.get(k) != here[k]]  # fmt: skip
+    if differ:
+        raise ConfigError(
+            f"{out.with_suffix('.rows.jsonl')} was timed elsewhere ({'; '.join(differ)}; here "
+            f"{here['processor']}, {here['threads']} thread(s), torch {here['torch']}); "
+            f"profile this device with --out, or refit that profile from its rows with "
+            f"python -m nas_env.latency refit {out}"
+        )
+
+
 def run_profile(args: argparse.Namespace) -> int:
     """The ``profile`` command."""
     from nas_env.latency.profile import PROTOCOL, default_path, device_description, fit_profile
@@ -79,6 +95,7 @@ def run_profile(args: argparse.Namespace) -> int:
 
     space = load_space(args.space)
     out = Path(args.out) if args.out else default_path(space.name, args.device)
+    _timed_elsewhere(out, device_description(args.device, args.threads))
     rows = measure_rows(
         space.name, args.device, args.genomes, args.batch, args.threads,
         out.with_suffix(".rows.jsonl"), args.passes,
@@ -96,6 +113,29 @@ def run_profile(args: argparse.Namespace) -> int:
     profile = fit_profile(rows, meta, space.task)
     out.write_text(json.dumps(profile, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(describe(out, profile))
+    return 0
+
+
+def run_refit(args: argparse.Namespace) -> int:
+    """The ``refit`` command: fit a profile again from its timed rows, keeping its device,
+    protocol and sample (after the model gained a feature; no timing)."""
+    from nas_env.latency.profile import fit_profile
+    from nas_env.space import load_space
+
+    path = Path(args.path)
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    space = load_space(meta["space"])
+    best: dict[str, dict[str, Any]] = {}
+    for line in path.with_suffix(".rows.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        kept = best.get(row["key"])
+        if kept is None or row["latency_ms"] < kept["latency_ms"]:
+            best[row["key"]] = row
+    rows = [{"key": k, "genes": r["genes"], "latency_ms": r["latency_ms"]} for k, r in best.items()]
+    keep = {k: v for k, v in meta.items() if k not in ("costs", "features", "fit", "format")}
+    profile = fit_profile(rows, keep, space.task)
+    path.write_text(json.dumps(profile, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(describe(path, profile))
     return 0
 
 
@@ -133,12 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     prof.add_argument("--threads", type=int, default=1, help="CPU threads while timing (1)")
     prof.add_argument("--passes", type=int, default=3, help="timings per genome, minimum kept (3)")
     prof.add_argument("--out", default=None, help="profile file (config/latency/SPACE-DEVICE.json)")
+    refit = sub.add_parser("refit", help="fit a profile again from its timed rows (no timing)")
+    refit.add_argument("path")
     info = sub.add_parser("info", help="describe a profile")
     info.add_argument("path")
     args = parser.parse_args(argv)
     try:
         if args.command == "profile":
             return run_profile(args)
+        if args.command == "refit":
+            return run_refit(args)
         meta = json.loads(Path(args.path).read_text(encoding="utf-8"))
         print(describe(Path(args.path), meta))
         return 0

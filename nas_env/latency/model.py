@@ -16,10 +16,15 @@ profile's batch size and context, from the model config alone:
 * ``layer_norms``, ``rms_norms``: norm calls of each kind (a fused LayerNorm kernel and the
   element-wise RMSNorm cost differently);
 * ``heads``: attention heads summed over blocks (a per-head cost in attention);
-* ``recurrent_steps``: sequential time steps x recurrent layers x directions of a fused
-  PyTorch RNN; ``lstm_cell_steps``, ``gru_cell_steps``, ``vanilla_cell_steps``: the same for
-  the LayerNorm cells (``cell_norm``), which step in Python and cost more per step, by cell
-  (each runs its own element-wise work).
+* ``lstm_steps``, ``gru_steps``, ``vanilla_steps``: sequential time steps x recurrent
+  layers x directions of a fused PyTorch RNN, by cell (each step's gate work differs);
+  ``lstm_cell_steps``, ``gru_cell_steps``, ``vanilla_cell_steps``: the same for the
+  LayerNorm cells (``cell_norm``), which step in Python and cost more per step;
+* ``recurrent_mflop``: the recurrent matmuls' multiply-adds (gates x hidden^2 per step),
+  which run one small step at a time and cost more per FLOP than the input projections.
+
+A profile stores the feature names it was fitted with; a feature added later counts as
+cost 0 in an older profile (it was absent from that profile's space).
 
 `fit` finds non-negative costs by least squares (an active-set solution: a cost cannot be
 negative), so a prediction is a closed form, deterministic, and small enough to ship.
@@ -48,11 +53,16 @@ FEATURES: tuple[str, ...] = (
     "layer_norms",
     "rms_norms",
     "heads",
-    "recurrent_steps",
+    "lstm_steps",
+    "gru_steps",
+    "vanilla_steps",
     "lstm_cell_steps",
     "gru_cell_steps",
     "vanilla_cell_steps",
+    "recurrent_mflop",
 )
+GATES = {"lstm": 4, "gru": 3, "vanilla": 1}
+"""Recurrent weight matrices (hidden x hidden) per step of each cell."""
 
 
 def features(
@@ -84,14 +94,15 @@ def features(
         stacks = config.layers * config.num_directions
         out["blocks"] = float(stacks)
         out["matmul_gflop"] = flops * tokens / 1e9
-        steps = f"{config.cell}_cell_steps" if config.cell_norm else "recurrent_steps"
-        out[steps] = float(stacks * task.seq_len)
+        steps = stacks * task.seq_len
+        out[f"{config.cell}_cell_steps" if config.cell_norm else f"{config.cell}_steps"] = steps
+        out["recurrent_mflop"] = steps * GATES[config.cell] * config.hidden_size**2 / 1e6
     return out
 
 
-def matrix(rows: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """Feature rows as a matrix in `FEATURES` order."""
-    return np.array([[float(r[name]) for name in FEATURES] for r in rows], dtype=np.float64)
+def matrix(rows: Sequence[Mapping[str, float]], names: Sequence[str] = FEATURES) -> np.ndarray:
+    """Feature rows as a matrix in ``names``' order (default `FEATURES`)."""
+    return np.array([[float(r[name]) for name in names] for r in rows], dtype=np.float64)
 
 
 def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -112,6 +123,8 @@ def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return costs
 
 
-def predict(costs: Sequence[float], rows: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """Predicted latency (ms) of each feature row."""
-    return matrix(rows) @ np.asarray(costs, dtype=np.float64)
+def predict(
+    costs: Sequence[float], rows: Sequence[Mapping[str, float]], names: Sequence[str] = FEATURES
+) -> np.ndarray:
+    """Predicted latency (ms) of each feature row; ``costs`` are those of ``names``."""
+    return matrix(rows, names) @ np.asarray(costs, dtype=np.float64)

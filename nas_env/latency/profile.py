@@ -85,7 +85,7 @@ class Profile:
     def predict(self, genes: Mapping[str, Any], task: Any) -> float:
         """Predicted latency (ms) of one genome on the profile's device."""
         row = features(genes, self.meta["family"], task, int(self.meta["batch"]))
-        return float(predict(self.meta["costs"], [row])[0])
+        return float(predict(self.meta["costs"], [row], self.meta["features"])[0])
 
 
 def load_profile(
@@ -106,11 +106,18 @@ def load_profile(
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
         costs = [float(c) for c in meta["costs"]]
-        ok = meta.get("format") == FORMAT and meta["features"] == list(FEATURES)
+        names = [str(n) for n in meta["features"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"latency profile {path}: not a readable profile ({exc})") from None
-    if not ok or len(costs) != len(FEATURES):
+    if meta.get("format") != FORMAT or len(costs) != len(names):
         raise ConfigError(f"latency profile {path}: format {meta.get('format')!r}, want {FORMAT}")
+    unknown = sorted(set(names) - set(FEATURES))
+    if unknown:
+        raise ConfigError(
+            f"latency profile {path}: features {', '.join(unknown)} are not counted by this "
+            f"nas_env (it counts {', '.join(FEATURES)}); refit it with python -m "
+            f"nas_env.latency profile --space {meta.get('space')} (its timed rows are reused)"
+        )
     if meta["space"] != space:
         raise ConfigError(
             f"latency profile {path} was made for space {meta['space']!r}, not {space!r}"
