@@ -80,11 +80,17 @@ def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> Ge
 
 def surrogate(name: str, settings: EvaluatorSettings) -> GenomeEvaluator:
     """The surrogate benchmark ``settings`` name (default ``config/tables/<space>.npz``),
-    promoted over its own rungs (rung log in memory) with ``promotion="asha"``."""
+    promoted over its own rungs (rung log in memory) with ``promotion="asha"``. A file of
+    predictions per genome is served by lookup, a file of models by prediction."""
+    from nas_env.table.model_evaluator import ModelSurrogateEvaluator, is_model_benchmark
     from nas_env.table.surrogate_evaluator import SurrogateEvaluator
 
     path = table_path(settings.table.path, name, ".npz")
-    served = SurrogateEvaluator(path)
+    served: SurrogateEvaluator | ModelSurrogateEvaluator
+    if path.is_file() and is_model_benchmark(path):
+        served = ModelSurrogateEvaluator(path)
+    else:
+        served = SurrogateEvaluator(path)
     if served.space.name != name:
         raise ConfigError(
             f"surrogate benchmark {path} holds space {served.space.name!r}, but the env asks "

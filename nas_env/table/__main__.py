@@ -22,6 +22,13 @@ from nas_env.errors import NASEnvError
 from nas_env.evaluation.precision import PRECISIONS
 from nas_env.table import store
 from nas_env.table.evaluator import TableEvaluator
+from nas_env.table.surrogate_cli import (
+    add_surrogate_commands,
+    run_long_surrogate,
+    run_model_surrogate,
+    run_surrogate,
+    run_surrogate_info,
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,49 +91,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seed of the --sample draw (default: --seed); with another --seed, the same "
         "genomes trained with another seed (a noise floor)",
     )
-    surrogate = sub.add_parser(
-        "surrogate",
-        help="fit a surrogate on multi-rung tables and write a benchmark of every genome",
-        description="Fit one gradient-boosted model per rung (and for latency) on the "
-        "tables of a ladder build, report its held-out rank correlation with the real "
-        "results, and write the predictions for every valid genome of the space.",
-    )
-    surrogate.add_argument("--data", required=True, help="the top rung's table (build --rungs)")
-    surrogate.add_argument("--out", required=True, help="the benchmark file (.npz)")
-    surrogate.add_argument(
-        "--noise", default=None, help="the top rung's table of the same genomes, another seed"
-    )
-    surrogate.add_argument("--seed", type=int, default=0, help="split and CV seed (0)")
-    longs = sub.add_parser(
-        "long-surrogate",
-        help="fit a surrogate on rows of long training (benchmarks/long_truth.py)",
-        description="Fit one model per mark of the rows' runs (gradient-boosted trees or "
-        "a Gaussian process, chosen by cross-validation) on the samples not held out, "
-        "measure it on the held-out ones (valid*), and write the predictions for every "
-        "genome of --base (whose latency and sizes it keeps).",
-    )
-    longs.add_argument("--rows", action="append", required=True, help="rows file (repeatable)")
-    longs.add_argument("--base", required=True, help="a surrogate benchmark of the space (.npz)")
-    longs.add_argument("--out", required=True, help="the benchmark file (.npz)")
-    longs.add_argument("--level", default="long", help="the rows' fidelity level (long)")
-    longs.add_argument("--seed", type=int, default=0, help="CV seed (0)")
-    longs.add_argument(
-        "--latency-profile",
-        default=None,
-        help="a latency profile of the space whose predictions become the latency column",
-    )
-    longs.add_argument(
-        "--latency-level",
-        choices=("profile", "base"),
-        default="profile",
-        help="the profiled column as predicted (profile) or scaled by one factor to --base's "
-        "median latency, the level the space's targets were set at (base)",
-    )
-    longs.add_argument(
-        "--stack",
-        action="store_true",
-        help="also fit on the base benchmark's predicted losses (its short-training rungs)",
-    )
+    add_surrogate_commands(sub)
     info = sub.add_parser("info", help="describe a table: meta, rows, statuses, best genome")
     info.add_argument("path", help="table file")
     info.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -315,62 +280,12 @@ def render_info(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_surrogate(args: argparse.Namespace) -> int:
-    """The ``surrogate`` command."""
-    from nas_env.table.surrogate import build_surrogate
-
-    meta = build_surrogate(args.data, args.out, noise=args.noise, seed=args.seed)
-    print(render_surrogate(args.out, meta))
-    return 0
-
-
-def run_long_surrogate(args: argparse.Namespace) -> int:
-    """The ``long-surrogate`` command."""
-    from nas_env.table.long_surrogate import build_long_surrogate
-
-    meta = build_long_surrogate(
-        args.rows, args.base, args.out, level=args.level, seed=args.seed, stack=args.stack,
-        latency_profile=args.latency_profile, latency_level=args.latency_level,
-    )  # fmt: skip
-    print(render_surrogate(args.out, meta))
-    return 0
-
-
-def render_surrogate(path: str, meta: dict[str, Any]) -> str:
-    """Human-readable summary of a surrogate benchmark's meta."""
-    lines = [
-        f"surrogate    {path}: {meta['genomes']:,} genomes of space {meta['space']['name']}, "
-        f"rungs {meta['rung_steps']} steps ({meta['fidelities'][-1]['name']})",
-        f"model        {meta['model']['estimator']} ({meta['model']['library']}), fitted on "
-        f"{meta['training_rows']} real evaluations "
-        f"({meta['real_training_seconds'] / 60:.0f} min of training)",
-    ]
-    for name, row in meta["report"].items():
-        held = row["held_out"]
-        lines.append(
-            f"held-out     {name}: Kendall tau {held['kendall_tau']:.3f}, Spearman "
-            f"{held['spearman']:.3f} on {row['held_out_genomes']} genomes (CV tau "
-            f"{row['cv_kendall_tau']:.3f})"
-            + (f", top-pick regret {held['regret']:.1%}" if "regret" in held else "")
-        )
-    for row in meta.get("noise_floor", []):
-        lines.append(
-            f"noise floor  {row['rung_steps']} steps: seed 0 vs seed 1 Kendall tau "
-            f"{row['kendall_tau']:.3f} on {row['genomes']} genomes"
-        )
-    return "\n".join(lines)
-
-
 def run_info(args: argparse.Namespace) -> int:
     """The ``info`` command: describes any table, one built by another evaluator version
     or on other task data included (a warning says so); a ``.npz`` surrogate benchmark
     by its meta."""
     if str(args.path).endswith(".npz"):
-        from nas_env.table.surrogate_evaluator import load_benchmark
-
-        meta = load_benchmark(args.path)["meta"]
-        print(json.dumps(meta, indent=2) if args.json else render_surrogate(args.path, meta))
-        return 0
+        return run_surrogate_info(args)
     info = describe_table(TableEvaluator(args.path, allow_mismatch=True))
     print(json.dumps(info, indent=2) if args.json else render_info(info))
     return 0
@@ -384,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             "build": run_build,
             "surrogate": run_surrogate,
             "long-surrogate": run_long_surrogate,
+            "model-surrogate": run_model_surrogate,
             "info": run_info,
         }
         return commands[args.command](args)
