@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from models.config import ModelConfig, TransformerConfig, resolve_config
+from models.dendritic import DendriticClassifier, DendriticConfig
 from models.rnn import RNNLM, RNNClassifier
 from models.spec import TaskSpec
 from models.transformer import TransformerClassifier, TransformerLM
@@ -18,14 +19,17 @@ def build_model(genes: Mapping[str, Any] | ModelConfig, task: TaskSpec | None = 
 
     Args:
         genes: Genome mapping gene name -> value (see :func:`models.model_config`) or a
-            :class:`TransformerConfig` / :class:`RNNConfig`.
+            :class:`TransformerConfig` / :class:`RNNConfig` / `DendriticConfig`.
         task: The task; required with a genome, ignored with a config (which carries it).
 
     Returns:
-        A :class:`TransformerLM`, :class:`TransformerClassifier`, :class:`RNNLM` or
-        :class:`RNNClassifier`, according to the family and ``task.kind``.
+        A :class:`TransformerLM`, :class:`TransformerClassifier`, :class:`RNNLM`,
+        :class:`RNNClassifier` or `DendriticClassifier`, according to the family and
+        ``task.kind``.
     """
     config = resolve_config(genes, task)
+    if isinstance(config, DendriticConfig):
+        return DendriticClassifier(config)
     if isinstance(config, TransformerConfig):
         return TransformerLM(config) if config.task.is_lm else TransformerClassifier(config)
     return RNNLM(config) if config.task.is_lm else RNNClassifier(config)

@@ -7,12 +7,13 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from models.checks import check_bool, check_choice, check_int, check_real
+from models.dendritic import ARCHITECTURES, DendriticConfig
 from models.errors import ModelConfigError
 from models.genes import check_gene_choice, gene_where, per_layer
 from models.norms import GROUPS
 from models.spec import TaskSpec
 
-FAMILIES: tuple[str, ...] = ("transformer", "rnn")
+FAMILIES: tuple[str, ...] = ("transformer", "rnn", "dendritic")
 
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "transformer": {
@@ -28,10 +29,11 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
         "cell": ("lstm", "gru", "vanilla"),
         "pooling": ("last", "mean", "attention"),
     },
+    "dendritic": {"architecture": ARCHITECTURES},
 }
 """The values of each categorical gene (each implemented by the module that builds it:
 `models.mixers`, `models.norms`, `models.transformer`, `models.ffn`, `models.positions`,
-`models.pooling`, `models.rnn`)."""
+`models.pooling`, `models.rnn`, `models.dendritic`)."""
 
 LM_ONLY_MIXERS: tuple[str, ...] = ("linear", "retention", "mamba")
 """Mixers built causal only (running sums, decays, scans): language models only."""
@@ -315,10 +317,11 @@ class RNNConfig:
         return _genes_of(self)
 
 
-ModelConfig = TransformerConfig | RNNConfig
-_CONFIG_CLASSES: dict[str, type[TransformerConfig] | type[RNNConfig]] = {
+ModelConfig = TransformerConfig | RNNConfig | DendriticConfig
+_CONFIG_CLASSES: dict[str, type[ModelConfig]] = {
     "transformer": TransformerConfig,
     "rnn": RNNConfig,
+    "dendritic": DendriticConfig,
 }
 
 GENE_NAMES: dict[str, tuple[str, ...]] = {
@@ -343,14 +346,16 @@ def _genes_of(config: ModelConfig) -> dict[str, Any]:
 def family_of(genes: Mapping[str, Any]) -> str:
     """Decides the architecture family of a genome.
 
-    An explicit ``family`` key wins; otherwise a ``cell`` gene means ``"rnn"`` and its
-    absence means ``"transformer"``.
+    An explicit ``family`` key wins; otherwise a ``cell`` gene means ``"rnn"``, an
+    ``architecture`` gene ``"dendritic"``, and neither ``"transformer"``.
 
     Raises:
         ModelConfigError: If ``family`` is given but is not a known family.
     """
     if "family" in genes:
         return str(check_choice(genes["family"], "genome key 'family'", FAMILIES))
+    if "architecture" in genes:
+        return "dendritic"
     return "rnn" if "cell" in genes else "transformer"
 
 
@@ -359,12 +364,12 @@ def model_config(genes: Mapping[str, Any], task: TaskSpec) -> ModelConfig:
 
     Args:
         genes: Mapping gene name -> value. Missing genes take :data:`GENE_DEFAULTS`. An
-            optional ``family`` key (``"transformer"`` / ``"rnn"``) selects the family;
-            without it the presence of a ``cell`` gene selects ``"rnn"``.
+            optional ``family`` key (one of `FAMILIES`) selects the family; without it
+            `family_of` decides by the genes.
         task: The task the model is built for.
 
     Returns:
-        A :class:`TransformerConfig` or :class:`RNNConfig`.
+        A :class:`TransformerConfig`, :class:`RNNConfig` or `DendriticConfig`.
 
     Raises:
         ModelConfigError: On unknown gene names or invalid values; the message names the gene,
@@ -393,7 +398,7 @@ def resolve_config(
     Raises:
         ModelConfigError: If a genome is given without a task, or a config with a different task.
     """
-    if isinstance(genes_or_config, (TransformerConfig, RNNConfig)):
+    if isinstance(genes_or_config, (TransformerConfig, RNNConfig, DendriticConfig)):
         if task is not None and task != genes_or_config.task:
             raise ModelConfigError(
                 f"task={task!r} differs from the config's task {genes_or_config.task!r}; "

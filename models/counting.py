@@ -14,6 +14,7 @@ from typing import Any
 
 from models.checks import check_choice
 from models.config import ModelConfig, TransformerConfig, resolve_config
+from models.dendritic import DendriticConfig, dendritic_flops, dendritic_params
 from models.rnn import rnn_flops, rnn_params
 from models.spec import TaskSpec
 from models.transformer import transformer_flops, transformer_params
@@ -39,6 +40,8 @@ def count_params(genes_or_config: GenesOrConfig, task: TaskSpec | None = None) -
     config = resolve_config(genes_or_config, task)
     if isinstance(config, TransformerConfig):
         return transformer_params(config)
+    if isinstance(config, DendriticConfig):
+        return dendritic_params(config)
     return rnn_params(config)
 
 
@@ -77,6 +80,8 @@ def flops_per_token(genes_or_config: GenesOrConfig, task: TaskSpec | None = None
       (`models.mixers`).
     * RNN: per layer and direction ``G * H * (I + H)`` with ``G`` = 4 (lstm), 3 (gru) or
       1 (vanilla) and ``I`` the layer's input width.
+    * Dendritic: per example (an image is one "token"), the dense dendrite matrix, the
+      somata and the linear layers (`models.dendritic.dendritic_flops`).
 
     Args:
         genes_or_config: A genome mapping (then ``task`` is required) or a model config.
@@ -88,4 +93,6 @@ def flops_per_token(genes_or_config: GenesOrConfig, task: TaskSpec | None = None
     config = resolve_config(genes_or_config, task)
     if isinstance(config, TransformerConfig):
         return transformer_flops(config)
+    if isinstance(config, DendriticConfig):
+        return dendritic_flops(config)
     return rnn_flops(config)

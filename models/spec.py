@@ -9,7 +9,7 @@ from typing import Any
 from models.checks import check_choice, check_int
 from models.errors import ModelConfigError
 
-TASK_KINDS: tuple[str, ...] = ("lm", "cls")
+TASK_KINDS: tuple[str, ...] = ("lm", "cls", "image")
 
 
 @dataclass(frozen=True)
@@ -18,11 +18,15 @@ class TaskSpec:
 
     Attributes:
         kind: ``"lm"`` for a causal language model (next-token prediction at every
-            position) or ``"cls"`` for sequence classification (one label per sequence).
-        vocab_size: Number of token ids; inputs must lie in ``[0, vocab_size)``.
-        seq_len: Maximum sequence length (context size) the model is built for.
-        num_classes: Number of labels; required and > 1 for ``"cls"``, must be ``None``
-            for ``"lm"``.
+            position), ``"cls"`` for sequence classification (one label per sequence) or
+            ``"image"`` for image classification (one label per image; its pixels are
+            quantised intensities, a fixed-length sequence of ids, row by row).
+        vocab_size: Number of token ids (an image's intensity levels); inputs must lie
+            in ``[0, vocab_size)``.
+        seq_len: Maximum sequence length (context size) the model is built for (an
+            image's pixel count).
+        num_classes: Number of labels; required and > 1 for ``"cls"`` and ``"image"``,
+            must be ``None`` for ``"lm"``.
         pad_id: Optional padding token id. Classifiers derive a padding mask from it when
             no explicit mask is passed.
 
@@ -40,10 +44,11 @@ class TaskSpec:
         check_choice(self.kind, "TaskSpec.kind", TASK_KINDS)
         object.__setattr__(self, "vocab_size", check_int(self.vocab_size, "TaskSpec.vocab_size"))
         object.__setattr__(self, "seq_len", check_int(self.seq_len, "TaskSpec.seq_len"))
-        if self.kind == "cls":
+        if self.kind != "lm":
             if self.num_classes is None:
                 raise ModelConfigError(
-                    "TaskSpec.num_classes=None is invalid for kind 'cls'; allowed: an integer >= 2"
+                    f"TaskSpec.num_classes=None is invalid for kind {self.kind!r}; allowed: "
+                    "an integer >= 2"
                 )
             num_classes = check_int(self.num_classes, "TaskSpec.num_classes", 2)
             object.__setattr__(self, "num_classes", num_classes)

@@ -47,6 +47,11 @@ def _cls(space: str, **extra: Any) -> dict[str, Any]:
     return {"kwargs": {**kwargs, **extra}, "max_episode_steps": EDIT_STEPS}
 
 
+def _image(mode: str) -> dict[str, Any]:
+    kwargs = {"space": "dendritic", "task": "image/digits", "fidelity": "fast-img", "mode": mode}
+    return {"kwargs": kwargs, "max_episode_steps": EDIT_STEPS if mode == "edit" else None}
+
+
 def _bench(mode: str, **extra: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"space": "bench", "evaluator": "table", "mode": mode}
     if mode == "edit":
@@ -77,6 +82,10 @@ ENV_IDS: dict[str, dict[str, Any]] = {
     # deployed model's held-out loss as measured (no signal is validated for it yet).
     "nas_env/ModernLM-v0": _lm("fast", "edit", space="modern"),
     "nas_env/ModernLMDesign-v0": _lm("fast", "design", space="modern"),
+    # Dendritic networks of at most 8,000 parameters on 8x8 handwritten digits (pinned),
+    # trained for real at `fast-img` (300 steps of 32 images, about a second each).
+    "nas_env/DendriticDigits-v0": _image("edit"),
+    "nas_env/DendriticDigitsDesign-v0": _image("design"),
     # v1: the same with the flat init of evaluator version 4 (and its bench table).
     "nas_env/TransformerLM-v1": _lm("search", "edit", **FLAT_INIT),
     "nas_env/TransformerLMDesign-v1": _lm("search", "design", **FLAT_INIT),

@@ -41,7 +41,12 @@ def fast_kwargs(root: Path, cache: Path | bool = False) -> dict[str, Any]:
 
 
 def kwargs_for(env_id: str, root: Path) -> dict[str, Any]:
-    return {} if env_id in TABLE_IDS else fast_kwargs(root)
+    if env_id in TABLE_IDS:
+        return {}
+    kwargs = fast_kwargs(root)
+    if nas_env.ENV_IDS[env_id]["kwargs"].get("task", "").startswith("image/"):
+        del kwargs["vocab_size"]  # an image task's vocabulary is its intensity levels
+    return kwargs
 
 
 def test_ids_are_namespaced_and_versioned() -> None:

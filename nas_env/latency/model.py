@@ -6,7 +6,7 @@ read (nn-Meter and HAT sum such kernel costs). `features` counts them for one ge
 profile's batch size and context, from the model config alone:
 
 * ``forward``: 1 (embedding, head, the call itself);
-* ``blocks``: transformer blocks, or recurrent layers x directions;
+* ``blocks``: transformer blocks, recurrent layers x directions, or the dendritic layer;
 * ``matmul_gflop``: multiply-add FLOPs of the weight matrices over the whole input
   (``flops_per_token`` without attention's context term, times batch x context);
 * ``attention_gflop``: ``QK^T`` and ``AV`` over the context (transformers);
@@ -39,6 +39,7 @@ import numpy as np
 
 from models import TaskSpec, count_params, flops_per_token, model_config
 from models.config import RNNConfig, TransformerConfig
+from models.dendritic import DendriticConfig
 
 FEATURES: tuple[str, ...] = (
     "forward",
@@ -89,6 +90,9 @@ def features(
         norms = 2 * layers + (1 if config.final_norm else 0)
         out["layer_norms" if config.norm == "layernorm" else "rms_norms"] = float(norms)
         out["heads"] = float(sum(config.heads))  # type: ignore[arg-type]
+    elif isinstance(config, DendriticConfig):  # FLOPs are per example, not per pixel
+        out["blocks"] = 1.0
+        out["matmul_gflop"] = flops * batch / 1e9
     else:
         assert isinstance(config, RNNConfig)
         stacks = config.layers * config.num_directions

@@ -49,6 +49,22 @@ def stratified_quotas(sizes: Sequence[int], count: int) -> list[int]:
     return quotas
 
 
+def stratified_selection(
+    y: torch.Tensor, num_classes: int, count: int, fingerprint: str
+) -> torch.Tensor:
+    """Sorted indices of ``count`` examples of labels ``y``: each class its share in
+    proportion to its examples (`stratified_quotas`), drawn from a fixed pseudo-random
+    order of that class seeded by ``fingerprint``."""
+    quotas = stratified_quotas(torch.bincount(y, minlength=num_classes).tolist(), count)
+    generator = torch.Generator().manual_seed(heldout_seed(fingerprint, 0))
+    chosen = []
+    for label, quota in enumerate(quotas):
+        members = torch.nonzero(y == label).flatten()
+        order = torch.randperm(members.numel(), generator=generator)
+        chosen.append(members[order[:quota]])
+    return torch.sort(torch.cat(chosen)).values
+
+
 def label_names(labels: Sequence[Label]) -> tuple[str, ...]:
     """The distinct labels as names, sorted: numerically when all are integers.
 
@@ -182,15 +198,7 @@ class ClsTask:
         y = self._y["val"]
         total = int(y.numel())
         count = total if max_tokens is None else min(total, max(1, max_tokens // seq_len))
-        sizes = torch.bincount(y, minlength=self.num_classes).tolist()
-        quotas = stratified_quotas(sizes, count)
-        generator = torch.Generator().manual_seed(heldout_seed(self.fingerprint, 0))
-        chosen = []
-        for label, quota in enumerate(quotas):
-            members = torch.nonzero(y == label).flatten()
-            order = torch.randperm(members.numel(), generator=generator)
-            chosen.append(members[order[:quota]])
-        return torch.sort(torch.cat(chosen)).values
+        return stratified_selection(y, self.num_classes, count, self.fingerprint)
 
     def eval_batches(
         self, batch_size: int, seq_len: int, max_tokens: int | None = None, split: str = "val"

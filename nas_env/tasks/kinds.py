@@ -3,7 +3,7 @@
 A task kind owns every rule that used to be decided by asking "is the metric
 perplexity?": how a batch goes through the model, the per-item held-out loss, whether
 predictions are classes (accuracy, macro-F1), and whether a loss is a log-perplexity. A
-task (`nas_env.tasks.base.Task`) names its kind by ``kind`` (``"lm"``, ``"cls"``);
+task (`nas_env.tasks.base.Task`) names its kind by ``kind`` (``"lm"``, ``"cls"``, ``"image"``);
 results name theirs by ``metric``. `task_kind` and `kind_of_metric` look them up.
 
 Adding a kind: a `TaskKind` subclass and its entry in `TASK_KINDS` (this file), the
@@ -62,7 +62,8 @@ class LanguageModelling(TaskKind):
 
 @dataclass(frozen=True)
 class Classification(TaskKind):
-    """Sequence classification: the padding mask goes in, logits ``(B, C)`` come out."""
+    """Sequence (or image) classification: the padding mask goes in (None for images:
+    every pixel is real), logits ``(B, C)`` come out."""
 
     def forward(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits, loss)`` with the batch's padding mask."""
@@ -76,6 +77,11 @@ TASK_KINDS: dict[str, TaskKind] = {
     ),
     "cls": Classification(
         "cls", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
+        predicts_classes=True,
+    ),
+    # Images of quantised intensities, one id per pixel row by row (`nas_env.tasks.digits`).
+    "image": Classification(
+        "image", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
         predicts_classes=True,
     ),
 }  # fmt: skip
@@ -95,10 +101,11 @@ def task_kind(name: str) -> TaskKind:
 
 
 def kind_of_metric(metric: str) -> TaskKind | None:
-    """The kind whose results report ``metric`` (None when no kind does)."""
+    """The first kind whose results report ``metric`` (None when no kind does); kinds
+    that share a metric read it the same way (``cls`` and ``image``: accuracy)."""
     return next((k for k in TASK_KINDS.values() if k.metric == metric), None)
 
 
 def metrics() -> tuple[str, ...]:
-    """The metrics results may report, one per kind."""
-    return tuple(k.metric for k in TASK_KINDS.values())
+    """The metrics results may report, each once."""
+    return tuple(dict.fromkeys(k.metric for k in TASK_KINDS.values()))

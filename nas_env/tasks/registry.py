@@ -9,6 +9,8 @@ Task ids:
 * ``lm/text:PATH``: causal language modelling on a text file or a folder of text files.
 * ``cls/stdlib-modules``: which of the largest stdlib packages a chunk of code is from.
 * ``cls/jsonl:PATH[?text=FIELD&label=FIELD]``: labelled texts from a JSON-lines file.
+* ``image/digits``: 8x8 handwritten digits (pinned; `nas_env.tasks.digits`), its own fixed
+  stratified split (25 % held out; ``val_fraction`` does not apply) and no tokenizer.
 
 The tokenizer of a task is trained on its training split only. Within one process a
 task is built once per set of arguments; across processes the tokenizer and the token
@@ -26,6 +28,7 @@ from nas_env.tasks.base import Task
 from nas_env.tasks.cache import cache_dir
 from nas_env.tasks.cls import ClsTask
 from nas_env.tasks.corpus import Document, content_hash, read_documents, text_files
+from nas_env.tasks.digits import LEVELS, DigitsTask
 from nas_env.tasks.jsonl import parse_source, read_jsonl
 from nas_env.tasks.lm import LMTask
 from nas_env.tasks.prose import stdlib_prose_documents
@@ -40,6 +43,7 @@ TASK_IDS: tuple[str, ...] = (
     "lm/text:PATH",
     "cls/stdlib-modules",
     "cls/jsonl:PATH[?text=FIELD&label=FIELD]",
+    "image/digits",
 )
 """The task id forms, for help texts."""
 
@@ -49,6 +53,7 @@ DEFAULT_VOCAB: dict[str, int] = {
     "lm/text": 1024,
     "cls/stdlib-modules": 1024,
     "cls/jsonl": 1024,
+    "image/digits": LEVELS,
 }
 """Default tokenizer vocabulary size per task kind."""
 
@@ -115,6 +120,15 @@ def _build(
     parsed: TaskId, cache: Path, vocab: int, val_fraction: float, max_train_tokens: int | None
 ) -> Task:
     rule = split_rule(val_fraction)
+    if parsed.name == "image/digits":
+        if vocab != LEVELS:
+            raise ConfigError(
+                f"image/digits: vocab_size={vocab} is invalid; its pixels have {LEVELS} "
+                f"intensity levels (allowed: {LEVELS})"
+            )
+        if max_train_tokens is not None:
+            raise ConfigError("max_train_tokens is invalid for image/digits; allowed: None")
+        return DigitsTask()
     if parsed.name == "lm/stdlib":
         docs = list(stdlib_documents())
         return _lm_task(split_documents(docs, val_fraction), vocab, cache, max_train_tokens, rule)
