@@ -8,6 +8,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.baselines import RandomSearch, RegularizedEvolution, SearchBaseline
+from agents.grid_search import GridSearch
 from agents.local_search import LocalSearch
 from agents.optuna_search import NSGA2Search, TPESearch
 
@@ -25,6 +26,7 @@ BASELINE_CLASSES: dict[str, type[SearchBaseline]] = {
     "local": LocalSearch,
     "tpe": TPESearch,
     "nsga2": NSGA2Search,
+    "grid": GridSearch,
 }
 """The search baselines by CLI name."""
 

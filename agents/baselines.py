@@ -149,7 +149,7 @@ class SearchBaseline:
         or ``max_evaluations`` unique genomes; ``callback(self)`` after each step may
         return False to stop."""
         self._limit = total_timesteps
-        while self.num_timesteps < total_timesteps:
+        while self.num_timesteps < total_timesteps and not (self.exhausted() and not self.pending):
             if max_evaluations is not None:
                 left = max_evaluations - self.run_log.unique_evaluations
                 if left <= 0:
@@ -195,6 +195,10 @@ class SearchBaseline:
         """Submit the candidates in flight again (after `load_state_dict`)."""
         for proposal in self.pending:
             self.submit(proposal.genes)
+
+    def exhausted(self) -> bool:
+        """Whether the search has nothing left to propose, ever (a finished grid)."""
+        return False
 
     def propose(self) -> Proposal | None:
         """The next candidate (None: none can be proposed before a result comes back)."""

@@ -31,15 +31,15 @@ class FakeExecutor:
         self.barrier: threading.Barrier | None = None
 
     def run(self, recipe: EvaluatorRecipe, genome: Genome) -> str:
-        if self.barrier is not None:  # every run of a step must be under way at once
-            self.barrier.wait()
-        with self.lock:
+        with self.lock:  # counted before the barrier: runs that meet there overlap
             self.runs.append(genome.key())
             self.running += 1
             self.peak = max(self.peak, self.running)
             failing = self.fail > 0
             self.fail -= 1
         try:
+            if self.barrier is not None:  # every run of a step must be under way at once
+                self.barrier.wait()
             assert self.release.wait(10), "released in time"
             if failing:
                 raise WorkerLost("the worker died on all 1 attempt(s)")
