@@ -93,6 +93,11 @@ class DigitsTask:
         """Number of classes (10)."""
         return len(self.labels)
 
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(pixels (N, 64) int64, labels (N,))`` of ``split``, for other libraries."""
+        split = check_choice(split, "split", SPLITS)
+        return self._x[split].numpy().copy(), self._y[split].numpy().copy()
+
     def spec(self, seq_len: int) -> TaskSpec:
         """The model-facing description: 64 pixel ids of 17 levels, 10 classes.
 

@@ -1,0 +1,173 @@
+"""Dendritic networks on `image/digits`: the yardstick, the search level against the truth
+level, and what each architecture reaches.
+
+* **Yardstick:** scikit-learn's ``MLPClassifier`` with one hidden layer of 100 units
+  (64-100-10: 7,510 parameters), pixels scaled to [0, 1], on the task's own split (1,347
+  training and 450 held-out images), three seeds.
+* **Ranking:** ``--genomes`` genomes drawn uniformly from the valid genomes of the
+  `dendritic` space (seed ``--sample-seed``), each trained at the search level
+  ``fast-img`` (seeds 0 and 1: the noise floor) and at the truth level ``long-img``
+  (seed 0); Kendall tau and Spearman of held-out accuracy and loss between the levels.
+* **Per architecture:** the best held-out accuracy at ``long-img`` of each architecture
+  within the sample, and of the genomes ``--also`` names (JSON lines of genes, e.g. a
+  search's winners).
+
+Rows go to ``--rows`` as they come (one per genome, level and seed; a run resumes).
+
+    python benchmarks/digits.py --genomes 24 --rows benchmarks/data/digits_rows.jsonl
+    python benchmarks/digits.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from nas_env.evaluation import Evaluator, TrainSettings  # noqa: E402
+from nas_env.ranking import kendall_tau, spearman  # noqa: E402
+from nas_env.samples import uniform_sample  # noqa: E402
+from nas_env.space import load_space  # noqa: E402
+
+SEARCH, TRUTH = "fast-img", "long-img"
+
+
+def mlp_yardstick(seeds: tuple[int, ...] = (0, 1, 2), max_iter: int = 2000) -> dict[str, Any]:
+    """Held-out accuracy of scikit-learn's 64-100-10 MLP on the task's split, per seed."""
+    try:
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return {"skipped": "scikit-learn is not installed (pip install 'nas_env[surrogate]')"}
+    from nas_env.tasks import make_task
+
+    task = make_task("image/digits")
+    x_train, y_train = task.arrays("train")
+    x_val, y_val = task.arrays("val")
+    accuracies = []
+    for seed in seeds:
+        model = MLPClassifier(hidden_layer_sizes=(100,), max_iter=max_iter, random_state=seed)
+        model.fit(x_train / 16.0, y_train)
+        accuracies.append(float((model.predict(x_val / 16.0) == y_val).mean()))
+    params = 64 * 100 + 100 + 100 * 10 + 10
+    return {"params": params, "accuracy": accuracies, "median": statistics.median(accuracies)}
+
+
+def _done(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+    if not path.is_file():
+        return {}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return {(r["key"], r["level"], r["seed"]): r for r in rows}
+
+
+def measure(
+    genomes: list[Any], rows_path: Path, levels: tuple[tuple[str, int], ...]
+) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Train every genome at every (level, seed) not in ``rows_path`` yet; all rows."""
+    done = _done(rows_path)
+    rows_path.parent.mkdir(parents=True, exist_ok=True)
+    evaluators: dict[tuple[str, int], Evaluator] = {}
+    for level, seed in levels:
+        settings = TrainSettings(device="cpu", threads=1, seed=seed)
+        evaluators[level, seed] = Evaluator(
+            "dendritic", task="image/digits", fidelity=level, settings=settings, cache=False
+        )
+    for genome in genomes:
+        for level, seed in levels:
+            if (genome.key(), level, seed) in done:
+                continue
+            start = time.perf_counter()
+            result = evaluators[level, seed].evaluate(genome)
+            row = {"key": genome.key(), "genes": dict(genome), "level": level, "seed": seed,
+                   "status": result.status, "accuracy": result.quality,
+                   "val_loss": result.val_loss, "params": result.params,
+                   "seconds": round(time.perf_counter() - start, 2)}  # fmt: skip
+            done[genome.key(), level, seed] = row
+            with rows_path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(row, sort_keys=True) + "\n")
+    return done
+
+
+def ranking(
+    genomes: list[Any], rows: dict[tuple[str, str, int], dict[str, Any]], metric: str
+) -> dict[str, Any]:
+    """Kendall tau and Spearman of ``metric`` between the search level (seeds 0, 1) and
+    the truth level (seed 0)."""
+    keys = [g.key() for g in genomes if rows[g.key(), SEARCH, 0]["status"] == "ok"]
+
+    def values(level: str, seed: int) -> list[float]:
+        return [float(rows[k, level, seed][metric]) for k in keys]
+
+    truth, search, other = values(TRUTH, 0), values(SEARCH, 0), values(SEARCH, 1)
+    return {
+        "genomes": len(keys),
+        "search_vs_truth": {
+            "kendall_tau": kendall_tau(search, truth),
+            "spearman": spearman(search, truth),
+        },
+        "noise_floor_search": kendall_tau(search, other),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure (resumable) and print the JSON summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--genomes", type=int, default=24, help="uniform sample size (24)")
+    parser.add_argument("--sample-seed", type=int, default=0, help="the sample's seed (0)")
+    parser.add_argument("--rows", type=Path, default=None, help="rows file (resumable)")
+    parser.add_argument("--also", type=Path, default=None, help="more genomes (JSON lines)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the summary here")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 genomes, tiny levels")
+    args = parser.parse_args(argv)
+    global SEARCH, TRUTH
+    if args.quick:
+        SEARCH, TRUTH = "tiny", "tiny"
+        args.genomes = 3
+    space = load_space("dendritic")
+    genomes = uniform_sample(space, args.genomes, args.sample_seed)
+    extra = []
+    if args.also:
+        lines = args.also.read_text(encoding="utf-8").splitlines()
+        extra = [space.genome(json.loads(line)) for line in lines if line.strip()]
+    rows_path = args.rows or Path("/tmp") / "nas-digits-rows.jsonl"
+    if args.quick:
+        rows_path.unlink(missing_ok=True)
+    levels = ((SEARCH, 0), (SEARCH, 1), (TRUTH, 0))
+    rows = measure(genomes, rows_path, levels)
+    rows.update(measure(extra, rows_path, ((TRUTH, 0),)))
+    best: dict[str, dict[str, Any]] = {}
+    for genome in [*genomes, *extra]:
+        row = rows[genome.key(), TRUTH, 0]
+        arch = genome["architecture"]
+        if row["status"] == "ok" and row["accuracy"] > best.get(arch, {}).get("accuracy", -1):
+            best[arch] = {
+                "accuracy": row["accuracy"],
+                "params": row["params"],
+                "genes": row["genes"],
+            }
+    summary = {
+        "yardstick_mlp_64_100_10": mlp_yardstick(max_iter=50 if args.quick else 2000),
+        "accuracy": ranking(genomes, rows, "accuracy"),
+        "val_loss": ranking(genomes, rows, "val_loss"),
+        "best_at_truth_by_architecture": best,
+        "seconds_per_genome": {
+            level: statistics.median(r["seconds"] for r in rows.values() if r["level"] == level)
+            for level in (SEARCH, TRUTH)
+        },
+    }
+    text = json.dumps(summary, indent=1)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
