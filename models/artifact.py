@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from models.build import build_model
+from models.common import example_input
 from models.config import model_config
 from models.errors import ModelConfigError
 from models.spec import TaskSpec
@@ -111,7 +112,7 @@ def export_onnx(model: nn.Module, task: TaskSpec, folder: str | Path) -> Path | 
     except ImportError:
         return None
     path = Path(folder) / ONNX_FILE
-    example = torch.zeros(1, task.seq_len, dtype=torch.long)
+    example = example_input(task, 1, torch.Generator().manual_seed(0))
     # per-export notes, not problems: initializers merged, torchvision ops not registered
     for name in ("onnx_ir", "onnxscript"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -120,7 +121,7 @@ def export_onnx(model: nn.Module, task: TaskSpec, folder: str | Path) -> Path | 
         _Logits(model.cpu()).eval(),
         (example,),
         str(path),
-        input_names=["tokens"],
+        input_names=["frames" if task.is_series else "tokens"],
         output_names=["logits"],
         dynamo=True,
         external_data=False,

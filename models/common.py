@@ -42,6 +42,38 @@ def check_tokens(idx: torch.Tensor, task: TaskSpec) -> None:
         )
 
 
+def check_inputs(x: torch.Tensor, task: TaskSpec) -> None:
+    """`check_tokens` for token tasks; for a ``series`` task, that ``x`` is a float
+    ``(B, T, channels)`` tensor with ``T <= task.seq_len``.
+
+    Raises:
+        ValueError: On a wrong rank, dtype, channel count or length.
+    """
+    if not task.is_series:
+        check_tokens(x, task)
+        return
+    if x.dim() != 3 or not x.is_floating_point() or x.shape[2] != task.channels:
+        raise ValueError(
+            f"series input has shape {tuple(x.shape)} and dtype {x.dtype}; allowed: a float "
+            f"tensor of shape (B, T, {task.channels})"
+        )
+    if x.shape[1] > task.seq_len:
+        raise ValueError(
+            f"input length T={x.shape[1]} is invalid; allowed: T <= task.seq_len={task.seq_len}"
+        )
+
+
+def example_input(
+    task: TaskSpec, batch: int = 1, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """A pseudo-random input of ``batch`` rows at the task's full length: token ids in
+    ``[0, vocab_size)``, or standard-normal frames for a ``series`` task."""
+    if task.is_series:
+        shape = (batch, task.seq_len, int(task.channels))  # type: ignore[arg-type]
+        return torch.randn(shape, generator=generator)
+    return torch.randint(0, task.vocab_size, (batch, task.seq_len), generator=generator)
+
+
 def resolve_mask(
     idx: torch.Tensor, mask: torch.Tensor | None, task: TaskSpec
 ) -> torch.Tensor | None:
@@ -51,15 +83,18 @@ def resolve_mask(
     otherwise None (every token is real). Rows without any real token become fully real.
 
     Raises:
-        ValueError: If ``mask`` does not have the shape of ``idx``.
+        ValueError: If ``mask`` does not have the shape of ``idx`` (of its first two
+            dimensions for series frames ``(B, T, C)``).
     """
     if mask is None:
         if task.pad_id is None:
             return None
         mask = idx != task.pad_id
-    if mask.shape != idx.shape:
+    rows = idx.shape[:2]
+    if mask.shape != rows:
         raise ValueError(
-            f"mask has shape {tuple(mask.shape)}; allowed: the shape of idx {tuple(idx.shape)}"
+            f"mask has shape {tuple(mask.shape)}; allowed: {tuple(rows)}, the (B, T) of the "
+            f"inputs {tuple(idx.shape)}"
         )
     return sanitize_mask(mask.bool())
 

@@ -124,6 +124,9 @@ class TransformerConfig:
             raise ModelConfigError(
                 f"TransformerConfig.task={self.task!r} is invalid; allowed: a TaskSpec"
             )
+        if self.task.is_series:
+            raise ModelConfigError("the transformer family reads token ids; task kind 'series' "
+                                   "is invalid (allowed: lm, cls, image; series: rnn)")  # fmt: skip
         layers = check_int(self.layers, gene_where(fam, "layers"))
         d_model = check_int(self.d_model, gene_where(fam, "d_model"))
 

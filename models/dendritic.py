@@ -67,9 +67,10 @@ class DendriticConfig:
             raise ModelConfigError(
                 f"DendriticConfig.task={self.task!r} is invalid; allowed: a TaskSpec"
             )
-        if self.task.is_lm:
+        if self.task.is_lm or self.task.is_series:
             raise ModelConfigError(
-                "the dendritic family classifies; task kind 'lm' is invalid (allowed: cls, image)"
+                f"the dendritic family classifies token ids read as numbers; task kind "
+                f"{self.task.kind!r} is invalid (allowed: cls, image)"
             )
         values: dict[str, Any] = {
             "architecture": check_gene_choice(

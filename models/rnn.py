@@ -8,6 +8,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.common import (
+    check_inputs,
     check_tokens,
     cls_loss,
     init_linear_and_embedding,
@@ -149,6 +150,8 @@ def _left_align(idx: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, to
     order = torch.argsort((~mask).int(), dim=1, stable=True)  # real tokens first
     lengths = mask.sum(dim=1, keepdim=True)  # (B, 1)
     prefix = torch.arange(idx.shape[1], device=idx.device)[None, :] < lengths  # (B, T)
+    if idx.dim() == 3:  # series frames (B, T, C): move whole frames
+        order = order[..., None].expand(-1, -1, idx.shape[2])
     return idx.gather(1, order), prefix
 
 
@@ -165,7 +168,12 @@ class RNNClassifier(nn.Module):
         if task.is_lm or task.num_classes is None:
             raise ModelConfigError(f"RNNClassifier needs task kind 'cls', got {task.kind!r}")
         self.config = config
-        self.embedding = nn.Embedding(task.vocab_size, config.embed_dim)
+        # token ids are embedded; a series' real-valued frames are projected
+        self.embedding: nn.Module = (
+            nn.Linear(int(task.channels), config.embed_dim)  # type: ignore[arg-type]
+            if task.is_series
+            else nn.Embedding(task.vocab_size, config.embed_dim)
+        )
         self.rnn = RNNStack(config)
         self.pool = Pooling(config.pooling, config.out_dim)
         self.pool_first = Pooling("first", config.hidden_size)
@@ -200,7 +208,7 @@ class RNNClassifier(nn.Module):
         Returns:
             ``(logits (B, num_classes), loss or None)``.
         """
-        check_tokens(idx, self.config.task)
+        check_inputs(idx, self.config.task)
         mask = resolve_mask(idx, mask, self.config.task)
         if mask is not None:
             idx, mask = _left_align(idx, mask)
@@ -221,7 +229,10 @@ def _layer_inputs(config: RNNConfig) -> list[int]:
 def rnn_params(config: RNNConfig) -> int:
     """Parameters of the model `build_model` makes from ``config``."""
     task, H = config.task, config.hidden_size
-    count = task.vocab_size * config.embed_dim  # token embedding
+    if task.is_series:  # the frames' input projection (weights and biases)
+        count = int(task.channels) * config.embed_dim + config.embed_dim  # type: ignore[arg-type]
+    else:
+        count = task.vocab_size * config.embed_dim  # token embedding
     for in_dim in _layer_inputs(config):
         if config.cell_norm:
             per_direction = norm_cell_params(config.cell, in_dim, H)
@@ -243,6 +254,8 @@ def rnn_flops(config: RNNConfig) -> int:
         config.num_directions * GATES[config.cell] * H * (in_dim + H)
         for in_dim in _layer_inputs(config)
     )
+    if task.is_series:  # the frames' input projection is a matmul, not a lookup
+        weights += int(task.channels) * config.embed_dim  # type: ignore[arg-type]
     if task.is_lm:
         weights += H * task.vocab_size
     else:

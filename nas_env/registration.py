@@ -52,6 +52,12 @@ def _image(mode: str) -> dict[str, Any]:
     return {"kwargs": kwargs, "max_episode_steps": EDIT_STEPS if mode == "edit" else None}
 
 
+def _series(mode: str) -> dict[str, Any]:
+    kwargs = {"space": "vowels", "task": "series/japanese-vowels", "fidelity": "fast-series"}
+    kwargs["mode"] = mode
+    return {"kwargs": kwargs, "max_episode_steps": EDIT_STEPS if mode == "edit" else None}
+
+
 def _bench(mode: str, **extra: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"space": "bench", "evaluator": "table", "mode": mode}
     if mode == "edit":
@@ -86,6 +92,10 @@ ENV_IDS: dict[str, dict[str, Any]] = {
     # trained for real at `fast-img` (300 steps of 32 images, about a second each).
     "nas_env/DendriticDigits-v0": _image("edit"),
     "nas_env/DendriticDigitsDesign-v0": _image("design"),
+    # Recurrent classifiers of multivariate time series (JapaneseVowels, pinned), trained
+    # for real at `fast-series` (200 steps of 16 series).
+    "nas_env/RNNVowels-v0": _series("edit"),
+    "nas_env/RNNVowelsDesign-v0": _series("design"),
     # v1: the same with the flat init of evaluator version 4 (and its bench table).
     "nas_env/TransformerLM-v1": _lm("search", "edit", **FLAT_INIT),
     "nas_env/TransformerLMDesign-v1": _lm("search", "design", **FLAT_INIT),

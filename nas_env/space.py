@@ -46,7 +46,9 @@ _CHECK_CACHE_LIMIT = 200_000
 
 def _parse_task(raw: Any, where: str) -> TaskSpec:
     data = expect_mapping(raw, where)
-    check_keys(data, where, ["kind", "vocab_size", "seq_len"], ["num_classes", "pad_id"])
+    check_keys(
+        data, where, ["kind", "vocab_size", "seq_len"], ["num_classes", "pad_id", "channels"]
+    )
     try:
         return TaskSpec.from_dict(dict(data))
     except (TypeError, ValueError) as exc:

@@ -44,8 +44,8 @@ def kwargs_for(env_id: str, root: Path) -> dict[str, Any]:
     if env_id in TABLE_IDS:
         return {}
     kwargs = fast_kwargs(root)
-    if nas_env.ENV_IDS[env_id]["kwargs"].get("task", "").startswith("image/"):
-        del kwargs["vocab_size"]  # an image task's vocabulary is its intensity levels
+    if nas_env.ENV_IDS[env_id]["kwargs"].get("task", "").startswith(("image/", "series/")):
+        del kwargs["vocab_size"]  # intensity levels, or no ids at all: the task's own
     return kwargs
 
 

@@ -23,7 +23,7 @@ from nas_env.genome import Genome
 from nas_env.space import SearchSpace
 
 MARGIN: dict[str, float] = {
-    "tiny": 0.25, "modern": 0.25, "cls": 0.25, "rnn": 0.05, "dendritic": 0.5,
+    "tiny": 0.25, "modern": 0.25, "cls": 0.25, "rnn": 0.05, "dendritic": 0.5, "vowels": 0.5,
 }  # fmt: skip
 """Nats per token (or example) below the baseline every option must reach. Recurrent
 classifiers learn slowest, and deep LSTMs least reproducibly across processors: at the
@@ -39,6 +39,7 @@ CHEAP: dict[str, dict[str, Any] | str] = {
     "cls": {"steps": 150, "batch_size": 16, "lr": 3e-3, "warmup_steps": 15, "eval_tokens": 16384},
     "rnn": {"steps": 300, "batch_size": 16, "lr": 5e-3, "warmup_steps": 30, "eval_tokens": 16384},
     "dendritic": "fast-img",
+    "vowels": "fast-series",
 }
 TASKS = {
     "tiny": "lm/stdlib",
@@ -46,6 +47,7 @@ TASKS = {
     "cls": "cls/stdlib-modules",
     "rnn": "cls/stdlib-modules",
     "dendritic": "image/digits",
+    "vowels": "series/japanese-vowels",
 }
 
 

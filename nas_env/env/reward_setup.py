@@ -23,7 +23,7 @@ def env_reward(
         return reward
     spec = {"name": reward} if isinstance(reward, str) else dict(reward)
     cls = reward_class(str(spec.get("name")))
-    if "vocab_size" in cls.parameter_names():
+    if "vocab_size" in cls.parameter_names() and vocab_size >= 2:  # a series task has no ids
         spec.setdefault("vocab_size", vocab_size)
     if getattr(cls, "space_targets", False):
         if spec.get("target_size_mb") is None:
@@ -37,4 +37,6 @@ def metric_bounds(reward: Reward, vocab_size: int) -> MetricBounds:
     """How the observation's metric slots normalise a result under ``reward``
     (`Reward.metric_bounds`, with the task's vocabulary where the reward names none)."""
     bounds = reward.metric_bounds()
-    return bounds if bounds.vocab_size is not None else replace(bounds, vocab_size=vocab_size)
+    if bounds.vocab_size is not None or vocab_size < 2:  # a series task has no vocabulary
+        return bounds
+    return replace(bounds, vocab_size=vocab_size)

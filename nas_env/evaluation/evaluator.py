@@ -97,7 +97,8 @@ class Evaluator:
                 f"context belongs to the task: space {base.name!r} has task.seq_len="
                 f"{self.seq_len}; drop seq_len from the fidelity or change the space's task"
             )
-        self.task = make_task(task, cache=cache_root, vocab_size=vocab_size or base.task.vocab_size)
+        vocab = base.task.vocab_size if vocab_size is None else vocab_size
+        self.task = make_task(task, cache=cache_root, vocab_size=vocab)
         self.spec = self.task.spec(self.seq_len)
         self.space = base.with_task(self.spec)
         self.device = resolve_device(self.settings.device)

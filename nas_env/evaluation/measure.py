@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from models import TaskSpec
+from models.common import example_input
 from nas_env.evaluation.train_settings import STATISTICS
 from nas_env.tasks.kinds import task_kind
 
@@ -173,7 +174,8 @@ def measure_latency(
 ) -> Latency:
     """Time one forward pass of ``batch`` sequences (default 1) at the task's context.
 
-    The input is a fixed pseudo-random token sequence (a private generator: the global
+    The input is a fixed pseudo-random token sequence, or series of frames (a private
+    generator: the global
     RNG is not touched). On the CPU torch is pinned to ``threads`` for the measurement, so
     that the figure does not depend on how many cores the machine or the training used.
     Untimed passes run until both ``warmup`` passes and ``warmup_seconds`` are done; the
@@ -183,8 +185,7 @@ def measure_latency(
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(0)
-    shape = (batch, spec.seq_len)
-    x = torch.randint(0, spec.vocab_size, shape, generator=generator).to(device)
+    x = example_input(spec, batch, generator).to(device)
     pinned = threads if device.type == "cpu" else None
     with torch_threads(pinned) as used:
         start, done = time.perf_counter(), 0

@@ -3,7 +3,8 @@
 A task kind owns every rule that used to be decided by asking "is the metric
 perplexity?": how a batch goes through the model, the per-item held-out loss, whether
 predictions are classes (accuracy, macro-F1), and whether a loss is a log-perplexity. A
-task (`nas_env.tasks.base.Task`) names its kind by ``kind`` (``"lm"``, ``"cls"``, ``"image"``);
+task (`nas_env.tasks.base.Task`) names its kind by ``kind`` (``"lm"``, ``"cls"``, ``"image"``,
+``"series"``);
 results name theirs by ``metric``. `task_kind` and `kind_of_metric` look them up.
 
 Adding a kind: a `TaskKind` subclass and its entry in `TASK_KINDS` (this file), the
@@ -82,6 +83,11 @@ TASK_KINDS: dict[str, TaskKind] = {
     # Images of quantised intensities, one id per pixel row by row (`nas_env.tasks.digits`).
     "image": Classification(
         "image", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
+        predicts_classes=True,
+    ),
+    # Real-valued frames (B, T, C) with a mask of the real frames (`nas_env.tasks.series`).
+    "series": Classification(
+        "series", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
         predicts_classes=True,
     ),
 }  # fmt: skip

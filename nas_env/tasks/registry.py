@@ -11,6 +11,8 @@ Task ids:
 * ``cls/jsonl:PATH[?text=FIELD&label=FIELD]``: labelled texts from a JSON-lines file.
 * ``image/digits``: 8x8 handwritten digits (pinned; `nas_env.tasks.digits`), its own fixed
   stratified split (25 % held out; ``val_fraction`` does not apply) and no tokenizer.
+* ``series/japanese-vowels``: multivariate time series (UEA JapaneseVowels, pinned;
+  `nas_env.tasks.series`), the archive's official split, real-valued frames (no ids).
 
 The tokenizer of a task is trained on its training split only. Within one process a
 task is built once per set of arguments; across processes the tokenizer and the token
@@ -32,6 +34,7 @@ from nas_env.tasks.digits import LEVELS, DigitsTask
 from nas_env.tasks.jsonl import parse_source, read_jsonl
 from nas_env.tasks.lm import LMTask
 from nas_env.tasks.prose import stdlib_prose_documents
+from nas_env.tasks.series import SeriesTask
 from nas_env.tasks.snapshot import stdlib_documents
 from nas_env.tasks.split import check_val_fraction, held_out, split_documents, split_rule
 from nas_env.tasks.stdlib_modules import module_examples
@@ -44,6 +47,7 @@ TASK_IDS: tuple[str, ...] = (
     "cls/stdlib-modules",
     "cls/jsonl:PATH[?text=FIELD&label=FIELD]",
     "image/digits",
+    "series/japanese-vowels",
 )
 """The task id forms, for help texts."""
 
@@ -54,6 +58,7 @@ DEFAULT_VOCAB: dict[str, int] = {
     "cls/stdlib-modules": 1024,
     "cls/jsonl": 1024,
     "image/digits": LEVELS,
+    "series/japanese-vowels": 0,  # real-valued frames: no ids
 }
 """Default tokenizer vocabulary size per task kind."""
 
@@ -129,6 +134,14 @@ def _build(
         if max_train_tokens is not None:
             raise ConfigError("max_train_tokens is invalid for image/digits; allowed: None")
         return DigitsTask()
+    if parsed.name.startswith("series/"):
+        if vocab != 0 or max_train_tokens is not None:
+            raise ConfigError(
+                f"{parsed.name}: vocab_size={vocab}, max_train_tokens={max_train_tokens} are "
+                "invalid; a series task has real-valued frames (allowed: vocab_size None or "
+                "0, max_train_tokens None)"
+            )
+        return SeriesTask(parsed.name.partition("/")[2])
     if parsed.name == "lm/stdlib":
         docs = list(stdlib_documents())
         return _lm_task(split_documents(docs, val_fraction), vocab, cache, max_train_tokens, rule)
@@ -194,7 +207,9 @@ def make_task(
             corpus for the vocabulary, fewer than two classes, or a bad argument.
     """
     parsed = parse_task_id(task_id)
-    vocab = check_int(vocab_size, "vocab_size", allow_none=True) or DEFAULT_VOCAB[parsed.name]
+    series = parsed.name.startswith("series/")  # no ids: vocabulary 0
+    vocab = check_int(vocab_size, "vocab_size", 0 if series else 1, allow_none=True)
+    vocab = DEFAULT_VOCAB[parsed.name] if vocab is None else vocab
     val_fraction = check_val_fraction(val_fraction)
     max_train_tokens = check_int(max_train_tokens, "max_train_tokens", allow_none=True)
     root = cache_dir(cache)
