@@ -24,6 +24,7 @@ from nas_env.space import SearchSpace
 
 MARGIN: dict[str, float] = {
     "tiny": 0.25, "modern": 0.25, "cls": 0.25, "rnn": 0.05, "dendritic": 0.5, "vowels": 0.5,
+    "rnn-lm": 0.25,
 }  # fmt: skip
 """Nats per token (or example) below the baseline every option must reach. Recurrent
 classifiers learn slowest, and deep LSTMs least reproducibly across processors: at the
@@ -40,6 +41,7 @@ CHEAP: dict[str, dict[str, Any] | str] = {
     "rnn": {"steps": 300, "batch_size": 16, "lr": 5e-3, "warmup_steps": 30, "eval_tokens": 16384},
     "dendritic": "fast-img",
     "vowels": "fast-series",
+    "rnn-lm": {"steps": 300, "batch_size": 8, "lr": 5e-3, "warmup_steps": 30, "eval_tokens": 4096},
 }
 TASKS = {
     "tiny": "lm/stdlib",
@@ -48,6 +50,7 @@ TASKS = {
     "rnn": "cls/stdlib-modules",
     "dendritic": "image/digits",
     "vowels": "series/japanese-vowels",
+    "rnn-lm": "lm/stdlib",
 }
 
 
