@@ -28,6 +28,7 @@ import gymnasium as gym
 from agents.records import metrics_of
 from nas_env.atomic import atomic_write_json
 from nas_env.genome import Genome
+from nas_env.training_genes import model_genes
 from runfolder import EPISODES_FILE, FINAL_FILE, MODEL_DIR, PARETO_FILE, TOKENIZER_FILE
 
 
@@ -201,7 +202,7 @@ def _save_model(
     from models.artifact import export_onnx, save_trained
 
     folder = run_dir / MODEL_DIR
-    genes = {**dict(genome), "family": evaluator.space.family}
+    genes = model_genes(genome, evaluator.space.family)
     meta = {
         "genome_key": winner["genome_key"],
         "fidelity": evaluator.fidelity.name,
@@ -210,8 +211,11 @@ def _save_model(
         "final": winner["final"],
     }
     save_trained(model, genes, evaluator.spec, folder, meta)
-    # Both task kinds tokenise with a sentencepiece model: ship it beside the weights.
-    (folder / TOKENIZER_FILE).write_bytes(evaluator.task.tokenizer.model_bytes)
+    # Text tasks tokenise with a sentencepiece model: ship it beside the weights (image
+    # and series tasks read their data as it is and have none).
+    tokenizer = evaluator.task.tokenizer
+    if tokenizer is not None:
+        (folder / TOKENIZER_FILE).write_bytes(tokenizer.model_bytes)
     onnx = export_onnx(model, evaluator.spec, folder)
     deployed = None
     if "precision" in dict(genome):  # what the reward measured: the deployed graph
@@ -221,7 +225,7 @@ def _save_model(
     return {
         "folder": str(folder),
         "weights": str(folder / "model.safetensors"),
-        "tokenizer": str(folder / TOKENIZER_FILE),
+        "tokenizer": str(folder / TOKENIZER_FILE) if tokenizer is not None else None,
         "onnx": str(onnx) if onnx else None,
         "deployed": str(deployed) if deployed else None,
     }

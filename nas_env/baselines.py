@@ -20,6 +20,7 @@ from nas_env.checks import describe, expect_mapping, load_data_file, suggest
 from nas_env.errors import ConfigError
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
+from nas_env.training_genes import model_genes
 
 BASELINES_FILE = CONFIG_DIR / "baselines.yaml"
 
@@ -102,8 +103,8 @@ def describe_baselines(space: SearchSpace, fidelity: str | None, task: str | Non
         rule += " --: | --: | --: |"
     lines = [head, rule]
     for name, genome in genomes.items():
-        params = count_params(dict(genome), space.task)
-        flops = flops_per_token(dict(genome), space.task)
+        params = count_params(model_genes(genome, space.family), space.task)
+        flops = flops_per_token(model_genes(genome, space.family), space.task)
         row = f"| {name} | {params:,} | {params * 4 / 2**20:.2f} | {flops / 1e6:.2f} |"
         if evaluator is not None:
             r = evaluator.evaluate(genome)

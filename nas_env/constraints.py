@@ -14,6 +14,7 @@ from typing import Any
 
 from models import TaskSpec, count_params, model_config, size_mb
 from nas_env.checks import check_keys, expect_choice, expect_int, expect_mapping, expect_number
+from nas_env.training_genes import model_genes
 
 SIZE_DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16", "int8")
 
@@ -114,7 +115,7 @@ def constraint_reasons(
         budget: The space's resource limits.
     """
     try:
-        config = model_config({**genes, "family": family}, task)
+        config = model_config(model_genes(genes, family), task)
     except ValueError as exc:
         return [str(exc)]
     reasons = []

@@ -21,6 +21,7 @@ from models import model_config, size_mb
 from nas_env.errors import ConfigError
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
+from nas_env.training_genes import model_genes
 
 DECISION_BAND: tuple[float, float] = (0.6, 1.0)
 
@@ -44,7 +45,7 @@ def uniform_sample(space: SearchSpace, count: int, seed: int) -> list[Genome]:
 
 def genome_size_mb(space: SearchSpace, genome: Genome) -> float:
     """The float32 size of ``genome``'s model in MiB (analytic)."""
-    config = model_config({**genome, "family": space.family}, space.task)
+    config = model_config(model_genes(genome, space.family), space.task)
     return float(size_mb(config, dtype="float32"))
 
 

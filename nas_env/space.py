@@ -39,6 +39,7 @@ from nas_env.constraints import Budget, Targets, constraint_reasons
 from nas_env.errors import ConfigError, InvalidGenomeError
 from nas_env.genes import Gene, parse_genes
 from nas_env.genome import Genome, RNGLike
+from nas_env.training_genes import TRAINING_GENES
 
 LAYERS = "layers"
 _CHECK_CACHE_LIMIT = 200_000
@@ -190,7 +191,7 @@ class SearchSpace:
 
     def _check_static(self, check_default: bool) -> None:
         where = f"{self.source or self.name}: genes"
-        allowed = GENE_NAMES[self.family]
+        allowed = (*GENE_NAMES[self.family], *TRAINING_GENES)  # training genes: any family
         for gene in self.genes:
             if gene.name not in allowed:
                 raise ConfigError(

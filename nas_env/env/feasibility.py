@@ -24,6 +24,7 @@ import numpy as np
 from nas_env.genome import Genome
 from nas_env.mask_table import tabulable, valid_grid
 from nas_env.space import SearchSpace
+from nas_env.training_genes import model_genes
 
 _BY_SPACE: dict[int, tuple[SearchSpace, Feasibility]] = {}
 
@@ -66,7 +67,7 @@ class Feasibility:
             else:
                 genes[name] = choice
             try:
-                config = model_config({**genes, "family": self.space.family}, self.space.task)
+                config = model_config(model_genes(genes, self.space.family), self.space.task)
                 costs.append(count_params(config))
             except ValueError:
                 costs.append(np.inf)

@@ -210,7 +210,7 @@ def train_deepspeed(
         for step in range(fidelity.steps):
             set_lr(optimizer, fidelity.lr_at(step))
             batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(engine.device)
-            loss = forward_loss(engine, batch, kind)
+            loss = forward_loss(engine, batch, kind, fidelity.label_smoothing)
             engine.backward(loss)
             engine.step()
             tally.add(loss, step)

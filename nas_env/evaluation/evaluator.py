@@ -42,6 +42,8 @@ from nas_env.genome import Genome
 from nas_env.space import SearchSpace, load_space
 from nas_env.tasks import cache_dir, make_task
 from nas_env.tasks.kinds import task_kind
+from nas_env.training_genes import TRAINING_GENES, model_genes
+from nas_env.training_genes import apply as apply_training_genes
 
 EVALUATOR_VERSION = "5"
 
@@ -157,6 +159,13 @@ class Evaluator:
 
     def _set_fidelity(self, fidelity: Fidelity) -> None:
         """Use ``fidelity``: its signal (checked) and its part of every cache key follow."""
+        searched = sorted(set(TRAINING_GENES) & set(self.space.gene_names))
+        if searched and fidelity.signal:
+            raise ConfigError(
+                f"space {self.space.name!r} searches training genes {searched}; fidelity "
+                f"{fidelity.name!r} scores by the signal {fidelity.signal!r}, fitted on one "
+                "recipe: use a measured level (fast, reference...)"
+            )
         self.fidelity = fidelity
         self.signal = checked_signal(fidelity)
         self._fidelity_token = self._fidelity_key()
@@ -284,7 +293,7 @@ class Evaluator:
             "baseline_loss": self.task.baseline_loss(),
             "metric": self.task.metric,
             "fidelity": self.fidelity.name,
-            "fidelity_config": self.fidelity.to_dict(),
+            "fidelity_config": apply_training_genes(self.fidelity, genome).to_dict(),
             "backend": self.settings.backend,
             "device": str(self.device),
             "precision": self.precision.name,
@@ -300,8 +309,7 @@ class Evaluator:
         reasons = self.space.check(genome)
         if reasons:
             return EvalResult(status="invalid", message="; ".join(reasons), **base)
-        genes = {**genome, "family": self.space.family}
-        config = model_config(genes, self.spec)
+        config = model_config(model_genes(genome, self.space.family), self.spec)
         shipped = deployed_config(config) if isinstance(config, TransformerConfig) else config
         static = {
             "params": count_params(shipped),
@@ -395,7 +403,7 @@ class Evaluator:
     def _train(
         self, model: torch.nn.Module, deadline: float, genome: Genome
     ) -> tuple[TrainOutcome, Any]:
-        job = self._job(model, self.fidelity, deadline)
+        job = self._job(model, apply_training_genes(self.fidelity, genome), deadline)
         if self.checkpoints is None:
             return self.backend.train(job)
         lower_key = self.lower.key(genome) if self.lower is not None else None

@@ -39,8 +39,13 @@ _FIELDS = (
     "schedule_steps",
     "signal",
     "lr_scaling",
+    "lr_schedule",
+    "label_smoothing",
 )
 LR_SCALINGS = ("width",)
+SCHEDULES = ("cosine", "linear", "constant")
+"""How the learning rate falls after the warm-up: to ``lr * min_lr_ratio`` along a half
+cosine or a straight line, or not at all."""
 # The fields that change how a candidate trains (a signal's level must match them).
 TRAINING_FIELDS = tuple(
     f for f in _FIELDS if f not in ("tokens", "eval_tokens", "max_seconds", "signal")
@@ -76,6 +81,10 @@ class Fidelity:
         lr_scaling: ``width``: every matrix but the embeddings trains at
             ``lr * 64 / fan_in`` (muP-style for Adam), so that one learning rate does not
             favour one width; None: one learning rate for all.
+        lr_schedule: After the warm-up, `SCHEDULES`: ``cosine`` (default), ``linear`` or
+            ``constant``.
+        label_smoothing: Label smoothing of the training loss (0 to 0.5; held-out scoring
+            is never smoothed).
     """
 
     name: str
@@ -92,8 +101,20 @@ class Fidelity:
     schedule_steps: int | None = None
     signal: str | None = None
     lr_scaling: str | None = None
+    lr_schedule: str = "cosine"
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in SCHEDULES:
+            raise ConfigError(
+                f"fidelity {self.name!r}: lr_schedule {self.lr_schedule!r} is not allowed; "
+                f"allowed: {', '.join(SCHEDULES)}"
+            )
+        if not 0.0 <= self.label_smoothing <= 0.5:
+            raise ConfigError(
+                f"fidelity {self.name!r}: label_smoothing {self.label_smoothing!r} is not "
+                "allowed; allowed: 0 to 0.5"
+            )
         if self.schedule_steps is not None and self.schedule_steps < self.steps:
             raise ConfigError(
                 f"fidelity {self.name!r}: schedule_steps ({self.schedule_steps}) must be at "
@@ -126,12 +147,17 @@ class Fidelity:
         return replace(self, name=f"{base}@{steps}", steps=steps, schedule_steps=total, signal=None)
 
     def lr_at(self, step: int) -> float:
-        """Learning rate for optimizer step ``step`` (0-based): warm-up, then cosine."""
+        """Learning rate for optimizer step ``step`` (0-based): warm-up, then the
+        ``lr_schedule`` (cosine by default)."""
         if step < self.warmup_steps:
             return self.lr * (step + 1) / self.warmup_steps
+        if self.lr_schedule == "constant":
+            return self.lr
         span = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / span)
         floor = self.lr * self.min_lr_ratio
+        if self.lr_schedule == "linear":
+            return self.lr - (self.lr - floor) * progress
         return floor + 0.5 * (self.lr - floor) * (1.0 + math.cos(math.pi * progress))
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,7 +170,9 @@ class Fidelity:
         return ",".join(
             f"{k}={v}"
             for k, v in items
-            if k != "name" and (k not in ("schedule_steps", "signal", "lr_scaling") or v)
+            if k != "name"
+            and (k not in ("schedule_steps", "signal", "lr_scaling", "label_smoothing") or v)
+            and (k != "lr_schedule" or v != "cosine")  # the defaults keep the old keys
         )
 
     def training_fields(self) -> dict[str, Any]:
@@ -190,7 +218,18 @@ class Fidelity:
                 f"{where}.lr_scaling: {describe(scaling)} is not allowed; allowed: "
                 f"{', '.join(LR_SCALINGS)} or null"
             )
+        lr_schedule = data.get("lr_schedule", "cosine")
+        if lr_schedule not in SCHEDULES:
+            raise ConfigError(
+                f"{where}.lr_schedule: {describe(lr_schedule)} is not allowed; allowed: "
+                f"{', '.join(SCHEDULES)}"
+            )
+        smoothing = expect_number(
+            data.get("label_smoothing", 0.0), f"{where}.label_smoothing", minimum=0
+        )
         return cls(
+            lr_schedule=lr_schedule,
+            label_smoothing=smoothing,
             signal=signal,
             lr_scaling=scaling,
             schedule_steps=schedule,

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from nas_env.evaluation.failures import Diverged, TimedOut
 from nas_env.evaluation.fidelity import Fidelity
@@ -196,9 +197,17 @@ def make_optimizer(model: nn.Module, fidelity: Fidelity, device: torch.device) -
         return torch.optim.AdamW(groups, foreach=True, **kwargs)
 
 
-def forward_loss(model: nn.Module, batch: Any, kind: TaskKind) -> torch.Tensor:
-    """The training loss of one batch, fed to the model as the task kind says."""
-    return kind.forward(model, batch)[1]
+def forward_loss(
+    model: nn.Module, batch: Any, kind: TaskKind, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """The training loss of one batch, fed to the model as the task kind says; with
+    ``label_smoothing`` the cross-entropy of the logits against smoothed labels."""
+    logits, loss = kind.forward(model, batch)
+    if not label_smoothing:
+        return loss
+    return F.cross_entropy(
+        logits.float().flatten(0, -2), batch.targets.flatten(), label_smoothing=label_smoothing
+    )
 
 
 def set_lr(optimizer: Any, lr: float) -> None:
@@ -274,7 +283,7 @@ def train_torch(
         set_lr(optimizer, fidelity.lr_at(step))
         batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(device)
         with torch.autocast(device.type, dtype=precision.dtype, enabled=precision.autocast):
-            loss = forward_loss(model, batch, kind)
+            loss = forward_loss(model, batch, kind, fidelity.label_smoothing)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)

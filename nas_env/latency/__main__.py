@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nas_env.errors import ConfigError, NASEnvError
+from nas_env.training_genes import model_genes
 
 
 def measure_rows(
@@ -52,7 +53,7 @@ def measure_rows(
     with rows_path.open("a", encoding="utf-8") as out:
         for pass_, genome in tqdm(jobs, desc=f"latency {space_name} on {device}", unit="timing"):
             torch.manual_seed(0)
-            model = build_model(dict(genome), space.task).to(target)
+            model = build_model(model_genes(genome, space.family), space.task).to(target)
             latency = measure_latency(
                 model, space.task, target, warmup=PROTOCOL["warmup"],
                 repeats=PROTOCOL["repeats"], threads=threads,

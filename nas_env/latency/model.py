@@ -40,6 +40,7 @@ import numpy as np
 from models import TaskSpec, count_params, flops_per_token, model_config
 from models.config import RNNConfig, TransformerConfig
 from models.dendritic import DendriticConfig
+from nas_env.training_genes import model_genes
 
 FEATURES: tuple[str, ...] = (
     "forward",
@@ -71,7 +72,7 @@ def features(
 ) -> dict[str, float]:
     """The counts of `FEATURES` for one forward pass of ``genes`` on ``batch`` sequences of
     the task's context."""
-    config = model_config({**genes, "family": family}, task)
+    config = model_config(model_genes(genes, family), task)
     tokens = batch * task.seq_len
     out = dict.fromkeys(FEATURES, 0.0)
     out["forward"] = 1.0

@@ -36,6 +36,7 @@ from nas_env.space import SearchSpace
 from nas_env.table.evaluator import TableEvaluator
 from nas_env.table.regressors import HGB_GRID, choose_settings, fit
 from nas_env.table.surrogate_evaluator import FORMAT
+from nas_env.training_genes import model_genes
 
 GRID = HGB_GRID
 HELD_OUT = 0.2
@@ -55,7 +56,7 @@ def rung_tables(top: str | Path) -> list[Path]:
 
 def analytic(space: SearchSpace, genome: Genome | Mapping[str, Any]) -> tuple[int, float, int]:
     """Parameters, float32 size in MiB and forward FLOPs per token of ``genome``."""
-    config = model_config({**genome, "family": space.family}, space.task)
+    config = model_config(model_genes(genome, space.family), space.task)
     return count_params(config), size_mb(config, dtype="float32"), flops_per_token(config)
 
 

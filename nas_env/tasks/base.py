@@ -25,11 +25,15 @@ class Task(Protocol):
             its rules (how a batch enters the model, the held-out loss) live there.
         metric: The quality metric its results report (the kind's ``metric``).
         fingerprint: Identifies data, split and tokenizer; part of every cache key.
+        tokenizer: The tokenizer of a text task (`nas_env.tasks.tokenizer.Tokenizer`,
+            shipped beside a trained model); None for a task whose inputs are already ids
+            or numbers (images, series).
     """
 
     kind: str
     metric: str
     fingerprint: str
+    tokenizer: Any
 
     def spec(self, seq_len: int) -> TaskSpec:
         """What a model for this task must accept and produce at ``seq_len``.

@@ -76,6 +76,7 @@ class DigitsTask:
 
     kind = "image"
     metric = TASK_KINDS["image"].metric  # "accuracy"
+    tokenizer = None  # pixel intensities are the ids
 
     def __init__(self) -> None:
         pixels, labels = read_digits()

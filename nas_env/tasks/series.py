@@ -99,6 +99,7 @@ class SeriesTask:
 
     kind = "series"
     metric = TASK_KINDS["series"].metric  # "accuracy"
+    tokenizer = None  # real-valued frames: nothing to tokenise
 
     def __init__(self, name: str) -> None:
         files = DATASETS[name]
