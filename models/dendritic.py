@@ -42,13 +42,18 @@ from models.spec import TaskSpec
 ARCHITECTURES: tuple[str, ...] = ("dendritic_simple", "soma_disabled", "dendritic_with_hidden")
 SLOPE = 0.01  # LeakyReLU's negative slope
 RESAMPLE_EVERY = 50
+DEFAULTS: dict[str, Any] = {"hidden": 16, "n_neurons": 16, "synaptic_resampling": False}
+"""The defaults of the genes that do not act in every architecture (`DendriticConfig`)."""
 
 
 @dataclass(frozen=True)
 class DendriticConfig:
     """A dendritic classifier plus the task it is built for (classification kinds only).
 
-    ``n_neurons`` is unused by ``soma_disabled`` and ``hidden`` by ``dendritic_simple``.
+    A gene that does not act must stay at its default, so that one network has one
+    genome: ``hidden`` in ``dendritic_simple`` (no hidden layer), ``n_neurons`` in
+    ``soma_disabled`` (no somata), ``synaptic_resampling`` when every dendrite already
+    sees every input.
     """
 
     task: TaskSpec
@@ -90,6 +95,22 @@ class DendriticConfig:
             raise ModelConfigError(
                 f"dendritic gene 'n_dendrite_inputs'={values['n_dendrite_inputs']} is invalid: "
                 f"a dendrite cannot see more than the task's {self.task.seq_len} inputs"
+            )
+        inert = []
+        if values["architecture"] == "dendritic_simple" and values["hidden"] != DEFAULTS["hidden"]:
+            inert.append(("hidden", "dendritic_simple has no hidden layer"))
+        if (
+            values["architecture"] == "soma_disabled"
+            and values["n_neurons"] != DEFAULTS["n_neurons"]
+        ):
+            inert.append(("n_neurons", "soma_disabled has no somata"))
+        full = values["n_dendrite_inputs"] == self.task.seq_len
+        if full and values["synaptic_resampling"]:
+            inert.append(("synaptic_resampling", "every dendrite already sees every input"))
+        for gene, why in inert:
+            raise ModelConfigError(
+                f"dendritic gene {gene!r}={values[gene]!r} does not act ({why}); allowed: "
+                f"{DEFAULTS[gene]!r}, its default, so that one network has one genome"
             )
         for name, value in values.items():
             object.__setattr__(self, name, value)

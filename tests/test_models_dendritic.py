@@ -20,8 +20,10 @@ DIGITS = TaskSpec(kind="image", vocab_size=17, seq_len=64, num_classes=10)
     list(itertools.product(ARCHITECTURES, (4, 16), (1, 8), (4, 64))),
 )
 def test_counts_are_exact(architecture: str, neurons: int, dendrites: int, inputs: int) -> None:
+    hidden = 16 if architecture == "dendritic_simple" else 24  # genes that act only
+    neurons = 16 if architecture == "soma_disabled" else neurons
     genes = {"architecture": architecture, "n_neurons": neurons, "n_dendrites": dendrites,
-             "n_dendrite_inputs": inputs, "hidden": 24}  # fmt: skip
+             "n_dendrite_inputs": inputs, "hidden": hidden}  # fmt: skip
     model = build_model(genes, DIGITS)
     assert isinstance(model, DendriticClassifier)
     assert count_params(genes, DIGITS) == model.num_params()
@@ -66,6 +68,19 @@ def test_the_same_seed_builds_the_same_connections() -> None:
     a = build_model(genes, DIGITS).layer.mask
     torch.manual_seed(1)
     assert torch.equal(a, build_model(genes, DIGITS).layer.mask)
+
+
+@pytest.mark.parametrize(
+    ("genes", "gene"),
+    [
+        ({"architecture": "dendritic_simple", "hidden": 32}, "hidden"),
+        ({"architecture": "soma_disabled", "n_neurons": 8}, "n_neurons"),
+        ({"n_dendrite_inputs": 64, "synaptic_resampling": True}, "synaptic_resampling"),
+    ],
+)
+def test_a_gene_that_does_not_act_stays_at_its_default(genes: dict, gene: str) -> None:
+    with pytest.raises(ModelConfigError, match=f"dendritic gene '{gene}'.*does not act"):
+        model_config({"architecture": "dendritic_simple", **genes}, DIGITS)
 
 
 def test_bad_genes_are_refused() -> None:
