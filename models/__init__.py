@@ -9,8 +9,9 @@ A bad config, gene value or task spec raises `models.errors.ModelConfigError` (a
 
 from models.artifact import load_trained, save_trained
 from models.build import build_model
-from models.config import GENE_NAMES, RNNConfig, TransformerConfig, model_config
+from models.config import RNNConfig, TransformerConfig
 from models.counting import count_params, flops_per_token, size_mb
+from models.families import GENE_NAMES, model_config
 from models.spec import TaskSpec
 
 __all__ = [

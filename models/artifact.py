@@ -21,8 +21,8 @@ from torch import nn
 
 from models.build import build_model
 from models.common import example_input
-from models.config import model_config
 from models.errors import ModelConfigError
+from models.families import model_config
 from models.spec import TaskSpec
 
 FORMAT = "nas_env-model-v1"

@@ -7,8 +7,9 @@ from typing import Any
 
 from torch import nn
 
-from models.config import ModelConfig, TransformerConfig, resolve_config
+from models.config import TransformerConfig
 from models.dendritic import DendriticClassifier, DendriticConfig
+from models.families import ModelConfig, resolve_config
 from models.rnn import RNNLM, RNNClassifier
 from models.spec import TaskSpec
 from models.transformer import TransformerClassifier, TransformerLM

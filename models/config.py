@@ -1,19 +1,16 @@
-"""Model config dataclasses and the genome -> config translation."""
+"""Model config dataclasses of the Transformer and RNN families (the genome -> config
+translation is `models.families`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from models.checks import check_bool, check_choice, check_int, check_real
-from models.dendritic import ARCHITECTURES, DendriticConfig
 from models.errors import ModelConfigError
 from models.genes import check_gene_choice, gene_where, per_layer
 from models.norms import GROUPS
 from models.spec import TaskSpec
-
-FAMILIES: tuple[str, ...] = ("transformer", "rnn", "dendritic")
 
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "transformer": {
@@ -29,11 +26,11 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
         "cell": ("lstm", "gru", "vanilla"),
         "pooling": ("last", "mean", "attention"),
     },
-    "dendritic": {"architecture": ARCHITECTURES},
 }
 """The values of each categorical gene (each implemented by the module that builds it:
 `models.mixers`, `models.norms`, `models.transformer`, `models.ffn`, `models.positions`,
-`models.pooling`, `models.rnn`, `models.dendritic`)."""
+`models.pooling`, `models.rnn`; a family of its own module keeps its own, as
+`models.dendritic` does)."""
 
 LM_ONLY_MIXERS: tuple[str, ...] = ("linear", "retention", "mamba")
 """Mixers built causal only (running sums, decays, scans): language models only."""
@@ -320,94 +317,7 @@ class RNNConfig:
         return _genes_of(self)
 
 
-ModelConfig = TransformerConfig | RNNConfig | DendriticConfig
-_CONFIG_CLASSES: dict[str, type[ModelConfig]] = {
-    "transformer": TransformerConfig,
-    "rnn": RNNConfig,
-    "dendritic": DendriticConfig,
-}
-
-GENE_NAMES: dict[str, tuple[str, ...]] = {
-    family: tuple(f.name for f in fields(cls) if f.name != "task")
-    for family, cls in _CONFIG_CLASSES.items()
-}
-"""Gene vocabulary of each family, in declaration order."""
-
-GENE_DEFAULTS: dict[str, dict[str, Any]] = {
-    family: {f.name: f.default for f in fields(cls) if f.name != "task"}
-    for family, cls in _CONFIG_CLASSES.items()
-}
-"""Value used for every gene a genome leaves out."""
-
-
-def _genes_of(config: ModelConfig) -> dict[str, Any]:
+def _genes_of(config: TransformerConfig | RNNConfig) -> dict[str, Any]:
     """Returns a config's genes as a plain dict with tuples turned into lists."""
-    genes = {name: getattr(config, name) for name in GENE_NAMES[config.family]}
+    genes = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "task"}
     return {k: list(v) if isinstance(v, tuple) else v for k, v in genes.items()}
-
-
-def family_of(genes: Mapping[str, Any]) -> str:
-    """Decides the architecture family of a genome.
-
-    An explicit ``family`` key wins; otherwise a ``cell`` gene means ``"rnn"``, an
-    ``architecture`` gene ``"dendritic"``, and neither ``"transformer"``.
-
-    Raises:
-        ModelConfigError: If ``family`` is given but is not a known family.
-    """
-    if "family" in genes:
-        return str(check_choice(genes["family"], "genome key 'family'", FAMILIES))
-    if "architecture" in genes:
-        return "dendritic"
-    return "rnn" if "cell" in genes else "transformer"
-
-
-def model_config(genes: Mapping[str, Any], task: TaskSpec) -> ModelConfig:
-    """Turns a genome into a validated model config.
-
-    Args:
-        genes: Mapping gene name -> value. Missing genes take :data:`GENE_DEFAULTS`. An
-            optional ``family`` key (one of `FAMILIES`) selects the family; without it
-            `family_of` decides by the genes.
-        task: The task the model is built for.
-
-    Returns:
-        A :class:`TransformerConfig`, :class:`RNNConfig` or `DendriticConfig`.
-
-    Raises:
-        ModelConfigError: On unknown gene names or invalid values; the message names the gene,
-            the bad value and the allowed values.
-    """
-    if not isinstance(genes, Mapping):
-        raise ModelConfigError(f"genes={genes!r} is invalid; allowed: a mapping gene name -> value")
-    if not isinstance(task, TaskSpec):
-        raise ModelConfigError(f"task={task!r} is invalid; allowed: a TaskSpec")
-    family = family_of(genes)
-    given = {k: v for k, v in genes.items() if k != "family"}
-    unknown = sorted(str(k) for k in set(given) - set(GENE_NAMES[family]))
-    if unknown:
-        raise ModelConfigError(
-            f"unknown {family} genes {unknown}; allowed: {GENE_NAMES[family]} "
-            "(plus the optional key 'family')"
-        )
-    return _CONFIG_CLASSES[family](task=task, **{**GENE_DEFAULTS[family], **given})
-
-
-def resolve_config(
-    genes_or_config: Mapping[str, Any] | ModelConfig, task: TaskSpec | None
-) -> ModelConfig:
-    """Accepts either a ready config or a genome plus task and returns the config.
-
-    Raises:
-        ModelConfigError: If a genome is given without a task, or a config with a different task.
-    """
-    if isinstance(genes_or_config, (TransformerConfig, RNNConfig, DendriticConfig)):
-        if task is not None and task != genes_or_config.task:
-            raise ModelConfigError(
-                f"task={task!r} differs from the config's task {genes_or_config.task!r}; "
-                "allowed: None or the same TaskSpec"
-            )
-        return genes_or_config
-    if task is None:
-        raise ModelConfigError("task=None is invalid when passing genes; allowed: a TaskSpec")
-    return model_config(genes_or_config, task)

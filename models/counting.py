@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from models.checks import check_choice
-from models.config import ModelConfig, TransformerConfig, resolve_config
+from models.config import TransformerConfig
 from models.dendritic import DendriticConfig, dendritic_flops, dendritic_params
+from models.families import ModelConfig, resolve_config
 from models.rnn import rnn_flops, rnn_params
 from models.spec import TaskSpec
 from models.transformer import transformer_flops, transformer_params

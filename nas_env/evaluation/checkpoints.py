@@ -120,3 +120,21 @@ class CheckpointStore:
             total -= sizes.get(path, 0)
             removed += 1
         return removed
+
+
+def train_from_lower_rung(
+    train: Any, job: Any, store: CheckpointStore, key: str, lower_key: str | None
+) -> Any:
+    """``train(job)`` continuing from the lower rung's checkpoint (``lower_key``) when
+    there is one, keeping this rung's state under ``key`` when the job's schedule goes on
+    beyond its steps, and deleting the lower rung's checkpoint once used."""
+    fidelity = job.fidelity
+    job.resume = store.load(lower_key) if lower_key else None
+    job.keep_state = fidelity.steps < fidelity.total_steps
+    outcome, model = train(job)
+    if outcome.state is not None:
+        store.save(key, outcome.state)
+        outcome.state = None
+    if lower_key:
+        store.discard(lower_key)
+    return outcome, model

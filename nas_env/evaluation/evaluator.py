@@ -17,22 +17,20 @@ from typing import Any
 
 import torch
 
-from models import build_model, count_params, flops_per_token, model_config, size_mb
-from models.config import TransformerConfig
-from models.pruning import deployed_config
+from models import build_model, model_config
 from models.transformer import scale_residual_init
 from nas_env.checks import expect_choice
 from nas_env.errors import ConfigError
 from nas_env.evaluation.backends import BACKENDS, TrainingBackend, training_backend
 from nas_env.evaluation.cache import ResultCache, cache_key
-from nas_env.evaluation.checkpoints import CheckpointStore
+from nas_env.evaluation.checkpoints import CheckpointStore, train_from_lower_rung
 from nas_env.evaluation.deployment import Train, deploy
 from nas_env.evaluation.failures import TimedOut, classify, free_memory, memory_limit
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.latency_source import latency_key, latency_of, latency_profile
 from nas_env.evaluation.loop import TrainJob, TrainOutcome
 from nas_env.evaluation.measure import peak_memory, score_heldout, torch_threads
-from nas_env.evaluation.measured import measured_fields, signal_scored
+from nas_env.evaluation.measured import measured_fields, signal_scored, static_fields
 from nas_env.evaluation.precision import Precision, resolve_device, resolve_precision
 from nas_env.evaluation.result import EvalResult
 from nas_env.evaluation.rng import isolated_rng
@@ -55,8 +53,7 @@ class Evaluator:
         space: Search space (name, path or `SearchSpace`). Its task spec is the single
             source of the vocabulary size and context length; its budgets are re-measured
             for the task's real vocabulary (and classes).
-        task: Task id (``lm/stdlib``, ``lm/text:PATH``, ``cls/stdlib-modules``, ``cls/jsonl:PATH``);
-            its kind must match the space's task kind.
+        task: Task id (`nas_env.tasks.TASK_IDS`); its kind must match the space's.
         fidelity: Level name, mapping or `Fidelity` (the training budget; a ``seq_len`` in
             it must equal the space's context).
         settings: Backend, device, precision, seed and limits.
@@ -198,7 +195,7 @@ class Evaluator:
         return f"{token};{self.signal.tag}" if self.signal is not None else token
 
     def context_key(self) -> str:
-        """A hash of every part of `key` but the genome: which evaluations are comparable."""
+        """A hash of every part of `key` but the genome (which evaluations compare)."""
         return cache_key(*self._key_parts(""))
 
     def train_threads(self) -> int:
@@ -310,12 +307,7 @@ class Evaluator:
         if reasons:
             return EvalResult(status="invalid", message="; ".join(reasons), **base)
         config = model_config(model_genes(genome, self.space.family), self.spec)
-        shipped = deployed_config(config) if isinstance(config, TransformerConfig) else config
-        static = {
-            "params": count_params(shipped),
-            "size_mb": size_mb(shipped, dtype="float32"),
-            "flops_per_token": flops_per_token(shipped),
-        }
+        static = static_fields(config)
         start = time.perf_counter()
         memory: dict[str, float | None] = {"peak_mb": None}
         try:
@@ -407,12 +399,5 @@ class Evaluator:
         if self.checkpoints is None:
             return self.backend.train(job)
         lower_key = self.lower.key(genome) if self.lower is not None else None
-        job.resume = self.checkpoints.load(lower_key) if lower_key else None
-        job.keep_state = self.fidelity.steps < self.fidelity.total_steps
-        outcome, model = self.backend.train(job)
-        if outcome.state is not None:
-            self.checkpoints.save(self.key(genome), outcome.state)
-            outcome.state = None
-        if lower_key:
-            self.checkpoints.discard(lower_key)
-        return outcome, model
+        store, key = self.checkpoints, self.key(genome)
+        return train_from_lower_rung(self.backend.train, job, store, key, lower_key)

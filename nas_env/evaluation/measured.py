@@ -1,8 +1,9 @@
 """The fields a trained candidate's result gets from its measurements.
 
-`measured_fields` turns the held-out scores, the latency and the training outcome into
-`EvalResult` fields; `signal_scored` replaces the held-out loss by a level's signal (its
-estimate of the loss after long training), keeping the measurement beside it.
+`static_fields` are the figures counted from the config; `measured_fields` turns the
+held-out scores, the latency and the training outcome into `EvalResult` fields;
+`signal_scored` replaces the held-out loss by a level's signal (its estimate of the loss
+after long training), keeping the measurement beside it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,21 @@ from nas_env.evaluation.signals import Signal
 from nas_env.evaluation.signals import features as signal_features
 from nas_env.genome import Genome
 from nas_env.tasks.kinds import TaskKind
+
+
+def static_fields(config: Any) -> dict[str, Any]:
+    """Parameters, float32 size and FLOPs per token of the model ``config`` deploys (a
+    Transformer's pruned model where its genes prune; else the model itself)."""
+    from models import count_params, flops_per_token, size_mb
+    from models.config import TransformerConfig
+    from models.pruning import deployed_config
+
+    shipped = deployed_config(config) if isinstance(config, TransformerConfig) else config
+    return {
+        "params": count_params(shipped),
+        "size_mb": size_mb(shipped, dtype="float32"),
+        "flops_per_token": flops_per_token(shipped),
+    }
 
 
 def measured_fields(
