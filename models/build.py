@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import nn
 
+from models.assembly import AssemblyClassifier, AssemblyConfig
 from models.config import TransformerConfig
 from models.dendritic import DendriticClassifier, DendriticConfig
 from models.families import ModelConfig, resolve_config
@@ -31,6 +32,8 @@ def build_model(genes: Mapping[str, Any] | ModelConfig, task: TaskSpec | None = 
     config = resolve_config(genes, task)
     if isinstance(config, DendriticConfig):
         return DendriticClassifier(config)
+    if isinstance(config, AssemblyConfig):
+        return AssemblyClassifier(config)
     if isinstance(config, TransformerConfig):
         return TransformerLM(config) if config.task.is_lm else TransformerClassifier(config)
     return RNNLM(config) if config.task.is_lm else RNNClassifier(config)

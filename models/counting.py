@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from models.assembly import AssemblyConfig, assembly_flops, assembly_params
 from models.checks import check_choice
 from models.config import TransformerConfig
 from models.dendritic import DendriticConfig, dendritic_flops, dendritic_params
@@ -43,6 +44,8 @@ def count_params(genes_or_config: GenesOrConfig, task: TaskSpec | None = None) -
         return transformer_params(config)
     if isinstance(config, DendriticConfig):
         return dendritic_params(config)
+    if isinstance(config, AssemblyConfig):
+        return assembly_params(config)
     return rnn_params(config)
 
 
@@ -83,6 +86,8 @@ def flops_per_token(genes_or_config: GenesOrConfig, task: TaskSpec | None = None
       1 (vanilla) and ``I`` the layer's input width.
     * Dendritic: per example (an image is one "token"), the dense dendrite matrix, the
       somata and the linear layers (`models.dendritic.dendritic_flops`).
+    * RNN assembly: per frame, the input projection, the assemblies' weights, the
+      couplings, the query and the head (`models.assembly.assembly_flops`).
 
     Args:
         genes_or_config: A genome mapping (then ``task`` is required) or a model config.
@@ -96,4 +101,6 @@ def flops_per_token(genes_or_config: GenesOrConfig, task: TaskSpec | None = None
         return transformer_flops(config)
     if isinstance(config, DendriticConfig):
         return dendritic_flops(config)
+    if isinstance(config, AssemblyConfig):
+        return assembly_flops(config)
     return rnn_flops(config)

@@ -10,17 +10,19 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+from models.assembly import AssemblyConfig
 from models.checks import check_choice
 from models.config import RNNConfig, TransformerConfig
 from models.dendritic import DendriticConfig
 from models.errors import ModelConfigError
 from models.spec import TaskSpec
 
-ModelConfig = TransformerConfig | RNNConfig | DendriticConfig
+ModelConfig = TransformerConfig | RNNConfig | DendriticConfig | AssemblyConfig
 _CONFIG_CLASSES: dict[str, type[ModelConfig]] = {
     "transformer": TransformerConfig,
     "rnn": RNNConfig,
     "dendritic": DendriticConfig,
+    "assembly": AssemblyConfig,
 }
 FAMILIES: tuple[str, ...] = tuple(_CONFIG_CLASSES)
 """The model families, by the name a space's ``family:`` gives."""
@@ -51,6 +53,8 @@ def family_of(genes: Mapping[str, Any]) -> str:
         return str(check_choice(genes["family"], "genome key 'family'", FAMILIES))
     if "architecture" in genes:
         return "dendritic"
+    if "blocks" in genes:
+        return "assembly"
     return "rnn" if "cell" in genes else "transformer"
 
 
@@ -93,7 +97,7 @@ def resolve_config(
     Raises:
         ModelConfigError: If a genome is given without a task, or a config with a different task.
     """
-    if isinstance(genes_or_config, (TransformerConfig, RNNConfig, DendriticConfig)):
+    if isinstance(genes_or_config, (TransformerConfig, RNNConfig, DendriticConfig, AssemblyConfig)):
         if task is not None and task != genes_or_config.task:
             raise ModelConfigError(
                 f"task={task!r} differs from the config's task {genes_or_config.task!r}; "

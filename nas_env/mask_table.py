@@ -6,7 +6,8 @@ once (the same rules as `SearchSpace.check`) and derives the mask of every genom
 few array operations, so that `EditActions.mask` is an array lookup instead of one edit
 and one constraint check per action. The validity grid is kept per process and in the
 cache folder (``<cache>/masks/``), keyed by the space's definition and this module's
-version, so a fresh process reads it instead of checking the grid again.
+version and the model builders' source (their checks are the rules), so a fresh process
+reads it instead of checking the grid again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -59,9 +61,26 @@ def grid_digest(space: GridSpace) -> str:
     version)."""
     order = [g.name for g in space.genes]  # the grid's axes (a dict's keys get sorted)
     payload = json.dumps(
-        {"space": space.to_dict(), "order": order, "version": TABLE_VERSION}, sort_keys=True
-    )
+        {"space": space.to_dict(), "order": order, "version": TABLE_VERSION,
+         "rules": rules_digest()}, sort_keys=True,
+    )  # fmt: skip
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+_RULES: list[str] = []
+
+
+def rules_digest() -> str:
+    """A hash of the model builders' source (`models`), whose checks decide validity: a
+    grid stored under older rules is never read."""
+    if not _RULES:
+        import models
+
+        digest = hashlib.sha256()
+        for path in sorted(Path(models.__file__).parent.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        _RULES.append(digest.hexdigest()[:16])
+    return _RULES[0]
 
 
 def _grid_file(digest: str) -> Any:

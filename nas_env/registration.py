@@ -52,8 +52,8 @@ def _image(mode: str) -> dict[str, Any]:
     return {"kwargs": kwargs, "max_episode_steps": EDIT_STEPS if mode == "edit" else None}
 
 
-def _series(mode: str) -> dict[str, Any]:
-    kwargs = {"space": "vowels", "task": "series/japanese-vowels", "fidelity": "fast-series"}
+def _series(mode: str, space: str = "vowels") -> dict[str, Any]:
+    kwargs = {"space": space, "task": "series/japanese-vowels", "fidelity": "fast-series"}
     kwargs["mode"] = mode
     return {"kwargs": kwargs, "max_episode_steps": EDIT_STEPS if mode == "edit" else None}
 
@@ -101,6 +101,9 @@ ENV_IDS: dict[str, dict[str, Any]] = {
     "nas_env/RNNLMDesign-v0": _lm("reference", "design", space="rnn-lm"),
     "nas_env/RNNVowels-v0": _series("edit"),
     "nas_env/RNNVowelsDesign-v0": _series("design"),
+    # RNN assemblies searched with their learning rate, weight decay and schedule.
+    "nas_env/AssemblyVowels-v0": _series("edit", "assembly"),
+    "nas_env/AssemblyVowelsDesign-v0": _series("design", "assembly"),
     # v1: the same with the flat init of evaluator version 4 (and its bench table).
     "nas_env/TransformerLM-v1": _lm("search", "edit", **FLAT_INIT),
     "nas_env/TransformerLMDesign-v1": _lm("search", "design", **FLAT_INIT),

@@ -87,3 +87,23 @@ def test_masks_of_a_space_with_its_genes_in_another_order() -> None:
     for _ in range(40):
         genome = served.random_genome(rng)
         assert (fast.mask(genome) == slow.mask(genome)).all()
+
+
+def test_a_grid_stored_under_other_model_rules_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model builders' checks decide validity: a change to them (another digest of
+    `models`' source) must not be answered by a grid stored before it."""
+    monkeypatch.setenv("NAS_ENV_CACHE", str(tmp_path))
+    monkeypatch.setattr(mt, "_GRIDS", {})
+    space = SearchSpace.load("bench")
+    before = mt.grid_digest(space)
+    mt.valid_grid(space)
+    monkeypatch.setattr(mt, "_RULES", ["other-rules"])
+    monkeypatch.setattr(mt, "_GRIDS", {})
+    assert mt.grid_digest(space) != before
+    checked: list[str] = []
+    real = mt._check_grid
+    monkeypatch.setattr(mt, "_check_grid", lambda s: checked.append(s.name) or real(s))
+    mt.valid_grid(space)
+    assert checked == ["bench"]

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from models import TaskSpec, count_params, flops_per_token, model_config
+from models.assembly import AssemblyConfig
 from models.config import RNNConfig, TransformerConfig
 from models.dendritic import DendriticConfig
 from nas_env.training_genes import model_genes
@@ -91,6 +92,10 @@ def features(
         norms = 2 * layers + (1 if config.final_norm else 0)
         out["layer_norms" if config.norm == "layernorm" else "rms_norms"] = float(norms)
         out["heads"] = float(sum(config.heads))  # type: ignore[arg-type]
+    elif isinstance(config, AssemblyConfig):  # a cell stepped in Python, like LayerNorm cells
+        out["blocks"] = 1.0
+        out["matmul_gflop"] = flops * tokens / 1e9
+        out["vanilla_cell_steps"] = float(task.seq_len)
     elif isinstance(config, DendriticConfig):  # FLOPs are per example, not per pixel
         out["blocks"] = 1.0
         out["matmul_gflop"] = flops * batch / 1e9
