@@ -24,7 +24,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nas_env.evaluation import Evaluator, TrainSettings  # noqa: E402
-from nas_env.ranking import kendall_tau, spearman  # noqa: E402
+from benchmarks.level_rank import measure as measure_levels  # noqa: E402
+from benchmarks.level_rank import ranking  # noqa: E402
 from nas_env.samples import uniform_sample  # noqa: E402
 from nas_env.space import load_space  # noqa: E402
 
@@ -60,60 +59,9 @@ def mlp_yardstick(seeds: tuple[int, ...] = (0, 1, 2), max_iter: int = 2000) -> d
     return {"params": params, "accuracy": accuracies, "median": statistics.median(accuracies)}
 
 
-def _done(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
-    if not path.is_file():
-        return {}
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return {(r["key"], r["level"], r["seed"]): r for r in rows}
-
-
-def measure(
-    genomes: list[Any], rows_path: Path, levels: tuple[tuple[str, int], ...]
-) -> dict[tuple[str, str, int], dict[str, Any]]:
-    """Train every genome at every (level, seed) not in ``rows_path`` yet; all rows."""
-    done = _done(rows_path)
-    rows_path.parent.mkdir(parents=True, exist_ok=True)
-    evaluators: dict[tuple[str, int], Evaluator] = {}
-    for level, seed in levels:
-        settings = TrainSettings(device="cpu", threads=1, seed=seed)
-        evaluators[level, seed] = Evaluator(
-            "dendritic", task="image/digits", fidelity=level, settings=settings, cache=False
-        )
-    for genome in genomes:
-        for level, seed in levels:
-            if (genome.key(), level, seed) in done:
-                continue
-            start = time.perf_counter()
-            result = evaluators[level, seed].evaluate(genome)
-            row = {"key": genome.key(), "genes": dict(genome), "level": level, "seed": seed,
-                   "status": result.status, "accuracy": result.quality,
-                   "val_loss": result.val_loss, "params": result.params,
-                   "seconds": round(time.perf_counter() - start, 2)}  # fmt: skip
-            done[genome.key(), level, seed] = row
-            with rows_path.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(row, sort_keys=True) + "\n")
-    return done
-
-
-def ranking(
-    genomes: list[Any], rows: dict[tuple[str, str, int], dict[str, Any]], metric: str
-) -> dict[str, Any]:
-    """Kendall tau and Spearman of ``metric`` between the search level (seeds 0, 1) and
-    the truth level (seed 0)."""
-    keys = [g.key() for g in genomes if rows[g.key(), SEARCH, 0]["status"] == "ok"]
-
-    def values(level: str, seed: int) -> list[float]:
-        return [float(rows[k, level, seed][metric]) for k in keys]
-
-    truth, search, other = values(TRUTH, 0), values(SEARCH, 0), values(SEARCH, 1)
-    return {
-        "genomes": len(keys),
-        "search_vs_truth": {
-            "kendall_tau": kendall_tau(search, truth),
-            "spearman": spearman(search, truth),
-        },
-        "noise_floor_search": kendall_tau(search, other),
-    }
+def measure(genomes: list[Any], rows_path: Path, levels: tuple[tuple[str, int], ...]) -> Any:
+    """`benchmarks.level_rank.measure` on the dendritic space and the digits task."""
+    return measure_levels("dendritic", "image/digits", genomes, rows_path, levels)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             }
     summary = {
         "yardstick_mlp_64_100_10": mlp_yardstick(max_iter=50 if args.quick else 2000),
-        "accuracy": ranking(genomes, rows, "accuracy"),
-        "val_loss": ranking(genomes, rows, "val_loss"),
+        "accuracy": ranking(genomes, rows, "accuracy", SEARCH, TRUTH),
+        "val_loss": ranking(genomes, rows, "val_loss", SEARCH, TRUTH),
         "best_at_truth_by_architecture": best,
         "seconds_per_genome": {
             level: statistics.median(r["seconds"] for r in rows.values() if r["level"] == level)
