@@ -134,3 +134,15 @@ def test_empty_corpus(texts: list[str]) -> None:
 def test_bad_vocab_size(vocab_size: object) -> None:
     with pytest.raises(ConfigError, match="vocab_size"):
         train_tokenizer(["x = 1"], vocab_size)  # type: ignore[arg-type]
+
+
+def test_a_character_model_has_one_id_per_character(tmp_path: Path) -> None:
+    texts = ["def main():\n    return 1\n", "class A:\n    pass\n"] * 20
+    model = train_tokenizer(texts, 64, model_type="char")
+    tokenizer = Tokenizer(model)
+    line = "def main():\n    return 1"
+    ids = tokenizer.encode(line)
+    assert len(ids) == len(line)  # one id per character
+    assert tokenizer.vocab_size < 64  # the upper bound is not filled with merges
+    assert tokenizer_path(tmp_path, "abc", 64, "char").name.endswith("-char64.model")
+    assert tokenizer_path(tmp_path, "abc", 64) != tokenizer_path(tmp_path, "abc", 64, "char")

@@ -6,6 +6,8 @@ Task ids:
   snapshot of `nas_env.tasks.snapshot`, the same on every machine).
 * ``lm/stdlib-prose``: the same on the snapshot's docstrings and comments (prose, not
   code: `nas_env.tasks.prose`).
+* ``lm/stdlib-chars``: ``lm/stdlib`` at character level (one id per character of the
+  training split; the vocabulary size is an upper bound).
 * ``lm/text:PATH``: causal language modelling on a text file or a folder of text files.
 * ``cls/stdlib-modules``: which of the largest stdlib packages a chunk of code is from.
 * ``cls/jsonl:PATH[?text=FIELD&label=FIELD]``: labelled texts from a JSON-lines file.
@@ -43,6 +45,7 @@ from nas_env.tasks.tokenizer import load_or_train_tokenizer
 TASK_IDS: tuple[str, ...] = (
     "lm/stdlib",
     "lm/stdlib-prose",
+    "lm/stdlib-chars",
     "lm/text:PATH",
     "cls/stdlib-modules",
     "cls/jsonl:PATH[?text=FIELD&label=FIELD]",
@@ -54,6 +57,7 @@ TASK_IDS: tuple[str, ...] = (
 DEFAULT_VOCAB: dict[str, int] = {
     "lm/stdlib": 1024,
     "lm/stdlib-prose": 1024,
+    "lm/stdlib-chars": 256,
     "lm/text": 1024,
     "cls/stdlib-modules": 1024,
     "cls/jsonl": 1024,
@@ -107,10 +111,12 @@ def _lm_task(
     cache: Path,
     max_train_tokens: int | None,
     rule: str,
+    model_type: str = "bpe",
 ) -> LMTask:
     train, val = docs
     train_texts = [doc.text for doc in train]
-    tokenizer = load_or_train_tokenizer(train_texts, vocab, cache, content_hash(train))
+    corpus = content_hash(train)
+    tokenizer = load_or_train_tokenizer(train_texts, vocab, cache, corpus, model_type)
     return LMTask(
         train_texts,
         [doc.text for doc in val],
@@ -142,9 +148,11 @@ def _build(
                 "0, max_train_tokens None)"
             )
         return SeriesTask(parsed.name.partition("/")[2])
-    if parsed.name == "lm/stdlib":
+    if parsed.name in ("lm/stdlib", "lm/stdlib-chars"):
         docs = list(stdlib_documents())
-        return _lm_task(split_documents(docs, val_fraction), vocab, cache, max_train_tokens, rule)
+        kind = "char" if parsed.name.endswith("-chars") else "bpe"
+        split = split_documents(docs, val_fraction)
+        return _lm_task(split, vocab, cache, max_train_tokens, rule, kind)
     if parsed.name == "lm/stdlib-prose":
         docs = list(stdlib_prose_documents(cache))
         return _lm_task(split_documents(docs, val_fraction), vocab, cache, max_train_tokens, rule)

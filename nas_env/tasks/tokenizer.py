@@ -126,9 +126,14 @@ def training_lines(texts: Sequence[str], limit: int = MAX_TRAINING_LINES) -> lis
     return [lines[int(i * step)] for i in range(limit)]
 
 
-def tokenizer_path(cache: Path, corpus_hash: str, vocab_size: int) -> Path:
-    """Where the tokenizer of a corpus and vocabulary size is cached."""
-    return Path(cache) / "tokenizers" / f"{corpus_hash[:16]}-t1-bpe{vocab_size}.model"
+MODEL_TYPES = ("bpe", "char")
+"""SentencePiece models a task can tokenise with: byte-pair merges, or one id per character
+(the training split's characters, rarer ones than 1 in 2,000 mapped to ``unk``)."""
+
+
+def tokenizer_path(cache: Path, corpus_hash: str, vocab_size: int, model_type: str = "bpe") -> Path:
+    """Where the tokenizer of a corpus, vocabulary size and model type is cached."""
+    return Path(cache) / "tokenizers" / f"{corpus_hash[:16]}-t1-{model_type}{vocab_size}.model"
 
 
 def _explain(exc: RuntimeError, vocab_size: int, lines: int) -> ConfigError:
@@ -151,8 +156,9 @@ def _explain(exc: RuntimeError, vocab_size: int, lines: int) -> ConfigError:
     return ConfigError(f"tokenizer training failed for vocab_size={vocab_size}: {message}")
 
 
-def train_tokenizer(texts: Sequence[str], vocab_size: int) -> bytes:
-    """Train a BPE model on ``texts`` and return its serialised bytes.
+def train_tokenizer(texts: Sequence[str], vocab_size: int, model_type: str = "bpe") -> bytes:
+    """Train a BPE model (or, ``model_type="char"``, a character model: ``vocab_size`` is
+    then an upper bound) on ``texts`` and return its serialised bytes.
 
     Raises:
         ConfigError: No non-blank line to train on, or too little text for ``vocab_size``.
@@ -161,7 +167,8 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> bytes:
     lines = training_lines(texts)
     if not lines:
         raise ConfigError("empty corpus: the training split has no non-blank line of text")
-    byte_fallback = vocab_size >= BYTE_FALLBACK_MIN_VOCAB
+    char = model_type == "char"
+    byte_fallback = vocab_size >= BYTE_FALLBACK_MIN_VOCAB and not char
     writer = io.BytesIO()
     iterator: Iterator[str] = iter(lines)
     spm.set_random_generator_seed(0)
@@ -169,8 +176,9 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> bytes:
         spm.SentencePieceTrainer.train(
             sentence_iterator=iterator,
             model_writer=writer,
-            model_type="bpe",
+            model_type="char" if char else "bpe",
             vocab_size=vocab_size,
+            hard_vocab_limit=not char,
             input_sentence_size=0,
             shuffle_input_sentence=False,
             max_sentence_length=MAX_LINE_BYTES,
@@ -181,7 +189,7 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> bytes:
             allow_whitespace_only_pieces=True,
             split_digits=False,
             byte_fallback=byte_fallback,
-            character_coverage=0.9995 if byte_fallback else 1.0,
+            character_coverage=0.9995 if byte_fallback or char else 1.0,
             user_defined_symbols=["\n", "\t"],
             pad_id=0,
             unk_id=1,
@@ -198,7 +206,7 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int) -> bytes:
 
 
 def load_or_train_tokenizer(
-    texts: Sequence[str], vocab_size: int, cache: Path, corpus_hash: str
+    texts: Sequence[str], vocab_size: int, cache: Path, corpus_hash: str, model_type: str = "bpe"
 ) -> Tokenizer:
     """The tokenizer of a corpus: loaded from the cache, or trained once and cached.
 
@@ -207,17 +215,18 @@ def load_or_train_tokenizer(
         vocab_size: Number of token ids.
         cache: Cache folder; the model is stored under ``tokenizers/``.
         corpus_hash: Content hash of ``texts`` (see `content_hash`); with ``vocab_size``
-            it names the cached model.
+            and ``model_type`` it names the cached model.
+        model_type: One of `MODEL_TYPES`.
 
     Raises:
         ConfigError: The corpus is empty or too small for ``vocab_size``.
     """
-    path = tokenizer_path(cache, corpus_hash, vocab_size)
+    path = tokenizer_path(cache, corpus_hash, vocab_size, model_type)
     if path.is_file():
         try:
             return Tokenizer.from_file(path)
         except (OSError, RuntimeError):
             pass  # unreadable entry: train again and replace it
-    model = train_tokenizer(texts, vocab_size)
+    model = train_tokenizer(texts, vocab_size, model_type)
     atomic_write_bytes(path, model)
     return Tokenizer(model)
