@@ -157,8 +157,6 @@ def test_settings_round_trip_through_plain_data(tmp_path: Path) -> None:
         ({"gpus_per_eval": 1}, "needs a remote executor (ray"),
         ({"ray_address": "auto"}, "needs a remote executor (ray"),
         ({"executor": "ray", "ray_address": ""}, "ray_address"),
-        ({"executor": "ray", "promotion": "asha"}, "promotion='asha'"),
-        ({"workers": 2, "promotion": "asha"}, "promotion='asha'"),
         ({"executor": "ray", "gpus_per_eval": 1, "device": "cpu"}, "the workers' GPU"),
     ],
 )

@@ -195,6 +195,28 @@ def test_env_with_promotion_reports_rung_and_cost(tmp_path: Path) -> None:
     env.close()
 
 
+def test_promotion_runs_on_an_executor_and_continues_across_processes(tmp_path: Path) -> None:
+    """Each rung trains on the pool's workers; the top rung continues from the checkpoint
+    a worker left at the rung below (the folder is shared), the climb and costs as in
+    process."""
+    env = gym.make(
+        "nas_env/TransformerLM-v2", fidelity="tiny", promotion="asha", eta=4, workers=2,
+        cache=str(tmp_path / "results.sqlite"), cache_root=str(tmp_path),
+    )  # fmt: skip
+    try:
+        evaluator = env.unwrapped.evaluator
+        assert [r.recipe.ladder.rung for r in evaluator.rungs] == [0, 1]
+        default = env.unwrapped.space.default_genome().to_dict()["genes"]
+        _obs, info = env.reset(seed=0, options={"genome": default})
+        top = info["result"]
+        assert top["status"] == "ok", top.get("message")
+        assert top["rung"] == 1 and top["cost_steps"] == 40 and top["resumed_from"] == 10
+        assert top["steps"] == 40 and top["fidelity"] == "tiny"
+    finally:
+        env.close()
+    assert evaluator.rungs[-1].executor._closed  # the top rung shut the shared pool down
+
+
 def test_env_settings_check_promotion_values() -> None:
     with pytest.raises(ConfigError, match="promotion"):
         gym.make("nas_env/TransformerLM-v2", promotion="hyperband")

@@ -55,10 +55,49 @@ def promoted_trainer(top: Evaluator, settings: EvaluatorSettings) -> GenomeEvalu
     return PromotionEvaluator(rungs, steps, promotion.eta, log, top.context_key())
 
 
-def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> GenomeEvaluator:
-    """A `ParallelEvaluator` of ``recipe`` on the executor of ``settings``: each
-    evaluation trains with ``cpus_per_eval`` threads; with GPUs on Ray workers the driver
-    keys results by the workers' device (``device`` ``auto`` means ``cuda`` there)."""
+def promoted_parallel_trainer(
+    recipe: EvaluatorRecipe, settings: EvaluatorSettings
+) -> GenomeEvaluator:
+    """A `PromotionEvaluator` whose rungs train on the executor of ``settings``: each rung
+    a `ParallelEvaluator` of the recipe on its rung of the ladder (built in the worker,
+    continuing from the checkpoint the rung below left in ``<cache root>/checkpoints``),
+    all rungs on one pool."""
+    from nas_env.evaluation.jobs import Ladder
+
+    promotion = settings.promotion
+    steps = rung_steps(recipe.fidelity.steps, promotion.rungs, promotion.eta)
+    folder = str(cache_dir(settings.training.cache_root) / "checkpoints")
+    pool = settings.executor.build()
+    rungs: list[Any] = []
+    for index in range(len(steps)):
+        ladder = Ladder(tuple(steps), index, folder, promotion.checkpoint_mb)
+        shared = pool if index == len(steps) - 1 else _Borrowed(pool)  # the top rung closes it
+        rungs.append(parallel_trainer(replace(recipe, ladder=ladder), settings, shared))
+    path = rungs[-1].cache.path
+    log = RungLog(None if path == ":memory:" else f"{path}.rungs")
+    return PromotionEvaluator(rungs, steps, promotion.eta, log, rungs[-1].context_key())
+
+
+class _Borrowed:
+    """An executor used by a lower rung and shut down by the top rung that owns it."""
+
+    def __init__(self, executor: Any) -> None:
+        self._executor = executor
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._executor, name)  # run, capacity, kind...: the owner's
+
+    def shutdown(self) -> None:
+        """Nothing: the owner shuts the pool down."""
+
+
+def parallel_trainer(
+    recipe: EvaluatorRecipe, settings: EvaluatorSettings, pool: Any = None
+) -> GenomeEvaluator:
+    """A `ParallelEvaluator` of ``recipe`` on the executor of ``settings`` (or ``pool``,
+    one it shares): each evaluation trains with ``cpus_per_eval`` threads; with GPUs on
+    Ray workers the driver keys results by the workers' device (``device`` ``auto`` means
+    ``cuda`` there)."""
     from nas_env.evaluation.parallel import ParallelEvaluator
 
     executor = settings.executor
@@ -75,7 +114,7 @@ def parallel_trainer(recipe: EvaluatorRecipe, settings: EvaluatorSettings) -> Ge
     driver = driver_recipe.build(cache=settings.training.cache)
     if driver_recipe is not recipe:
         driver = driver.placed_on(recipe.settings.device, settings.training.precision)
-    return ParallelEvaluator(recipe, executor.build(), driver=driver)
+    return ParallelEvaluator(recipe, pool if pool is not None else executor.build(), driver=driver)
 
 
 def surrogate(name: str, settings: EvaluatorSettings) -> GenomeEvaluator:
@@ -133,6 +172,8 @@ def make_evaluator(
         return recipe.build(cache=training.cache)
 
     if settings.evaluator == "train":
+        if settings.promotion.on and settings.executor.parallel:
+            return promoted_parallel_trainer(recipe, settings)
         if settings.promotion.on:
             return promoted_trainer(trainer(), settings)
         return trainer()

@@ -183,8 +183,9 @@ class EvaluatorSettings:
             ``surrogate`` (a surrogate benchmark, `nas_env.table.SurrogateEvaluator`).
         table: The benchmark served (path, what a table does for a genome it lacks).
         training: How candidates train and where results are cached.
-        promotion: Successive halving inside the env. With ``executor`` parallel it is not
-            available yet (it continues candidates from checkpoints in this process).
+        promotion: Successive halving inside the env. With ``executor`` parallel each rung
+            trains on the executor's workers, continuing from the checkpoint the rung
+            below left in the cache folder.
         executor: Where trained evaluations run. With a remote executor or
             ``workers > 1`` the env's evaluator is a `ParallelEvaluator`: candidates
             submitted together train at once, the driver alone writes the cache.
@@ -217,13 +218,6 @@ class EvaluatorSettings:
                 )
         else:
             check_device(device, "device")
-        if self.executor.parallel and self.promotion.on:
-            raise ConfigError(
-                f"promotion='asha' continues candidates from checkpoints in this process; it "
-                f"does not run on executor={self.executor.kind!r} with "
-                f"workers={self.executor.workers} yet: use executor='local', workers=1, or "
-                "promotion='off'"
-            )
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

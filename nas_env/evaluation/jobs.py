@@ -23,6 +23,20 @@ from nas_env.space import SearchSpace
 
 
 @dataclass(frozen=True)
+class Ladder:
+    """Where a recipe's evaluator sits on a promotion ladder (built in the worker, so that
+    promotion runs on an executor): the rung steps, its rung, and the checkpoint folder
+    the rungs share (a missing checkpoint means training from scratch, to the same result:
+    workers on other machines are correct, only slower).
+    """
+
+    steps: tuple[int, ...]
+    rung: int
+    checkpoints: str
+    checkpoint_mb: float
+
+
+@dataclass(frozen=True)
 class EvaluatorRecipe:
     """What builds an `Evaluator`: its constructor's arguments, as picklable data.
 
@@ -35,6 +49,7 @@ class EvaluatorRecipe:
         cache_root: Folder of tokenizers and token arrays (None: the worker's default,
             ``$NAS_ENV_CACHE`` or the user's cache folder).
         vocab_size: The task's vocabulary size (None: the space's).
+        ladder: The promotion rung to build (None: the fidelity itself).
     """
 
     space: str | SearchSpace
@@ -43,6 +58,7 @@ class EvaluatorRecipe:
     settings: TrainSettings
     cache_root: str | None = None
     vocab_size: int | None = None
+    ladder: Ladder | None = None
 
     @classmethod
     def of(
@@ -70,8 +86,9 @@ class EvaluatorRecipe:
         return replace(self, settings=replace(self.settings, threads=int(threads)))
 
     def build(self, cache: str | Path | bool | None = False) -> Evaluator:
-        """The evaluator (``cache=False``: no persistent result database)."""
-        return Evaluator(
+        """The evaluator (``cache=False``: no persistent result database); on a
+        `ladder`, its rung (`Evaluator.at_rung`, each rung continuing from the one below)."""
+        evaluator = Evaluator(
             self.space,
             task=self.task,
             fidelity=self.fidelity,
@@ -80,6 +97,15 @@ class EvaluatorRecipe:
             cache_root=self.cache_root,
             vocab_size=self.vocab_size,
         )
+        if self.ladder is None:
+            return evaluator
+        from nas_env.evaluation.checkpoints import CheckpointStore
+
+        store = CheckpointStore(Path(self.ladder.checkpoints), self.ladder.checkpoint_mb)
+        chain: list[Evaluator] = []
+        for steps in self.ladder.steps[: self.ladder.rung + 1]:
+            chain.append(evaluator.at_rung(steps, store, chain[-1] if chain else None))
+        return chain[-1]
 
 
 _BUILT: dict[EvaluatorRecipe, Evaluator] = {}
