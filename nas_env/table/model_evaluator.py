@@ -26,6 +26,7 @@ from nas_env.space import SearchSpace
 from nas_env.table.gp_export import GPPredictor
 from nas_env.table.model_surrogate import FORMAT, MEASURES
 from nas_env.table.surrogate import analytic, encode
+from nas_env.table.surrogate_evaluator import result_template
 from nas_env.tasks.kinds import kind_of_metric
 
 _LOADED: dict[str, tuple[dict[str, Any], dict[str, GPPredictor]]] = {}
@@ -97,22 +98,7 @@ class ModelSurrogateEvaluator:
         self.fidelity = Fidelity(**self.meta["fidelities"][self.rung])
         self.task_id: str = self.meta["task"]
         self._results: dict[str, EvalResult] = {}
-        self._template = {
-            "task": self.task_id,
-            "metric": self.meta["metric"],
-            "task_fingerprint": self.meta["task_fingerprint"],
-            "baseline_loss": self.meta["baseline_loss"],
-            "fidelity": self.fidelity.name,
-            "fidelity_config": self.fidelity.to_dict(),
-            "backend": "surrogate",
-            "device": "cpu",
-            "precision": "fp32",
-            "seed": self.meta.get("seed"),
-            "steps": self.fidelity.steps,
-            "evaluator_version": self.meta["evaluator_version"],
-            "source": "surrogate",
-            "cache_hit": True,
-        }
+        self._template = result_template(self.meta, self.fidelity)
 
     @property
     def vocab_size(self) -> int:

@@ -74,6 +74,26 @@ def load_benchmark(path: str | Path) -> dict[str, Any]:
     return loaded
 
 
+def result_template(meta: dict[str, Any], fidelity: Fidelity) -> dict[str, Any]:
+    """The fields every result a surrogate benchmark serves carries, from its meta."""
+    return {
+        "task": meta["task"],
+        "metric": meta["metric"],
+        "task_fingerprint": meta["task_fingerprint"],
+        "baseline_loss": meta["baseline_loss"],
+        "fidelity": fidelity.name,
+        "fidelity_config": fidelity.to_dict(),
+        "backend": "surrogate",
+        "device": "cpu",
+        "precision": "fp32",
+        "seed": meta.get("seed"),
+        "steps": fidelity.steps,
+        "evaluator_version": meta["evaluator_version"],
+        "source": "surrogate",
+        "cache_hit": True,
+    }
+
+
 class SurrogateEvaluator:
     """Serves one rung of a surrogate benchmark (default: the top rung).
 
@@ -103,22 +123,7 @@ class SurrogateEvaluator:
         self.fidelity = Fidelity(**self.meta["fidelities"][self.rung])
         self.task_id: str = self.meta["task"]
         self._results: dict[str, EvalResult] = {}
-        self._template = {
-            "task": self.task_id,
-            "metric": self.meta["metric"],
-            "task_fingerprint": self.meta["task_fingerprint"],
-            "baseline_loss": self.meta["baseline_loss"],
-            "fidelity": self.fidelity.name,
-            "fidelity_config": self.fidelity.to_dict(),
-            "backend": "surrogate",
-            "device": "cpu",
-            "precision": "fp32",
-            "seed": self.meta.get("seed"),
-            "steps": self.fidelity.steps,
-            "evaluator_version": self.meta["evaluator_version"],
-            "source": "surrogate",
-            "cache_hit": True,
-        }
+        self._template = result_template(self.meta, self.fidelity)
 
     @property
     def vocab_size(self) -> int:

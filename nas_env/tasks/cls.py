@@ -49,6 +49,14 @@ def stratified_quotas(sizes: Sequence[int], count: int) -> list[int]:
     return quotas
 
 
+def class_prior_loss(train: torch.Tensor, val: torch.Tensor, num_classes: int) -> float:
+    """Held-out cross-entropy of the training labels' class frequencies (add-one smoothed),
+    scored on every held-out label: what a classifier that ignores its input reaches."""
+    counts = torch.bincount(train, minlength=num_classes).double() + 1.0
+    log_p = counts.log() - counts.sum().log()
+    return float(-log_p[val].mean())
+
+
 def stratified_selection(
     y: torch.Tensor, num_classes: int, count: int, fingerprint: str
 ) -> torch.Tensor:
@@ -224,9 +232,7 @@ class ClsTask:
         held-out example: what a classifier that ignores its input reaches, the yardstick
         `quality` scores normalise against.
         """
-        counts = torch.bincount(self._y["train"], minlength=self.num_classes).double() + 1.0
-        log_p = counts.log() - counts.sum().log()
-        return float(-log_p[self._y["val"]].mean())
+        return class_prior_loss(self._y["train"], self._y["val"], self.num_classes)
 
     def class_counts(self, split: str = "train") -> dict[str, int]:
         """Examples per class name in ``split``."""

@@ -25,7 +25,7 @@ from models import TaskSpec
 from nas_env.checks import check_choice, check_int
 from nas_env.errors import ConfigError
 from nas_env.tasks.batch import Batch, iter_batches
-from nas_env.tasks.cls import stratified_selection
+from nas_env.tasks.cls import class_prior_loss, stratified_selection
 from nas_env.tasks.kinds import TASK_KINDS
 from nas_env.tasks.split import SPLITS
 
@@ -181,9 +181,7 @@ class SeriesTask:
 
     def baseline_loss(self) -> float:
         """Held-out cross-entropy of the training split's class priors (add-one smoothed)."""
-        counts = torch.bincount(self._y["train"], minlength=self.num_classes).double() + 1.0
-        log_p = counts.log() - counts.sum().log()
-        return float(-log_p[self._y["val"]].mean())
+        return class_prior_loss(self._y["train"], self._y["val"], self.num_classes)
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(x (N, T, C) float32, mask (N, T), labels (N,))`` of ``split``."""
