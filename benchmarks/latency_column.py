@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from nas_env.latency.model import features, fit, matrix  # noqa: E402
-from nas_env.latency.profile import default_path  # noqa: E402
+from nas_env.latency.profile import default_path, fastest_rows  # noqa: E402
 from nas_env.ranking import kendall_tau  # noqa: E402
 from nas_env.space import load_space  # noqa: E402
 
@@ -48,13 +48,7 @@ def compare(space_name: str, tables: list[Path], seed: int = 0) -> dict[str, Any
     space = load_space(space_name)
     path = default_path(space.name, "cpu")
     meta = json.loads(path.read_text(encoding="utf-8"))
-    rows: dict[str, dict[str, Any]] = {}
-    for line in path.with_suffix(".rows.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        best = rows.get(row["key"])
-        if best is None or row["latency_ms"] < best["latency_ms"]:
-            rows[row["key"]] = row
-    ordered = list(rows.values())  # first-timed order: the profile's genome order
+    ordered = fastest_rows(path)  # first-timed order: the profile's genome order
     x = matrix([features(r["genes"], meta["family"], space.task, meta["batch"]) for r in ordered])
     y = np.array([r["latency_ms"] for r in ordered])
     order = np.random.default_rng(seed).permutation(len(ordered))

@@ -120,19 +120,13 @@ def run_profile(args: argparse.Namespace) -> int:
 def run_refit(args: argparse.Namespace) -> int:
     """The ``refit`` command: fit a profile again from its timed rows, keeping its device,
     protocol and sample (after the model gained a feature; no timing)."""
-    from nas_env.latency.profile import fit_profile
+    from nas_env.latency.profile import fastest_rows, fit_profile
     from nas_env.space import load_space
 
     path = Path(args.path)
     meta = json.loads(path.read_text(encoding="utf-8"))
     space = load_space(meta["space"])
-    best: dict[str, dict[str, Any]] = {}
-    for line in path.with_suffix(".rows.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        kept = best.get(row["key"])
-        if kept is None or row["latency_ms"] < kept["latency_ms"]:
-            best[row["key"]] = row
-    rows = [{"key": k, "genes": r["genes"], "latency_ms": r["latency_ms"]} for k, r in best.items()]
+    rows = fastest_rows(path)
     keep = {k: v for k, v in meta.items() if k not in ("costs", "features", "fit", "format")}
     profile = fit_profile(rows, keep, space.task)
     path.write_text(json.dumps(profile, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -139,6 +139,18 @@ def load_profile(
     return Profile(path, meta)
 
 
+def fastest_rows(path: str | Path) -> list[dict[str, Any]]:
+    """A profile's timed rows (``<profile>.rows.jsonl``), one per genome: its fastest pass,
+    in the order the genomes were first timed (the profile's genome order)."""
+    best: dict[str, dict[str, Any]] = {}
+    for line in Path(path).with_suffix(".rows.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        kept = best.get(row["key"])
+        if kept is None or row["latency_ms"] < kept["latency_ms"]:
+            best[row["key"]] = row
+    return [{"key": k, "genes": r["genes"], "latency_ms": r["latency_ms"]} for k, r in best.items()]
+
+
 def fit_profile(
     rows: list[dict[str, Any]], meta: dict[str, Any], task: Any, seed: int = 0
 ) -> dict[str, Any]:
