@@ -171,6 +171,9 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, model_type: str = "bp
     byte_fallback = vocab_size >= BYTE_FALLBACK_MIN_VOCAB and not char
     writer = io.BytesIO()
     iterator: Iterator[str] = iter(lines)
+    # The model file records every option passed, so a BPE model is trained with exactly the
+    # options it always had (its bytes, hence every task fingerprint, must not change).
+    char_options = {"hard_vocab_limit": False} if char else {}
     spm.set_random_generator_seed(0)
     try:
         spm.SentencePieceTrainer.train(
@@ -178,7 +181,6 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, model_type: str = "bp
             model_writer=writer,
             model_type="char" if char else "bpe",
             vocab_size=vocab_size,
-            hard_vocab_limit=not char,
             input_sentence_size=0,
             shuffle_input_sentence=False,
             max_sentence_length=MAX_LINE_BYTES,
@@ -199,6 +201,7 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int, model_type: str = "bp
             # tokenizer (hence every task fingerprint) must be the same on every machine.
             num_threads=1,
             minloglevel=2,
+            **char_options,
         )
     except RuntimeError as exc:
         raise _explain(exc, vocab_size, len(lines)) from exc
