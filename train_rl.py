@@ -373,29 +373,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"budget: {change}")
         from agents.session import run_job
         from agents.vec_env import process_threads
+        from analyze.report import report_run
 
         with process_threads(config.threads):
-            return run_job(config, after=draw_plots)
+            return run_job(config, after=report_run)
     except (UsageError, HyperparamError, NASEnvError) as exc:
         print(f"nas-train: error: {exc}", file=sys.stderr)
         return 2
-
-
-def draw_plots(run_dir: Path) -> None:
-    """Draw the run's report (`analyze`) into ``RUN_DIR/plots`` and say where it is."""
-    import warnings
-
-    from analyze.load import AnalyzeError, load_runs
-    from analyze.report import make_report
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            report = make_report(load_runs([str(run_dir)]), str(run_dir / "plots"), force=True)
-    except AnalyzeError as exc:  # a run with nothing to plot is still a finished run
-        print(f"plots: none ({exc})")
-        return
-    print(f"plots: {report.parent} (report {report.name})")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from analyze.load import AnalyzeError, AnalyzeWarning, Run
+from analyze.load import AnalyzeError, AnalyzeWarning, Run, load_runs
 from analyze.plots_compare import plot_best_so_far, plot_metric
 from analyze.plots_failures import plot_failures
 from analyze.plots_genes import plot_genes
@@ -193,3 +193,16 @@ def make_report(
     text = json.dumps(summaries, indent=2, default=str)
     (out / "summary.json").write_text(text + "\n", encoding="utf-8")
     return report
+
+
+def report_run(run_dir: Path) -> None:
+    """Draw one finished run's report into ``RUN_DIR/plots`` and say where it is (the
+    command line's last step); a run with nothing to plot is still a finished run."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = make_report(load_runs([str(run_dir)]), str(run_dir / "plots"), force=True)
+    except AnalyzeError as exc:
+        print(f"plots: none ({exc})")
+        return
+    print(f"plots: {report.parent} (report {report.name})")

@@ -121,7 +121,7 @@ def export_onnx(model: nn.Module, task: TaskSpec, folder: str | Path) -> Path | 
         _Logits(model.cpu()).eval(),
         (example,),
         str(path),
-        input_names=["frames" if task.is_series else "tokens"],
+        input_names=["frames" if task.reads_frames else "tokens"],
         output_names=["logits"],
         dynamo=True,
         external_data=False,

@@ -107,7 +107,7 @@ class AssemblyClassifier(nn.Module):
         task, H, A, B = config.task, config.hidden, config.units, config.blocks
         self.inputs: nn.Module = (
             nn.Linear(int(task.channels), H)  # type: ignore[arg-type]
-            if task.is_series
+            if task.reads_frames
             else nn.Embedding(task.vocab_size, H)
         )
         self.blocks = nn.Parameter(torch.randn(B, A, A) / A**0.5)  # within each assembly
@@ -179,7 +179,7 @@ def assembly_params(config: AssemblyConfig) -> int:
     task, H, A = config.task, config.hidden, config.units
     classes = int(task.num_classes)  # type: ignore[arg-type]
     channels = int(task.channels or 0)
-    inputs = channels * H + H if task.is_series else task.vocab_size * H
+    inputs = channels * H + H if task.reads_frames else task.vocab_size * H
     recurrent = config.blocks * A * A + H + config.coupling + H  # blocks, bias, couplings, gates
     return inputs + recurrent + 2 * H + H + H * classes + classes  # LayerNorm, query, head
 

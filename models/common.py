@@ -49,7 +49,7 @@ def check_inputs(x: torch.Tensor, task: TaskSpec) -> None:
     Raises:
         ValueError: On a wrong rank, dtype, channel count or length.
     """
-    if not task.is_series:
+    if not task.reads_frames:
         check_tokens(x, task)
         return
     if x.dim() != 3 or not x.is_floating_point() or x.shape[2] != task.channels:
@@ -68,7 +68,7 @@ def example_input(
 ) -> torch.Tensor:
     """A pseudo-random input of ``batch`` rows at the task's full length: token ids in
     ``[0, vocab_size)``, or standard-normal frames for a ``series`` task."""
-    if task.is_series:
+    if task.reads_frames:
         shape = (batch, task.seq_len, int(task.channels))  # type: ignore[arg-type]
         return torch.randn(shape, generator=generator)
     return torch.randint(0, task.vocab_size, (batch, task.seq_len), generator=generator)

@@ -121,9 +121,11 @@ class TransformerConfig:
             raise ModelConfigError(
                 f"TransformerConfig.task={self.task!r} is invalid; allowed: a TaskSpec"
             )
-        if self.task.is_series:
-            raise ModelConfigError("the transformer family reads token ids; task kind 'series' "
-                                   "is invalid (allowed: lm, cls, image; series: rnn)")  # fmt: skip
+        if self.task.reads_frames:
+            raise ModelConfigError(
+                f"the transformer family reads token ids; task kind {self.task.kind!r} (real-"
+                "valued frames) is invalid (allowed: tasks of token ids; frames: rnn, assembly)"
+            )
         layers = check_int(self.layers, gene_where(fam, "layers"))
         d_model = check_int(self.d_model, gene_where(fam, "d_model"))
 

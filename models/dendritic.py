@@ -72,7 +72,7 @@ class DendriticConfig:
             raise ModelConfigError(
                 f"DendriticConfig.task={self.task!r} is invalid; allowed: a TaskSpec"
             )
-        if self.task.is_lm or self.task.is_series:
+        if self.task.is_lm or self.task.reads_frames:
             raise ModelConfigError(
                 f"the dendritic family classifies token ids read as numbers; task kind "
                 f"{self.task.kind!r} is invalid (allowed: cls, image)"

@@ -111,7 +111,9 @@ class RNNLM(nn.Module):
     def __init__(self, config: RNNConfig) -> None:
         super().__init__()
         if not config.task.is_lm:
-            raise ModelConfigError(f"RNNLM needs task kind 'lm', got {config.task.kind!r}")
+            raise ModelConfigError(
+                f"RNNLM needs a language-modelling task, got {config.task.kind!r}"
+            )
         self.config = config
         self.embedding = nn.Embedding(config.task.vocab_size, config.embed_dim)
         self.rnn = RNNStack(config)
@@ -166,12 +168,12 @@ class RNNClassifier(nn.Module):
         super().__init__()
         task = config.task
         if task.is_lm or task.num_classes is None:
-            raise ModelConfigError(f"RNNClassifier needs task kind 'cls', got {task.kind!r}")
+            raise ModelConfigError(f"RNNClassifier needs a classification task, got {task.kind!r}")
         self.config = config
         # token ids are embedded; a series' real-valued frames are projected
         self.embedding: nn.Module = (
             nn.Linear(int(task.channels), config.embed_dim)  # type: ignore[arg-type]
-            if task.is_series
+            if task.reads_frames
             else nn.Embedding(task.vocab_size, config.embed_dim)
         )
         self.rnn = RNNStack(config)
@@ -229,7 +231,7 @@ def _layer_inputs(config: RNNConfig) -> list[int]:
 def rnn_params(config: RNNConfig) -> int:
     """Parameters of the model `build_model` makes from ``config``."""
     task, H = config.task, config.hidden_size
-    if task.is_series:  # the frames' input projection (weights and biases)
+    if task.reads_frames:  # the frames' input projection (weights and biases)
         count = int(task.channels) * config.embed_dim + config.embed_dim  # type: ignore[arg-type]
     else:
         count = task.vocab_size * config.embed_dim  # token embedding
@@ -254,7 +256,7 @@ def rnn_flops(config: RNNConfig) -> int:
         config.num_directions * GATES[config.cell] * H * (in_dim + H)
         for in_dim in _layer_inputs(config)
     )
-    if task.is_series:  # the frames' input projection is a matmul, not a lookup
+    if task.reads_frames:  # the frames' input projection is a matmul, not a lookup
         weights += int(task.channels) * config.embed_dim  # type: ignore[arg-type]
     if task.is_lm:
         weights += H * task.vocab_size

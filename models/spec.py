@@ -6,33 +6,34 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from models.checks import check_choice, check_int
+from models.checks import check_int
 from models.errors import ModelConfigError
-
-TASK_KINDS: tuple[str, ...] = ("lm", "cls", "image", "series")
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a model has to do: its task kind and the data dimensions it sees.
+    """What a model has to do: the data it reads and the outputs it gives.
+
+    The model side never asks which task kind it serves, only for the shape of its inputs
+    and outputs, so that a new task kind of an existing shape needs nothing here:
+
+    * outputs: one next-token distribution per position (a causal language model) when
+      ``num_classes`` is None, else one label per sequence;
+    * inputs: token ids in ``[0, vocab_size)`` (an image's quantised intensities, row by
+      row, are ids too), or, when ``channels`` is set, real-valued frames of ``channels``
+      values (``vocab_size`` 0).
 
     Attributes:
-        kind: ``"lm"`` for a causal language model (next-token prediction at every
-            position), ``"cls"`` for sequence classification (one label per sequence) or
-            ``"image"`` for image classification (one label per image; its pixels are
-            quantised intensities, a fixed-length sequence of ids, row by row) or
-            ``"series"`` for multivariate time-series classification (real-valued
-            frames of ``channels`` values, not ids).
-        vocab_size: Number of token ids (an image's intensity levels); inputs must lie
-            in ``[0, vocab_size)``. 0 for ``"series"`` (no ids).
+        kind: The task kind's name (``"lm"``, ``"cls"``, ``"image"``, ``"series"``: the
+            kinds of `nas_env.tasks.kinds`), recorded and quoted in messages. ``"lm"``
+            promises per-position outputs (``num_classes`` None).
+        vocab_size: Number of token ids; 0 when the inputs are frames.
         seq_len: Maximum sequence length (context size) the model is built for (an
             image's pixel count).
-        num_classes: Number of labels; required and > 1 for ``"cls"`` and ``"image"``,
-            must be ``None`` for ``"lm"``.
+        num_classes: Number of labels (>= 2), or None for a causal language model.
         pad_id: Optional padding token id. Classifiers derive a padding mask from it when
             no explicit mask is passed.
-        channels: Values per frame of a ``"series"`` task (required there, None
-            elsewhere).
+        channels: Values per frame when the inputs are real-valued frames (None for ids).
 
     Raises:
         ModelConfigError: A field is invalid; the message names it and what is allowed.
@@ -46,36 +47,36 @@ class TaskSpec:
     channels: int | None = None
 
     def __post_init__(self) -> None:
-        check_choice(self.kind, "TaskSpec.kind", TASK_KINDS)
-        if self.kind == "series":
-            if self.vocab_size != 0 or self.channels is None:
+        if not isinstance(self.kind, str) or not self.kind.isidentifier():
+            raise ModelConfigError(
+                f"TaskSpec.kind={self.kind!r} is invalid; allowed: a task kind's name "
+                "(lm, cls, image, series, ...)"
+            )
+        if self.channels is not None:
+            if self.vocab_size != 0:
                 raise ModelConfigError(
-                    f"TaskSpec(kind='series', vocab_size={self.vocab_size!r}, channels="
-                    f"{self.channels!r}) is invalid; allowed: vocab_size=0 (real-valued "
-                    "frames, no ids) and channels >= 1"
+                    f"TaskSpec(kind={self.kind!r}, vocab_size={self.vocab_size!r}, channels="
+                    f"{self.channels!r}) is invalid; allowed: vocab_size=0 with channels "
+                    "(real-valued frames, no ids), or channels=None with token ids"
                 )
             object.__setattr__(self, "channels", check_int(self.channels, "TaskSpec.channels"))
         else:
-            if self.channels is not None:
-                raise ModelConfigError(
-                    f"TaskSpec.channels={self.channels!r} is invalid for kind {self.kind!r}; "
-                    "allowed: None (channels belong to series tasks)"
-                )
             vocab = check_int(self.vocab_size, "TaskSpec.vocab_size")
             object.__setattr__(self, "vocab_size", vocab)
         object.__setattr__(self, "seq_len", check_int(self.seq_len, "TaskSpec.seq_len"))
-        if self.kind != "lm":
-            if self.num_classes is None:
+        if self.num_classes is not None:
+            if self.kind == "lm":
                 raise ModelConfigError(
-                    f"TaskSpec.num_classes=None is invalid for kind {self.kind!r}; allowed: "
-                    "an integer >= 2"
+                    f"TaskSpec.num_classes={self.num_classes!r} is invalid for kind 'lm'; "
+                    "allowed: None (a language model predicts vocab_size tokens)"
                 )
             num_classes = check_int(self.num_classes, "TaskSpec.num_classes", 2)
             object.__setattr__(self, "num_classes", num_classes)
-        elif self.num_classes is not None:
+        elif self.kind != "lm" or self.channels is not None:
             raise ModelConfigError(
-                f"TaskSpec.num_classes={self.num_classes!r} is invalid for kind 'lm'; "
-                "allowed: None (a language model predicts vocab_size tokens)"
+                f"TaskSpec.num_classes=None is invalid for kind {self.kind!r}"
+                f"{' with channels' if self.channels is not None else ''}; allowed: an "
+                "integer >= 2 (only kind 'lm' over token ids predicts tokens)"
             )
         if self.pad_id is not None:
             pad_id = check_int(self.pad_id, "TaskSpec.pad_id", 0)
@@ -88,13 +89,13 @@ class TaskSpec:
 
     @property
     def is_lm(self) -> bool:
-        """Whether this is a causal language-modelling task."""
-        return self.kind == "lm"
+        """Whether the model predicts the next token at every position (a causal LM)."""
+        return self.num_classes is None
 
     @property
-    def is_series(self) -> bool:
+    def reads_frames(self) -> bool:
         """Whether inputs are real-valued frames ``(B, T, channels)``, not token ids."""
-        return self.kind == "series"
+        return self.channels is not None
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the spec as a plain JSON-serialisable dict (``channels`` only when set,

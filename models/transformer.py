@@ -155,7 +155,7 @@ class TransformerClassifier(nn.Module):
         task = config.task
         if task.is_lm or task.num_classes is None:
             raise ModelConfigError(
-                f"TransformerClassifier needs task kind 'cls', got {task.kind!r}"
+                f"TransformerClassifier needs a classification task, got {task.kind!r}"
             )
         self.config = config
         self.transformer = TransformerBackbone(config)

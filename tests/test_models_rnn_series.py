@@ -34,10 +34,12 @@ def test_counts_and_padding(cell: str, cell_norm: bool, pooling: str) -> None:
 
 
 def test_specs_and_families_that_read_ids_refuse_series() -> None:
-    with pytest.raises(ModelConfigError, match=r"vocab_size=0 .* and channels >= 1"):
+    with pytest.raises(ModelConfigError, match=r"allowed: vocab_size=0 with channels"):
         TaskSpec(kind="series", vocab_size=5, seq_len=29, num_classes=9, channels=12)
-    with pytest.raises(ModelConfigError, match="channels belong to series tasks"):
+    with pytest.raises(ModelConfigError, match=r"vocab_size=0 with channels"):
         TaskSpec(kind="cls", vocab_size=5, seq_len=29, num_classes=9, channels=12)
+    with pytest.raises(ModelConfigError, match=r"TaskSpec\.vocab_size"):
+        TaskSpec(kind="series", vocab_size=0, seq_len=29, num_classes=9)  # ids, none
     assert "channels" not in TaskSpec(kind="lm", vocab_size=5, seq_len=8).to_dict()
     assert TaskSpec.from_dict(SERIES.to_dict()) == SERIES
     with pytest.raises(ModelConfigError, match="transformer family reads token ids"):
@@ -47,3 +49,33 @@ def test_specs_and_families_that_read_ids_refuse_series() -> None:
     model = build_model({"cell": "gru"}, SERIES)
     with pytest.raises(ValueError, match=r"allowed: a float tensor of shape \(B, T, 12\)"):
         model(torch.zeros(2, 29, dtype=torch.long))
+
+
+@pytest.mark.parametrize("family", ["transformer", "rnn", "dendritic"])
+def test_a_new_task_kind_of_a_known_shape_needs_nothing_on_the_model_side(family: str) -> None:
+    # The models read the spec's shape (ids or frames, tokens or labels), not the kind's name.
+    spec = TaskSpec(kind="audio_tags", vocab_size=17, seq_len=16, num_classes=4)
+    genes = {"transformer": {"layers": 1}, "rnn": {"cell": "gru"}}.get(family, {})
+    if family == "dendritic":
+        genes = {"architecture": "dendritic_simple"}
+    model = build_model(genes, spec)
+    logits = model(torch.randint(0, 17, (2, 16)))
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    assert logits.shape == (2, 4)
+    frames = TaskSpec(kind="sensor_windows", vocab_size=0, seq_len=8, num_classes=3, channels=5)
+    assert frames.reads_frames and not frames.is_lm
+    assert build_model({"cell": "gru"}, frames)(torch.zeros(2, 8, 5))[0].shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"kind": "", "vocab_size": 5, "seq_len": 8}, "TaskSpec.kind=''"),
+        ({"kind": "lm", "vocab_size": 5, "seq_len": 8, "num_classes": 3}, "for kind 'lm'"),
+        ({"kind": "cls", "vocab_size": 5, "seq_len": 8}, "num_classes=None is invalid"),
+        ({"kind": "lm", "vocab_size": 0, "seq_len": 8, "channels": 2}, "with channels"),
+    ],
+)
+def test_a_spec_of_no_known_shape_is_refused(kwargs: dict, match: str) -> None:
+    with pytest.raises(ModelConfigError, match=match):
+        TaskSpec(**kwargs)

@@ -307,12 +307,10 @@ class NASEnv(gym.Env):
         if self.mode == "edit":
             incumbent = self._incumbent[1] if self._incumbent is not None else None
             chosen = (options or {}).get("genome")
-            genome = start_genome(self.space, self.start, chosen, incumbent, self.np_random)
-            self.genome = genome
-            result = self.evaluator.evaluate(genome)
-            self.result = result
-            self.score = self.reward_fn.score(result) if result.ok else 0.0
-            self._keep_best(genome, result)
+            self.genome = start_genome(self.space, self.start, chosen, incumbent, self.np_random)
+            self.result = self.evaluator.evaluate(self.genome)
+            self.score = self.reward_fn.score(self.result) if self.result.ok else 0.0
+            self._keep_best(self.genome, self.result)
         return self._observation(), self._info("reset")
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -338,12 +336,9 @@ class NASEnv(gym.Env):
         info = self._info(name)
         candidate = info["result"] if result is self.result else result.to_dict()
         info.update(
-            status=result.status,
-            cache_hit=result.cache_hit,
-            candidate=candidate,
-            candidate_genome=new.to_dict()["genes"],
-            candidate_key=new.key(),
-        )
+            status=result.status, cache_hit=result.cache_hit, candidate=candidate,
+            candidate_genome=new.to_dict()["genes"], candidate_key=new.key(),
+        )  # fmt: skip
         return self._observation(), float(reward) * self.reward_scale, False, False, info
 
     def _design_step(self, index: int) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:

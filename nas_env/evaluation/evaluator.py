@@ -365,14 +365,9 @@ class Evaluator:
             keep.append(model)
         autocast = self.precision.dtype if self.precision.autocast and not onnx else None
         scores = score_heldout(
-            shipped.runner,
-            self.task,
-            self.seq_len,
-            self.fidelity.batch_size,
-            self.fidelity.eval_tokens,
-            self.device,
-            autocast,
-        )
+            shipped.runner, self.task, self.seq_len, self.fidelity.batch_size,
+            self.fidelity.eval_tokens, self.device, autocast,
+        )  # fmt: skip
         if time.perf_counter() > deadline:
             raise TimedOut(f"wall-clock cap {self.fidelity.max_seconds:g} s reached in validation")
         profile = None if onnx else self.latency_profile
