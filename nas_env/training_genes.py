@@ -10,7 +10,9 @@ the cache key), in the records and in the observation.
 * ``weight_decay``: AdamW's decoupled weight decay;
 * ``warmup``: the warm-up as a fraction of the schedule's steps (0 to 0.5);
 * ``schedule``: ``cosine`` (to ``min_lr_ratio``), ``linear`` (to ``min_lr_ratio``) or
-  ``constant`` after the warm-up (`nas_env.evaluation.fidelity.SCHEDULES`);
+  ``constant`` after the warm-up, ``onecycle`` (PyTorch's OneCycleLR, its rise the
+  warm-up) or ``plateau`` (halved when the training loss stalls; `nas_env.evaluation.
+  schedules`, `nas_env.evaluation.fidelity.SCHEDULES`);
 * ``label_smoothing``: the training loss's label smoothing (0 to 0.5; held-out scoring
   is never smoothed).
 

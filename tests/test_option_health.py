@@ -63,11 +63,12 @@ def variations(space: SearchSpace) -> list[tuple[str, Genome]]:
     """The default genome with one gene set to each of its other choices (a per-layer
     gene on every layer; another layer count repeats the per-layer defaults). Training
     genes are a recipe, not an option of the model (a learning rate too low for the
-    budget is a finding of the search, not a broken option): they stay at their default."""
+    budget is a finding of the search, not a broken option): they stay at their default,
+    but for the schedule, whose every shape must train."""
     default = dict(space.default_genome())
     out = []
     for gene in space.genes:
-        if gene.name in TRAINING_GENES:
+        if gene.name in TRAINING_GENES and gene.name != "schedule":
             continue
         for choice in gene.choices:
             genes = dict(default)

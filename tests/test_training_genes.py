@@ -46,7 +46,7 @@ def test_bad_values_name_the_gene(gene: str, value: object, message: str) -> Non
 
 
 def test_schedules_and_the_cache_token() -> None:
-    for name in ("cosine", "linear", "constant"):
+    for name in ("cosine", "linear", "constant", "plateau"):
         level = Fidelity.resolve("fast", lr_schedule=name)
         rates = [level.lr_at(s) for s in range(level.steps)]
         assert rates[level.warmup_steps] == pytest.approx(level.lr)
@@ -60,7 +60,8 @@ def test_schedules_and_the_cache_token() -> None:
     assert "lr_schedule" not in token and "label_smoothing" not in token
     assert "lr_schedule=linear" in linear.cache_token()
     with pytest.raises(
-        ConfigError, match='lr_schedule: "cyclic" is not allowed; allowed: cosine, linear, constant'
+        ConfigError,
+        match='"cyclic" is not allowed; allowed: cosine, linear, constant, onecycle, plat',
     ):
         Fidelity.resolve("fast", lr_schedule="cyclic")
 

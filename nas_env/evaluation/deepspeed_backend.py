@@ -39,6 +39,7 @@ from nas_env.evaluation.loop import (
     set_lr,
 )
 from nas_env.evaluation.precision import Precision
+from nas_env.evaluation.schedules import plateau_of
 from nas_env.tasks.kinds import task_kind
 
 DEFAULT_CONFIG = CONFIG_DIR / "deepspeed.json"
@@ -207,13 +208,16 @@ def train_deepspeed(
         last = float("nan")
         check_every = 1 if device.type == "cpu" else 16
         tally = LossTally(fidelity, device)
+        plateau = plateau_of(fidelity, optimizer)
         for step in range(fidelity.steps):
-            set_lr(optimizer, fidelity.lr_at(step))
+            set_lr(optimizer, fidelity.lr_at(step) * (plateau.scale if plateau else 1.0))
             batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(engine.device)
             loss = forward_loss(engine, batch, kind, fidelity.label_smoothing)
             engine.backward(loss)
             engine.step()
             tally.add(loss, step)
+            if plateau is not None:
+                plateau.add(loss, step)
             if (step + 1) % check_every == 0 or step + 1 == fidelity.steps:
                 last = check_progress(loss, step, deadline)
         if device.type == "cuda":

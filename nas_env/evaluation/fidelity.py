@@ -23,6 +23,7 @@ from nas_env.checks import (
     suggest,
 )
 from nas_env.errors import ConfigError
+from nas_env.evaluation.schedules import onecycle_lr
 
 _FIELDS = (
     "steps",
@@ -43,9 +44,11 @@ _FIELDS = (
     "label_smoothing",
 )
 LR_SCALINGS = ("width",)
-SCHEDULES = ("cosine", "linear", "constant")
-"""How the learning rate falls after the warm-up: to ``lr * min_lr_ratio`` along a half
-cosine or a straight line, or not at all."""
+SCHEDULES = ("cosine", "linear", "constant", "onecycle", "plateau")
+"""How the learning rate moves: after the warm-up, to ``lr * min_lr_ratio`` along a half
+cosine or a straight line, or not at all; or PyTorch's one-cycle curve (its rise is the
+warm-up), or constant until the training loss stops improving, then halved at each
+plateau (`nas_env.evaluation.schedules`)."""
 # The fields that change how a candidate trains (a signal's level must match them).
 TRAINING_FIELDS = tuple(
     f for f in _FIELDS if f not in ("tokens", "eval_tokens", "max_seconds", "signal")
@@ -81,8 +84,9 @@ class Fidelity:
         lr_scaling: ``width``: every matrix but the embeddings trains at
             ``lr * 64 / fan_in`` (muP-style for Adam), so that one learning rate does not
             favour one width; None: one learning rate for all.
-        lr_schedule: After the warm-up, `SCHEDULES`: ``cosine`` (default), ``linear`` or
-            ``constant``.
+        lr_schedule: `SCHEDULES`: after the warm-up ``cosine`` (default), ``linear`` or
+            ``constant``; ``onecycle`` (OneCycleLR's defaults); ``plateau`` (constant,
+            halved when the training loss stops improving: the loop applies that part).
         label_smoothing: Label smoothing of the training loss (0 to 0.5; held-out scoring
             is never smoothed).
     """
@@ -149,9 +153,11 @@ class Fidelity:
     def lr_at(self, step: int) -> float:
         """Learning rate for optimizer step ``step`` (0-based): warm-up, then the
         ``lr_schedule`` (cosine by default)."""
+        if self.lr_schedule == "onecycle":
+            return onecycle_lr(self.lr, step, self.total_steps, self.warmup_steps)
         if step < self.warmup_steps:
             return self.lr * (step + 1) / self.warmup_steps
-        if self.lr_schedule == "constant":
+        if self.lr_schedule in ("constant", "plateau"):  # plateau: times `Plateau.scale`
             return self.lr
         span = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / span)

@@ -28,6 +28,7 @@ from torch.nn import functional as F
 from nas_env.evaluation.failures import Diverged, TimedOut
 from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.precision import Precision
+from nas_env.evaluation.schedules import plateau_of
 from nas_env.tasks.kinds import TaskKind, task_kind
 
 
@@ -279,8 +280,9 @@ def train_torch(
     start = time.perf_counter()
     last = float("nan")
     tally = LossTally(fidelity, device)
+    plateau = plateau_of(fidelity, optimizer)  # after the restore: its state is there
     for step in range(first, fidelity.steps):
-        set_lr(optimizer, fidelity.lr_at(step))
+        set_lr(optimizer, fidelity.lr_at(step) * (plateau.scale if plateau else 1.0))
         batch = task.sample_batch(fidelity.batch_size, seq_len, generator).to(device)
         with torch.autocast(device.type, dtype=precision.dtype, enabled=precision.autocast):
             loss = forward_loss(model, batch, kind, fidelity.label_smoothing)
@@ -298,6 +300,8 @@ def train_torch(
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         tally.add(loss, step)
+        if plateau is not None:
+            plateau.add(loss, step)
         if (step + 1) % check_every == 0 or step + 1 == fidelity.steps:
             last = check_progress(loss, step, deadline)
     if device.type == "cuda":
