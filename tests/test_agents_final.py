@@ -81,3 +81,47 @@ def test_named_baselines_are_measured_like_candidates_and_reported() -> None:
     lines = baseline_lines(found)
     assert lines[0].startswith("named baselines") and "llama-like" in lines[2]
     assert baseline_lines([]) == []
+
+
+def test_candidates_trained_side_by_side_give_the_sequential_results(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from agents.final import final_training
+    from agents.final_pool import final_workers
+    from nas_env.evaluation import Evaluator
+    from nas_env.genome import Genome
+    from nas_env.samples import uniform_sample
+    from nas_env.space import SearchSpace
+
+    space = SearchSpace.load("tiny")
+    genomes = uniform_sample(space, 3, 5)
+    kwargs = {"vocab_size": 256, "cache": False, "device": "cpu"}
+    finals = {}
+    for workers in (1, 2):
+        run = tmp_path / f"w{workers}"
+        run.mkdir()
+        with (run / "episodes.jsonl").open("w") as fh:
+            for rank, genome in enumerate(genomes):
+                record = {"genome_key": genome.key(), "genome": dict(genome), "score": -rank}
+                fh.write(json.dumps({**record, "status": "ok"}, default=list) + "\n")
+        data = final_training(
+            run, "nas_env/TransformerLM-v2", kwargs, 3, "tiny", per_depth=0, workers=workers
+        )
+        weights = load_file(str(run / "model" / "model.safetensors"))
+        finals[workers] = (data, weights)
+    (one, _), (two, w2) = finals[1], finals[2]
+
+    def trained(data: dict) -> list[tuple]:  # latency is timed anew: not compared
+        return [(c["final"]["val_loss"], c["final"]["params"]) for c in data["candidates"]]
+
+    assert trained(one) == trained(two) and len(one["candidates"]) == 3
+    # The winner's model came back from a worker: the weights a training here gives.
+    winner = next(c for c in two["candidates"] if c["genome_key"] == two["winner"])
+    saved = json.loads((tmp_path / "w2" / "model" / "model.json").read_text())
+    assert saved["meta"]["genome_key"] == winner["genome_key"]
+    evaluator = Evaluator("tiny", fidelity="tiny", cache=False, vocab_size=256)
+    _, model = evaluator.train_model(Genome.from_genes(evaluator.space, winner["genome"]))
+    here = model.state_dict()
+    assert w2 and all(w2[k].equal(here[k]) for k in w2)  # (tied copies are saved once)
+    assert final_workers(5, threads=1) >= 1 and final_workers(1, threads=1) == 1
+    assert final_workers(5, threads=10_000) == 1
