@@ -25,7 +25,7 @@ from nas_env.training_genes import TRAINING_GENES
 
 MARGIN: dict[str, float] = {
     "tiny": 0.25, "modern": 0.25, "cls": 0.25, "rnn": 0.05, "dendritic": 0.5, "vowels": 0.5,
-    "rnn-lm": 0.25, "assembly": 0.5,
+    "rnn-lm": 0.25, "assembly": 0.5, "rnn-lm-char": 0.25,
 }  # fmt: skip
 """Nats per token (or example) below the baseline every option must reach. Recurrent
 classifiers learn slowest, and deep LSTMs least reproducibly across processors: at the
@@ -46,7 +46,9 @@ CHEAP: dict[str, dict[str, Any] | str] = {
     # recurrent LMs leave the unigram plateau late: at 300 steps stacked LSTMs and vanilla
     # cells are still on it (4.99 against the unigram's 4.99), at 800 they are 0.7-1.2 below
     "rnn-lm": {"steps": 800, "batch_size": 8, "lr": 5e-3, "warmup_steps": 30, "eval_tokens": 4096},
+    "rnn-lm-char": "rnn-lm-cheap",
 }
+CHEAP["rnn-lm-char"] = CHEAP["rnn-lm"]  # the same recipe, at character level
 TASKS = {
     "tiny": "lm/stdlib",
     "modern": "lm/stdlib",
@@ -56,6 +58,7 @@ TASKS = {
     "vowels": "series/japanese-vowels",
     "assembly": "series/japanese-vowels",
     "rnn-lm": "lm/stdlib",
+    "rnn-lm-char": "lm/stdlib-chars",
 }
 
 
