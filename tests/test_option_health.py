@@ -46,7 +46,6 @@ CHEAP: dict[str, dict[str, Any] | str] = {
     # recurrent LMs leave the unigram plateau late: at 300 steps stacked LSTMs and vanilla
     # cells are still on it (4.99 against the unigram's 4.99), at 800 they are 0.7-1.2 below
     "rnn-lm": {"steps": 800, "batch_size": 8, "lr": 5e-3, "warmup_steps": 30, "eval_tokens": 4096},
-    "rnn-lm-char": "rnn-lm-cheap",
 }
 CHEAP["rnn-lm-char"] = CHEAP["rnn-lm"]  # the same recipe, at character level
 TASKS = {
