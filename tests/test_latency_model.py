@@ -34,6 +34,23 @@ def test_counts_follow_the_genes() -> None:
     assert counts["attention_gflop"] == 0 and base["recurrent_mflop"] == 0
 
 
+def test_dendritic_and_assembly_counts_follow_their_structure() -> None:
+    dendritic = load_space("dendritic")
+    genome = dict(dendritic.default_genome())
+    simple = features({**genome, "architecture": "dendritic_simple"}, "dendritic", dendritic.task)
+    assert (simple["soma_blocks"], simple["head_ops"]) == (1.0, 1.0)
+    hidden = features(
+        {**genome, "architecture": "dendritic_with_hidden"}, "dendritic", dendritic.task
+    )
+    assert (hidden["soma_blocks"], hidden["head_ops"]) == (1.0, 4.0)
+    assembly = load_space("assembly")
+    genes = dict(assembly.default_genome())
+    coupled = features({**genes, "coupling": 8}, "assembly", assembly.task)
+    alone = features({**genes, "coupling": 0}, "assembly", assembly.task)
+    assert coupled["coupled_steps"] == assembly.task.seq_len and alone["coupled_steps"] == 0
+    assert simple["coupled_steps"] == 0 and coupled["head_ops"] == 0
+
+
 def test_fit_recovers_non_negative_costs_and_predicts_the_same_each_time() -> None:
     rng = np.random.default_rng(0)
     x = np.abs(rng.normal(size=(60, len(FEATURES))))

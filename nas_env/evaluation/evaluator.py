@@ -164,7 +164,7 @@ class Evaluator:
                 "recipe: use a measured level (fast, reference...)"
             )
         self.fidelity = fidelity
-        self.signal = checked_signal(fidelity)
+        self.signal = checked_signal(fidelity, self.space)
         self._fidelity_token = self._fidelity_key()
 
     def placed_on(self, device: str, precision: str) -> Evaluator:

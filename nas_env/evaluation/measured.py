@@ -16,7 +16,6 @@ import torch
 from nas_env.evaluation.loop import TrainOutcome
 from nas_env.evaluation.measure import Latency, Validation
 from nas_env.evaluation.signals import Signal
-from nas_env.evaluation.signals import features as signal_features
 from nas_env.genome import Genome
 from nas_env.tasks.kinds import TaskKind
 
@@ -78,7 +77,7 @@ def signal_scored(
     measurement kept in ``measured_val_loss``; unchanged without a signal."""
     if signal is None:
         return measured
-    estimate = signal.predict(signal_features(dict(genome), {**measured, **static}))
+    estimate = signal.estimate(dict(genome), {**measured, **static})
     return {
         **measured,
         "val_loss": estimate,

@@ -22,11 +22,16 @@ Features (`features`), all floats:
 * ``log_params``, ``log_flops``: natural logs of the analytic counts;
 * ``<gene>``: a numeric gene's value (``layers``, ``d_model``); ``mean:<gene>`` the mean
   of a per-layer numeric gene (``mean:ffn_ratio``);
-* ``<gene>=<value>``: 1.0 when a categorical gene has that value, else 0.0.
+* ``<gene>=<value>``: 1.0 when a categorical gene has that value, else 0.0;
+* ``prior``: for a signal that names a prior (``prior: <name>`` in its file), that prior's
+  prediction of the genome's held-out loss after long training from the genome alone
+  (`nas_env.evaluation.prior`: a Gaussian process fitted on long-trained genomes). Its file
+  is part of the signal: refitting it bumps the signal's version.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +115,8 @@ class Signal:
         weights: Feature name -> weight (per standard deviation).
         center: Feature name -> (mean, standard deviation) of the fitting sample.
         fitted_on: Free text: which genomes, which seeds.
+        extra: Other keys of the file, kept as they are (``stats``).
+        prior: The prior whose prediction is the feature ``prior`` ("" for none).
     """
 
     name: str
@@ -121,6 +128,20 @@ class Signal:
     center: Mapping[str, tuple[float, float]]
     fitted_on: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    prior: str = ""
+
+    def features(self, genes: Mapping[str, Any], measured: Mapping[str, Any]) -> dict[str, float]:
+        """`features` of one evaluation, with ``prior`` (the named prior's prediction for
+        the genome, `nas_env.evaluation.prior`) when the signal has a prior."""
+        out = features(genes, measured)
+        if self.prior:
+            out["prior"] = _prior(self.prior).predict(genes)
+        return out
+
+    def estimate(self, genes: Mapping[str, Any], measured: Mapping[str, Any]) -> float:
+        """The estimated held-out loss at `target` of one evaluation (`predict` of its
+        `features`)."""
+        return self.predict(self.features(genes, measured))
 
     @property
     def tag(self) -> str:
@@ -161,6 +182,7 @@ class Signal:
                 for name, w in self.weights.items()
             },
             **dict(self.extra),
+            **({"prior": self.prior} if self.prior else {}),
         }
 
     @classmethod
@@ -171,7 +193,7 @@ class Signal:
             data,
             where,
             ["version", "level", "target", "intercept", "features"],
-            ["fitted_on", "stats"],
+            ["fitted_on", "stats", "prior"],
         )
         weights: dict[str, float] = {}
         center: dict[str, tuple[float, float]] = {}
@@ -199,7 +221,16 @@ class Signal:
             center=center,
             fitted_on=str(data.get("fitted_on", "")),
             extra={"stats": data["stats"]} if "stats" in data else {},
+            prior=_text(data["prior"], f"{where}.prior") if "prior" in data else "",
         )
+
+
+@functools.cache
+def _prior(name: str) -> Any:
+    """The prior a signal names, loaded once per process."""
+    from nas_env.evaluation.prior import load_prior
+
+    return load_prior(name)
 
 
 def available_signals() -> list[str]:
@@ -266,12 +297,14 @@ def fit_ridge(
     return intercept, weights, center
 
 
-def checked_signal(fidelity: Any) -> Signal | None:
-    """The signal a fidelity names, checked against it (None when it names none).
+def checked_signal(fidelity: Any, space: Any = None) -> Signal | None:
+    """The signal a fidelity names, checked against it and the space it scores (None when
+    it names none).
 
     Raises:
-        ConfigError: Unknown signal, or one fitted on a level that trains differently
-            from ``fidelity`` (its features would mean something else).
+        ConfigError: Unknown signal, one fitted on a level that trains differently from
+            ``fidelity`` (its features would mean something else), or one whose prior
+            encodes genes ``space`` lacks.
     """
     if not fidelity.signal:
         return None
@@ -287,4 +320,13 @@ def checked_signal(fidelity: Any) -> Signal | None:
             f"{signal.level!r}, which trains differently ({', '.join(changed)}); use that "
             "level's training fields or signal=None"
         )
+    if signal.prior and space is not None:
+        prior = _prior(signal.prior)
+        mismatch = prior.mismatch(space)
+        if mismatch:
+            raise ConfigError(
+                f"fidelity {fidelity.name!r}: signal {signal.tag}'s prior {prior.name!r} reads "
+                f"the genes of space {prior.space.name!r}; space {space.name!r} {mismatch}: "
+                "use a level without a prior (search, rerank, fast...)"
+            )
     return signal

@@ -21,7 +21,12 @@ profile's batch size and context, from the model config alone:
   ``lstm_cell_steps``, ``gru_cell_steps``, ``vanilla_cell_steps``: the same for the
   LayerNorm cells (``cell_norm``), which step in Python and cost more per step;
 * ``recurrent_mflop``: the recurrent matmuls' multiply-adds (gates x hidden^2 per step),
-  which run one small step at a time and cost more per FLOP than the input projections.
+  which run one small step at a time and cost more per FLOP than the input projections;
+* ``soma_blocks``, ``head_ops``: a dendritic network's somata (1 or 0: their reshape, product
+  and sum) and the modules of its head (linear layers and activations), which at tens of
+  microseconds a forward pass are most of its cost;
+* ``coupled_steps``: an RNN assembly's time steps that also gather, scale and add its
+  couplings between assemblies (0 without couplings).
 
 A profile stores the feature names it was fitted with; a feature added later counts as
 cost 0 in an older profile (it was absent from that profile's space).
@@ -63,7 +68,12 @@ FEATURES: tuple[str, ...] = (
     "gru_cell_steps",
     "vanilla_cell_steps",
     "recurrent_mflop",
+    "soma_blocks",
+    "head_ops",
+    "coupled_steps",
 )
+HEAD_OPS = {"dendritic_simple": 1, "soma_disabled": 3, "dendritic_with_hidden": 4}
+"""Modules of a dendritic head (`models.dendritic.DendriticClassifier`)."""
 GATES = {"lstm": 4, "gru": 3, "vanilla": 1}
 """Recurrent weight matrices (hidden x hidden) per step of each cell."""
 
@@ -96,9 +106,12 @@ def features(
         out["blocks"] = 1.0
         out["matmul_gflop"] = flops * tokens / 1e9
         out["vanilla_cell_steps"] = float(task.seq_len)
+        out["coupled_steps"] = float(task.seq_len if config.coupling else 0)
     elif isinstance(config, DendriticConfig):  # FLOPs are per example, not per pixel
         out["blocks"] = 1.0
         out["matmul_gflop"] = flops * batch / 1e9
+        out["soma_blocks"] = float(config.soma)
+        out["head_ops"] = float(HEAD_OPS[config.architecture])
     else:
         assert isinstance(config, RNNConfig)
         stacks = config.layers * config.num_directions
