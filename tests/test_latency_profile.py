@@ -118,3 +118,21 @@ def test_a_profile_with_a_feature_this_model_does_not_count_is_refused(
     path.write_text(json.dumps(meta))
     with pytest.raises(ConfigError, match=r"features warp_drive_steps are not counted.*refit"):
         load_profile(path, "tiny", "cpu", 1)
+
+
+def test_genomes_of_one_computation_are_ranked_once() -> None:
+    from nas_env.latency.profile import fit_profile
+
+    space = load_space("assembly")
+    base = dict(space.default_genome())
+    rows = []
+    for units in (8, 16, 32):
+        for blocks in (1, 2, 4, 8):
+            for lr in (0.0001, 0.001, 0.01, 0.1):  # the same network, timed four times
+                genes = {**base, "units": units, "blocks": blocks, "lr": lr, "coupling": 0}
+                latency = 0.1 + 0.01 * units * blocks / 8 + 0.0001 * lr
+                rows.append({"genes": genes, "latency_ms": latency})
+    meta = {"batch": 1, "family": "assembly"}
+    fit = fit_profile(rows, meta, space.task)["fit"]
+    assert fit["held_out"] == 10 and fit["computations"] < fit["held_out"]
+    assert fit["kendall_tau_computations"] > 0.9

@@ -143,6 +143,11 @@ def describe(path: Path, meta: dict[str, Any]) -> str:
         if "median_ape" in fit
         else "too few genomes to hold any out"
     )
+    if fit.get("computations", fit["held_out"]) < fit["held_out"]:
+        error += (
+            f"; {fit['computations']} distinct computations among them: Kendall tau "
+            f"{fit['kendall_tau_computations']:.3f}"
+        )
     costs = ", ".join(
         f"{n} {c:.4g}" for n, c in zip(meta["features"], meta["costs"], strict=True) if c
     )
