@@ -26,7 +26,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from agents.final_pool import FinalPool, final_workers
+from agents.final_pool import FinalPool, evaluate_candidate, final_workers
 from agents.records import metrics_of
 from nas_env.atomic import atomic_write_json
 from nas_env.genome import Genome
@@ -205,14 +205,6 @@ def _trains_on_cpu(evaluator: Any) -> bool:
     """Whether candidates train here on the CPU (and so can train side by side)."""
     trains = getattr(evaluator, "evaluate_with_model", None) is not None
     return trains and str(getattr(evaluator, "device", "cpu")) == "cpu"
-
-
-def evaluate_candidate(evaluator: Any, genome: Genome) -> tuple[Any, Any]:
-    """The result at the final fidelity and the trained model when there is one."""
-    with_model = getattr(evaluator, "evaluate_with_model", None)
-    if with_model is None:  # a table or surrogate: nothing is trained
-        return evaluator.evaluate(genome), None
-    return with_model(genome)
 
 
 def _save_model(

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from nas_env.genome import Genome
+
 _WORKER: dict[str, Any] = {}
 
 
@@ -28,6 +30,14 @@ def final_workers(candidates: int, threads: int | None = None) -> int:
     threads = threads or torch.get_num_threads()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(candidates, (cores or 1) // max(1, threads)))
+
+
+def evaluate_candidate(evaluator: Any, genome: Genome) -> tuple[Any, Any]:
+    """The result at the final fidelity and the trained model when there is one."""
+    with_model = getattr(evaluator, "evaluate_with_model", None)
+    if with_model is None:  # a table or surrogate: nothing is trained
+        return evaluator.evaluate(genome), None
+    return with_model(genome)
 
 
 def _start(env_id: str, env_kwargs: Mapping[str, Any], threads: int) -> None:
@@ -41,9 +51,7 @@ def _start(env_id: str, env_kwargs: Mapping[str, Any], threads: int) -> None:
 
 def _train(genes: Mapping[str, Any], folder: str) -> tuple[Any, bool]:
     """Train one candidate in this worker; its model saved in ``folder`` (when trained)."""
-    from agents.final import evaluate_candidate
     from models.artifact import save_trained
-    from nas_env.genome import Genome
     from nas_env.training_genes import model_genes
 
     base = _WORKER["env"].unwrapped

@@ -34,9 +34,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.signal_stats import regret  # noqa: E402
-from nas_env.evaluation.prior import build_prior, load_prior  # noqa: E402
+from nas_env.evaluation.prior import load_prior  # noqa: E402
 from nas_env.evaluation.signals import SIGNALS_DIR, fit_ridge, load_signal  # noqa: E402
 from nas_env.ranking import kendall_tau, spearman  # noqa: E402
+from nas_env.table.prior_fit import build_prior  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 TRUTH = DATA / "long_truth.jsonl"

@@ -13,11 +13,12 @@ import pytest
 from nas_env.errors import ConfigError
 from nas_env.evaluation import Evaluator
 from nas_env.evaluation.fidelity import Fidelity
-from nas_env.evaluation.prior import build_prior, load_prior, main
+from nas_env.evaluation.prior import load_prior
 from nas_env.evaluation.signals import checked_signal, load_signal
 from nas_env.ranking import kendall_tau
 from nas_env.samples import uniform_sample
 from nas_env.space import load_space
+from nas_env.table.prior_fit import build_prior, main
 
 
 def _truth(genes: dict) -> float:

@@ -35,6 +35,7 @@ import numpy as np
 
 from nas_env.errors import ConfigError, NASEnvError
 from nas_env.evaluation.fidelity import Fidelity
+from nas_env.table.features import encode
 from nas_env.table.regressors import (
     ESTIMATORS,
     GP,
@@ -43,7 +44,7 @@ from nas_env.table.regressors import (
     family,
     fit,
 )
-from nas_env.table.surrogate import encode, ranking
+from nas_env.table.surrogate import ranking
 from nas_env.table.surrogate_evaluator import FORMAT, load_benchmark
 
 HELD_OUT_PREFIX = "valid"

@@ -23,9 +23,9 @@ from nas_env.evaluation.fidelity import Fidelity
 from nas_env.evaluation.result import EvalResult
 from nas_env.genome import Genome
 from nas_env.space import SearchSpace
+from nas_env.table.features import analytic, encode
 from nas_env.table.gp_export import GPPredictor
 from nas_env.table.model_surrogate import FORMAT, MEASURES
-from nas_env.table.surrogate import analytic, encode
 from nas_env.table.surrogate_evaluator import result_template
 from nas_env.tasks.kinds import kind_of_metric
 

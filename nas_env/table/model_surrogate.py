@@ -31,6 +31,7 @@ import numpy as np
 
 from nas_env.errors import ConfigError
 from nas_env.evaluation.fidelity import Fidelity
+from nas_env.table.features import encode
 from nas_env.table.gp_export import export_gp
 from nas_env.table.long_surrogate import (
     HELD_OUT_PREFIX,
@@ -40,7 +41,7 @@ from nas_env.table.long_surrogate import (
     regret,
 )
 from nas_env.table.regressors import GP, choose_settings, fit
-from nas_env.table.surrogate import encode, ranking
+from nas_env.table.surrogate import ranking
 
 FORMAT = "nas_env-surrogate-model/1"
 MIN_TRAIN = 30
