@@ -177,7 +177,9 @@ def judge() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="fit and write the files")
-    parser.add_argument("--out", type=Path, default=None, help="report (prior_report.json)")
+    parser.add_argument(
+        "--out", "--json", type=Path, default=None, help="report (prior_report.json)"
+    )
     parser.add_argument("--quick", action="store_true", help="judge only, write nothing")
     args = parser.parse_args(argv)
     if args.write and not args.quick:
