@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-seed", type=int, default=0, help="the sample's seed (0)")
     parser.add_argument("--rows", type=Path, default=None, help="rows file (resumable)")
     parser.add_argument("--also", type=Path, default=None, help="more genomes (JSON lines)")
-    parser.add_argument("--out", type=Path, default=None, help="also write the summary here")
+    parser.add_argument(
+        "--out", "--json", type=Path, default=None, help="also write the summary here"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 genomes, tiny levels")
     args = parser.parse_args(argv)
     global SEARCH, TRUTH

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--space", default="mid", help="the space whose profile rows to use")
     parser.add_argument("--table", type=Path, action="append", default=[], help="a benchmark")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--out", "--json", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--quick", action="store_true", help="smoke run: mid's shipped tables")
     args = parser.parse_args(argv)
     if args.quick:

@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--genomes", type=int, default=24, help="uniform sample size (24)")
     parser.add_argument("--sample-seed", type=int, default=0, help="the sample's seed (0)")
     parser.add_argument("--rows", type=Path, default=None, help="rows file (resumable)")
-    parser.add_argument("--out", type=Path, default=None, help="also write the summary here")
+    parser.add_argument(
+        "--out", "--json", type=Path, default=None, help="also write the summary here"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 genomes at tiny")
     args = parser.parse_args(argv)
     if args.quick:

@@ -96,6 +96,13 @@ def test_fidelity_rank_samples_distinct_uniform_genomes() -> None:
     assert all(space.is_valid(g) for g in genomes)
 
 
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_every_benchmark_takes_the_options_run_all_passes(name: str) -> None:
+    # run_all calls each script with --quick and --json PATH (the slow test runs them all)
+    text = (ROOT / "benchmarks" / f"{name}.py").read_text(encoding="utf-8")
+    assert '"--quick"' in text and '"--json"' in text, name
+
+
 @pytest.mark.slow
 def test_run_all_quick_runs_every_benchmark(tmp_path: Path) -> None:
     proc = subprocess.run(

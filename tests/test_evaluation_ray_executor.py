@@ -157,3 +157,20 @@ def test_shutdown_cancels_what_is_in_flight_and_leaves_no_task_running(
     while worker_processes("ray::evaluate_task") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert worker_processes("ray::evaluate_task") == []
+
+
+def test_nothing_is_submitted_once_shut_down() -> None:
+    # A submission after ray.shutdown() would start a new local Ray instance from the pool
+    # thread that makes it (an interrupted search then exited 1 instead of 130).
+    from nas_env.evaluation.executors import WorkerLost
+    from nas_env.evaluation.ray_executor import RayExecutor
+
+    executor = RayExecutor.__new__(RayExecutor)
+    executor._lock = threading.Lock()
+    executor._closed = False
+    submitted: list[int] = []
+    assert executor._submit(lambda: submitted.append(1) or "ref") == "ref"
+    executor._closed = True
+    with pytest.raises(WorkerLost, match="shut down"):
+        executor._submit(lambda: submitted.append(2))
+    assert submitted == [1]

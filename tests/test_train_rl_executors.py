@@ -103,7 +103,7 @@ def ray_tasks_running() -> list[int]:
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_candidates_in_flight_and_resume_finishes(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    slow = "fidelity:{steps:150,batch_size:4,lr:0.001,eval_tokens:512}"
+    slow = "fidelity:{steps:400,batch_size:4,lr:0.001,eval_tokens:512}"
     args = cli("evolution", tmp_path, tmp_path / "r.sqlite", 12)
     args[args.index(FIDELITY)] = slow
     args += ["--hyperparams", "population_size:4", "sample_size:2", "--save-freq", "0"]
@@ -124,7 +124,7 @@ def test_ctrl_c_keeps_the_candidates_in_flight_and_resume_finishes(tmp_path: Pat
         if found and len(found[0].read_text().splitlines()) >= 2:
             episodes = found[0]
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert episodes is not None, "the search made no records"
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)

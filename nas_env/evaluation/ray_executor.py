@@ -163,9 +163,17 @@ class RayExecutor:
             with self._lock:
                 self._refs.discard(ref)
 
+    def _submit(self, call: Any) -> Any:
+        """``call()`` (a ``.remote`` submission) unless shut down: a submission after
+        ``ray.shutdown`` would start a new local Ray instance from a pool thread."""
+        with self._lock:
+            if self._closed:
+                raise WorkerLost("the Ray executor was shut down")
+            return call()
+
     def run(self, recipe: EvaluatorRecipe, genome: Genome) -> str:
         if not self.use_actors:
-            return self._get(self._task.remote(recipe, genome))
+            return self._get(self._submit(lambda: self._task.remote(recipe, genome)))
         actor = None
         while actor is None:  # never stuck waiting for an actor once shut down
             if self._closed:
@@ -175,7 +183,7 @@ class RayExecutor:
             except queue.Empty:
                 continue
         try:
-            result = self._get(actor.evaluate.remote(recipe, genome))
+            result = self._get(self._submit(lambda: actor.evaluate.remote(recipe, genome)))
         except WorkerLost:
             if not self._closed:  # its restarts are used up: a fresh actor keeps the pool's size
                 self.ray.kill(actor, no_restart=True)
