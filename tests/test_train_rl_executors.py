@@ -108,7 +108,9 @@ def test_ctrl_c_keeps_the_candidates_in_flight_and_resume_finishes(tmp_path: Pat
     args[args.index(FIDELITY)] = slow
     args += ["--hyperparams", "population_size:4", "sample_size:2", "--save-freq", "0"]
     args += ["--executor", "ray", "--workers", "2"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A fresh run, as a user's: nothing of an in-process Ray an earlier test started.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "train_rl.py"), *args],
         cwd=ROOT,
