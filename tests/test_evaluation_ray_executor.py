@@ -174,3 +174,44 @@ def test_nothing_is_submitted_once_shut_down() -> None:
     with pytest.raises(WorkerLost, match="shut down"):
         executor._submit(lambda: submitted.append(2))
     assert submitted == [1]
+
+
+def test_a_thread_waiting_on_an_evaluation_leaves_once_shut_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A blocking ray.get on a cancelled task could outlive Ray, and the evaluation pool
+    # joins its threads on close: an interrupted run then never exited.
+    from types import SimpleNamespace
+
+    from nas_env.evaluation import ray_executor
+    from nas_env.evaluation.executors import WorkerLost
+    from nas_env.evaluation.ray_executor import RayExecutor
+
+    monkeypatch.setattr(ray_executor, "POLL_S", 0.01)
+    waits: list[float] = []
+
+    def never_ready(refs: list[Any], timeout: float) -> tuple[list[Any], list[Any]]:
+        waits.append(timeout)
+        time.sleep(timeout)
+        return [], refs
+
+    executor = RayExecutor.__new__(RayExecutor)
+    executor.ray = SimpleNamespace(wait=never_ready, get=lambda ref: pytest.fail("not ready"))
+    executor._lock = threading.Lock()
+    executor._closed = False
+    errors: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            executor._wait("ref")
+        except WorkerLost as exc:
+            errors.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.1)
+    assert waiter.is_alive() and len(waits) > 1  # still waiting, polling
+    executor._closed = True
+    waiter.join(timeout=5)
+    assert not waiter.is_alive()
+    assert len(errors) == 1 and "shut down" in str(errors[0])

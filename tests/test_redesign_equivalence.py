@@ -1,5 +1,5 @@
 """Behaviour kept through the interface redesign: fixed genomes give the same results,
-scores and rewards, bit for bit, as before it.
+scores and rewards as before it.
 
 ``tests/data/redesign_equivalence.json`` was written by the code before the redesign
 (commit 4cd3d9c) with `results_of_cases` below: a language-model genome at ``tiny``
@@ -11,6 +11,14 @@ evaluator version) regenerates the file and says so. Evaluator version 5 changed
 default residual init; the superseded ids these cases make pass the old one
 (``residual_init="flat"``), so their numbers stayed bit for bit and only the version label
 in the file moved from 4 to 5.
+
+On the processor that wrote the file the results agree bit for bit. Another processor
+(another SIMD path in torch's CPU kernels) rounds differently, and a few hundred training
+steps carry that to ~0.2 % in a loss (~1 % in a perplexity) and ~2e-3 in a reward (the
+file was written on an Intel Xeon; an AMD EPYC and CI's runner agree with each other and
+differ from it by that much). So everything that is not a float must be equal, and floats
+within `REL_TOL` / `ABS_TOL`: checked to catch a learning rate 10 % lower, one more
+warm-up step or 10 % more steps in case 0.
 """
 
 from __future__ import annotations
@@ -42,6 +50,27 @@ KEEP = (
     "cost_steps", "calibration", "rung_val_loss", "evaluator_version", "task_fingerprint",
     "train_tokens", "scored_tokens",
 )  # fmt: skip
+
+
+REL_TOL = 2e-2
+ABS_TOL = 5e-3
+
+
+def assert_close(got: Any, expected: Any, where: str = "") -> None:
+    """``got == expected``, floats within `REL_TOL` or `ABS_TOL` (see the module docstring)."""
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and got.keys() == expected.keys(), where
+        for key in expected:
+            assert_close(got[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(got, list) and len(got) == len(expected), where
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+            assert_close(g, e, f"{where}[{i}]")
+    elif isinstance(expected, float) and not isinstance(got, bool):
+        assert isinstance(got, float | int), f"{where}: {got!r} against {expected!r}"
+        assert got == pytest.approx(expected, rel=REL_TOL, abs=ABS_TOL), where
+    else:
+        assert got == expected, f"{where}: {got!r} against {expected!r}"
 
 
 def fixed_latency(*args: Any, **kwargs: Any) -> Latency:
@@ -85,7 +114,7 @@ def test_results_are_those_of_the_code_before_the_redesign(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(latency_source, "measure_latency", fixed_latency)
         got = json.loads(json.dumps(results_of_cases_once(cache_root)[index], sort_keys=True))
-    assert got == expected
+    assert_close(got, expected)
 
 
 _MEMO: dict[str, list[dict[str, Any]]] = {}

@@ -129,7 +129,12 @@ def test_ctrl_c_keeps_the_candidates_in_flight_and_resume_finishes(tmp_path: Pat
         time.sleep(0.05)
     assert episodes is not None, "the search made no records"
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
+    try:
+        output, _ = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        pytest.fail(f"the interrupted run did not exit within 120 s:\n{output}")
     assert process.returncode == 130, output
     assert "interrupted" in output
     run = episodes.parent

@@ -25,12 +25,16 @@ import contextlib
 import os
 import queue
 import threading
+import time
 from typing import Any
 
 from nas_env.errors import ConfigError
 from nas_env.evaluation.executors import ExecutorSettings, WorkerLost
 from nas_env.evaluation.jobs import EvaluatorRecipe, run_evaluation
 from nas_env.genome import Genome
+
+POLL_S = 0.5
+"""How often a thread waiting on an evaluation checks that the executor is still open."""
 
 
 def import_ray() -> Any:
@@ -150,7 +154,7 @@ class RayExecutor:
                 raise WorkerLost("the Ray executor was shut down")
             self._refs.add(ref)
         try:
-            return str(self.ray.get(ref))
+            return str(self._wait(ref))
         except self._lost() as exc:
             raise WorkerLost(
                 f"the Ray worker died on all {1 + self.max_retries} attempt(s) "
@@ -162,6 +166,22 @@ class RayExecutor:
         finally:
             with self._lock:
                 self._refs.discard(ref)
+
+    def _wait(self, ref: Any) -> Any:
+        """``ray.get(ref)``, polled so that a thread waiting on it leaves within
+        `POLL_S` of `shutdown` (a blocking get on a cancelled task can outlive Ray itself,
+        and the evaluation pool joins its threads on close)."""
+        while True:
+            try:
+                ready, _ = self.ray.wait([ref], timeout=POLL_S)
+            except Exception:
+                if self._closed:
+                    raise WorkerLost("the Ray executor was shut down") from None
+                raise
+            if ready:
+                return self.ray.get(ref)
+            if self._closed:
+                raise WorkerLost("the Ray executor was shut down")
 
     def _submit(self, call: Any) -> Any:
         """``call()`` (a ``.remote`` submission) unless shut down: a submission after
@@ -207,6 +227,9 @@ class RayExecutor:
                 self.ray.cancel(ref, force=not self.use_actors)
         for actor in actors:
             self.ray.kill(actor, no_restart=True)
+        deadline = time.monotonic() + 10 * POLL_S
+        while self._refs and time.monotonic() < deadline:  # waiting threads leave `_wait`
+            time.sleep(POLL_S / 10)
         if self.owns_ray:
             self.ray.shutdown()
 
