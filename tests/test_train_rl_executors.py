@@ -99,6 +99,15 @@ def ray_tasks_running() -> list[int]:
     return pids
 
 
+def _default_sigint() -> None:
+    """In the child before it starts: Ctrl-C's default disposition, unblocked. A child
+    inherits an ignored or blocked SIGINT from its parent (Python then never raises
+    KeyboardInterrupt), and what an earlier test of the session did to the pytest process
+    is not a user's terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @pytest.mark.ray
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_candidates_in_flight_and_resume_finishes(tmp_path: Path) -> None:
@@ -115,6 +124,7 @@ def test_ctrl_c_keeps_the_candidates_in_flight_and_resume_finishes(tmp_path: Pat
         [sys.executable, str(ROOT / "train_rl.py"), *args],
         cwd=ROOT,
         env=env,
+        preexec_fn=_default_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -134,7 +144,11 @@ def test_ctrl_c_keeps_the_candidates_in_flight_and_resume_finishes(tmp_path: Pat
     except subprocess.TimeoutExpired:
         process.kill()
         output, _ = process.communicate()
-        pytest.fail(f"the interrupted run did not exit within 120 s:\n{output}")
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        pytest.fail(
+            f"the interrupted run did not exit within 120 s (this process: SIGINT handler "
+            f"{signal.getsignal(signal.SIGINT)}, blocked {blocked}):\n{output}"
+        )
     assert process.returncode == 130, output
     assert "interrupted" in output
     run = episodes.parent
