@@ -1,10 +1,10 @@
 """Train an RL agent (or run a search baseline) on a nas_env environment.
 
 ``python train_rl.py`` with no arguments runs the default job: MaskablePPO on
-``nas_env/MidLMDesign-v0``, starting from the shipped policy ``mid-design-v1`` (pretrained
+``nas_env/MidLMDesign-v1``, starting from the shipped policy ``mid-design-v1`` (pretrained
 on the surrogate benchmark of that space over random targets) and fine-tuned with real
-training at the registered ``search`` fidelity (100 steps scored by an estimate of the loss
-after long training; its measured Kendall tau against the ``long`` level is printed first),
+training at the registered ``search-gp`` fidelity (100 steps scored by an estimate of the
+loss after long training; its measured Kendall tau against the ``long`` level is printed first),
 on CPU with one torch thread and a progress bar, then the final training: its best
 ``DEFAULT_FINAL_TOP`` genomes and the best genome of each depth re-trained at the ``rerank``
 fidelity, the winner chosen on that, printed with both measurements, the space's targets,
@@ -32,15 +32,18 @@ if TYPE_CHECKING:
     from agents.config import RunConfig
 
 DEFAULT_ALGO = "maskable_ppo"
-DEFAULT_ENV = "nas_env/MidLMDesign-v0"
-DEFAULT_EDIT_ENV = "nas_env/MidLM-v0"
+DEFAULT_ENV = "nas_env/MidLMDesign-v1"
+DEFAULT_EDIT_ENV = "nas_env/MidLM-v1"
 """The default env of the search baselines, which edit genomes: the same space and training."""
 DEFAULT_ENV_KWARGS: dict[str, Any] = {}
 """Env kwargs the CLI gives `DEFAULT_ENV` (``--env-kwargs`` override them): none. The main
-job trains candidates at the registered ``search`` fidelity, the one `gymnasium.make`
-uses, chosen by ``benchmarks/signal_rank.py`` for how well it ranks genomes like the
+job trains candidates at the registered ``search-gp`` fidelity, the one `gymnasium.make`
+uses, chosen by ``benchmarks/prior_rank.py`` for how well it ranks genomes like the
 ``long`` level (the banner prints its Kendall tau)."""
-DEFAULT_PRETRAINED: dict[tuple[str, str], str] = {(DEFAULT_ALGO, DEFAULT_ENV): "mid-design-v1"}
+DEFAULT_PRETRAINED: dict[tuple[str, str], str] = {
+    (DEFAULT_ALGO, DEFAULT_ENV): "mid-design-v1",
+    (DEFAULT_ALGO, "nas_env/MidLMDesign-v0"): "mid-design-v1",
+}
 """The policy a run of (algo, env id) starts from when ``--pretrained`` is not given (``none``
 starts from scratch): the main job fine-tunes the design policy pretrained on the
 surrogate benchmark of its space."""
@@ -70,7 +73,7 @@ EXAMPLES = """examples:
   python train_rl.py --hyperparams learning_rate:1e-3 n_steps:32 \\
       --env-kwargs fidelity:fast reward:mnasnet device:cuda
   python train_rl.py --env-kwargs 'fidelity:{steps:100,batch_size:16,lr:3e-3}'
-  python train_rl.py --resume runs/maskable_ppo/TransformerLM-v2__0__20250101-120000 -n 1000
+  python train_rl.py --resume runs/maskable_ppo/TransformerLM-v3__0__20250101-120000 -n 1000
 """
 
 

@@ -111,7 +111,7 @@ class SearchBaseline:
         if getattr(base, "mode", "edit") != "edit":
             raise ValueError(
                 f"{self.name} needs an edit-mode env (mode='edit'), got mode={base.mode!r}; "
-                "use an edit id such as nas_env/TransformerLM-v2 or nas_env/BenchLM-v2"
+                "use an edit id such as nas_env/TransformerLM-v3 or nas_env/BenchLM-v2"
             )
         self.env = env
         self.base = base

@@ -282,7 +282,7 @@ def _env(config: RunConfig) -> None:
     if mode != "edit":
         raise RunConfigError(
             f"{config.algo} edits genomes: it needs an edit-mode env, but {config.env_id} runs "
-            f"in mode {mode!r}; use e.g. nas_env/MidLM-v0 or nas_env/BenchLM-v2"
+            f"in mode {mode!r}; use e.g. nas_env/MidLM-v1 or nas_env/BenchLM-v2"
         )
 
 

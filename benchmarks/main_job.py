@@ -2,11 +2,13 @@
 level.
 
 For each seed, runs the README's main job (``python train_rl.py``: MaskablePPO on
-``nas_env/MidLMDesign-v0`` from the shipped policy ``mid-design-v1``, then the final
-training of its best genomes and the best of each depth at the ``rerank`` fidelity), then
+``train_rl.DEFAULT_ENV`` from the shipped policy ``mid-design-v1``, then the final
+training of its best genomes and the best of each depth at the final fidelity), then
 the same command at learning rate 0 (the control: the shipped policy's designs without
-fine-tuning), random search, local search and regularized evolution on the same space and training
-(``nas_env/MidLM-v0``, their default) with the same number of unique candidate trainings
+fine-tuning), random search, local search and regularized evolution on the same space and
+training (``train_rl.DEFAULT_EDIT_ENV``, their default) with the same number of unique
+candidate trainings. The shipped rows files were measured with the v0 main job
+(``MidLMDesign-v0`` at ``search``, final training at ``rerank``)
 at the same search fidelity (every candidate trains on the same number of tokens, so the
 budgets are equal in tokens) and the same final training. Every winner is judged by its
 final-fidelity result: the default reward's score and the perplexity (the rerank signal's

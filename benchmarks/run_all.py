@@ -58,6 +58,7 @@ BENCHMARKS: dict[str, list[str]] = {
     + [f"--table=config/tables/{name}.npz" for name in ("mid", "mid-long", "mid-long-v2")],
     "main_job": ["--seeds", "0-9", "--rows", "benchmarks/data/main_job_rows.jsonl"],
     "prior_rank": [],
+    "prior_mid_rank": [],
 }
 """Script name -> the arguments of the full run (the ones BENCHMARKS.md quotes)."""
 

@@ -57,7 +57,7 @@ def test_the_command_line_builds_one_config_and_it_round_trips(tmp_path: Path) -
     config = prepare(*argv, "--hyperparams", "n_steps:8", "--no-progress", "--threads", "2")
     assert (config.algo, config.env_id, config.n_timesteps, config.seed) == (
         "ppo",
-        "nas_env/MidLMDesign-v0",
+        "nas_env/MidLMDesign-v1",
         40,
         2,
     )
@@ -73,7 +73,7 @@ def test_the_command_line_builds_one_config_and_it_round_trips(tmp_path: Path) -
 
 def test_a_config_is_frozen() -> None:
     config = prepare("--algo", "random", "--env-kwargs", "cache:false")
-    assert config.env_id == "nas_env/MidLM-v0"  # the baselines' default: they edit genomes
+    assert config.env_id == "nas_env/MidLM-v1"  # the baselines' default: they edit genomes
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.seed = 1  # type: ignore[misc]
     with pytest.raises(TypeError):

@@ -279,10 +279,10 @@ def test_naming_the_default_env_keeps_the_default_jobs_fidelity() -> None:
         return train_rl.resolve_env(args)
 
     bare = resolved([])
-    assert bare == resolved(["--env", "nas_env/MidLMDesign-v0"])
-    assert bare == resolved(["--env", "MidLMDesign-v0"])
+    assert bare == resolved(["--env", "nas_env/MidLMDesign-v1"])
+    assert bare == resolved(["--env", "MidLMDesign-v1"])
     assert "fidelity" not in bare[1]  # the registered level, the one gymnasium.make uses
-    assert resolved(["--env", "MidLMDesign-v0", "--env-kwargs", "fidelity:tiny"])[1] == {
+    assert resolved(["--env", "MidLMDesign-v1", "--env-kwargs", "fidelity:tiny"])[1] == {
         "fidelity": "tiny"
     }
 
@@ -291,6 +291,7 @@ def test_naming_the_default_env_keeps_the_default_jobs_fidelity() -> None:
     ("argv", "expected"),
     [
         ([], "mid-design-v1"),
+        (["--env", "MidLMDesign-v1"], "mid-design-v1"),
         (["--env", "MidLMDesign-v0"], "mid-design-v1"),
         (["--pretrained", "none"], None),
         (["--env", "TransformerLMDesign-v2"], None),
@@ -315,18 +316,18 @@ def test_the_fidelity_in_force_and_its_ranking_are_printed_at_start(
     from nas_env.evaluation import Fidelity
     from nas_env.evaluation.fidelity import measured_ranking
 
-    search = Fidelity.resolve("search")
+    search = Fidelity.resolve("search-gp")
     seq_len = search.seq_len or SearchSpace.load("mid").task.seq_len
     expected = (
-        f"fidelity: search ({search.steps} steps x {search.batch_size} x {seq_len}), "
+        f"fidelity: search-gp ({search.steps} steps x {search.batch_size} x {seq_len}), "
         f"scored by the signal {search.signal}; "
     )
-    tau = measured_ranking("mid", "search")["tau"]  # type: ignore[index]
+    tau = measured_ranking("mid", "search-gp")["tau"]  # type: ignore[index]
     seen: list[dict[str, Any]] = []
     monkeypatch.setattr(
         session, "run_job", lambda config, after=None: seen.append(dict(config.env_kwargs))
     )
-    for env in ([], ["--env", "nas_env/MidLMDesign-v0"]):
+    for env in ([], ["--env", "nas_env/MidLMDesign-v1"]):
         argv = [*env, "--env-kwargs", "cache:false", "--log-folder", str(tmp_path)]
         train_rl.main(argv)
         lines = capsys.readouterr().out.splitlines()
