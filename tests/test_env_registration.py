@@ -56,21 +56,24 @@ def test_ids_are_namespaced_and_versioned() -> None:
 
 
 @pytest.mark.slow  # real training; the default suite stays under 5 minutes
-def test_the_training_ids_search_with_the_long_training_signal(shared: Path) -> None:
+@pytest.mark.parametrize(
+    ("env_id", "level"),
+    [("nas_env/TransformerLM-v3", "search-gp"), ("nas_env/TransformerLM-v2", "search")],
+)
+def test_the_training_ids_search_with_the_long_training_signal(
+    env_id: str, level: str, shared: Path
+) -> None:
     from nas_env.evaluation.fidelity import Fidelity
     from nas_env.evaluation.signals import load_signal
 
-    for env_id, level in [
-        ("nas_env/TransformerLM-v2", "search"),
-        ("nas_env/TransformerLM-v0", "fast"),
-    ]:
-        assert nas_env.ENV_IDS[env_id]["kwargs"]["fidelity"] == level
-    search = Fidelity.resolve("search")
+    assert nas_env.ENV_IDS[env_id]["kwargs"]["fidelity"] == level
+    assert nas_env.ENV_IDS["nas_env/TransformerLM-v0"]["kwargs"]["fidelity"] == "fast"
+    search = Fidelity.resolve(level)
     signal = load_signal(search.signal)
     assert search.training_fields() == Fidelity.resolve(signal.level).training_fields()
     env = gym.make(
-        "nas_env/TransformerLM-v2",
-        fidelity=Fidelity.resolve("search", eval_tokens=1024),
+        env_id,
+        fidelity=Fidelity.resolve(level, eval_tokens=1024),
         device="cpu",
         cache=False,
         cache_root=shared,
