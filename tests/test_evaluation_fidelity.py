@@ -75,6 +75,8 @@ def test_measured_rankings_name_real_levels_and_plausible_figures() -> None:
             assert -1.0 <= row["tau"] <= 1.0 and -1.0 <= row["spearman"] <= 1.0
             assert row["s_per_candidate"] > 0
             assert measured_ranking(space, level)["tau"] == row["tau"]
+    assert measured_ranking("mid", "search-gp")["source"] == "benchmarks/prior_mid_rank.py"
+    assert measured_ranking("mid", "search")["source"] == "benchmarks/shape_signal_rank.py"
     assert measured_ranking("tiny", "no-such-level") is None
     assert measured_ranking("no-such-space", "fast") is None
 
@@ -83,8 +85,8 @@ def test_the_run_banner_says_how_well_its_fidelity_ranks() -> None:
     from agents.envs import describe_fidelity
     from nas_env.evaluation.fidelity import measured_ranking
 
-    line = describe_fidelity("nas_env/TransformerLM-v2", {})
-    ranking = measured_ranking("tiny", "search")
+    line = describe_fidelity("nas_env/TransformerLM-v3", {})
+    ranking = measured_ranking("tiny", "search-gp")
     assert ranking is not None and ranking["reference"] == "long"
     assert f"Kendall tau {ranking['tau']:.2f}" in line and "`long`" in line
     assert f"{ranking['tau_decision']:.2f} on {ranking['decision_genomes']} genomes" in line
