@@ -306,8 +306,9 @@ def measured_ranking(space: str, level: str) -> dict[str, Any] | None:
     sample), ``noise_tau`` (seed 0 against seed 1 at this level, when measured),
     ``reference``, ``genomes``, ``s_per_candidate``, ``source`` (the command that measured
     it: the space's, or the level's own where it names one) and, where measured on the
-    decision sample (genomes near the size target, `nas_env.samples`), ``tau_decision``, ``decision_genomes`` and ``regret_decision``
-    (the perplexity at the reference of the level's top pick over the best, minus 1).
+    decision sample (genomes near the size target, `nas_env.samples`), ``tau_decision``,
+    ``decision_genomes`` and ``regret_decision`` (the perplexity at the reference of the
+    level's top pick over the best, minus 1).
     """
     path = CONFIG_DIR / "fidelity_ranking.yaml"
     if not path.is_file():
