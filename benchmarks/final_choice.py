@@ -95,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", type=Path, default=None, help="long-truth rows of the picks")
     parser.add_argument("--plan", action="store_true", help="print the picks to train")
     parser.add_argument("--out", "--json", type=Path, default=None, help="the rows as JSON")
-    parser.add_argument("--quick", action="store_true", help="(no effect: reads runs only)")
     args = parser.parse_args(argv)
     signals = args.signals.split(",")
     truth = _long(args.long)

@@ -155,12 +155,9 @@ class NASEnv(gym.Env):
       ``residual_init="flat"`` (and serve ``bench-v4.sqlite``): their old results.
       ``SurrogateLM-v2`` and ``SurrogateLMDesign-v2``: v1's losses, latency from the
       ``mid`` space's CPU latency profile (``config/tables/mid-long-v2.npz``).
-    * v3 (``TransformerLM``, ``TransformerLMDesign``) and v1 (``MidLM``, ``MidLMDesign``):
-      scored at ``search-gp``: the estimate of the held-out loss after long training is a
-      prior fitted on long-trained genomes (`nas_env.evaluation.prior`), which ranks
-      genomes like long training better than ``search``'s ridge (BENCHMARKS.md, "A prior
-      fitted on long training"); the 100 steps still train and are recorded as
-      ``measured_val_loss``. Their previous versions keep ``search``.
+    * v3 (``TransformerLM``, ``TransformerLMDesign``), v1 (``MidLM``, ``MidLMDesign``):
+      fidelity ``search-gp``, scored by a prior fitted on long training
+      (`nas_env.evaluation.prior`); their previous versions keep ``search``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
