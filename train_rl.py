@@ -51,6 +51,8 @@ DEFAULT_FINAL_TOP = 3
 """Top genomes re-trained at the final fidelity after a search that trains candidates
 (with the best genome of each depth)."""
 DEFAULT_FINAL_FIDELITY = "rerank"
+"""The final training's level for language-model envs; other task kinds use their own
+(`nas_env.tasks.kinds.TaskKind.final_level`)."""
 CLI_ENV_KWARGS: dict[str, dict[str, Any]] = {DEFAULT_ENV: DEFAULT_ENV_KWARGS}
 """The CLI's own env kwargs per env id (applied before ``--env-kwargs``)."""
 FLAG_ARGUMENTS = tuple(a for a in ARGUMENTS if a.flag)
@@ -168,9 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--final-fidelity",
-        default=DEFAULT_FINAL_FIDELITY,
+        default=None,
         metavar="LEVEL",
-        help=f"fidelity level of the final training (default: {DEFAULT_FINAL_FIDELITY})",
+        help="fidelity level of the final training (default: the task kind's: "
+        f"{DEFAULT_FINAL_FIDELITY} for language models, long-cls, long-img, long-series)",
     )
     add(
         "--threads",
@@ -268,10 +271,10 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
     else:
         n_envs = args.n_envs
     save_freq = max(1, n_timesteps // 10) if args.save_freq is None else args.save_freq
+    from agents.envs import final_level, registered_kwargs
+
     final_top = args.final_top
     if final_top is None:
-        from agents.envs import registered_kwargs
-
         evaluator = {**registered_kwargs(env_id), **env_kwargs}.get("evaluator")
         served = evaluator in ("table", "surrogate")
         final_top = 0 if served else DEFAULT_FINAL_TOP
@@ -286,7 +289,7 @@ def prepare(args: argparse.Namespace, argv: list[str]) -> RunConfig:
         save_freq=save_freq,
         log_folder=args.log_folder,
         final_top=final_top,
-        final_fidelity=args.final_fidelity,
+        final_fidelity=args.final_fidelity or final_level(env_id, env_kwargs),
         final_baselines=args.final_baselines,
         pretrained=pretrained,
         command=tuple(argv),

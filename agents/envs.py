@@ -141,3 +141,15 @@ def resolve_cache(kwargs: Mapping[str, Any]) -> str | bool:
         path = Path(str(cache)).expanduser().absolute()
         return str(path / "results.sqlite" if path.is_dir() else path)
     return str(cache_dir(kwargs.get("cache_root")) / "results.sqlite")
+
+
+def final_level(env_id: str, kwargs: Mapping[str, Any]) -> str:
+    """The final training's level by default: the env's task kind's `final_level`
+    (``rerank`` for language models, ``long-cls``, ``long-img``, ``long-series``)."""
+    from nas_env.space import load_space
+    from nas_env.tasks.kinds import task_kind
+
+    merged = {**registered_kwargs(env_id), **kwargs}
+    space = merged.get("space", DEFAULT_SPACE)
+    kind = space.task.kind if hasattr(space, "task") else load_space(space).task.kind
+    return task_kind(kind).final_level

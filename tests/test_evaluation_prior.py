@@ -79,11 +79,14 @@ def test_the_shipped_prior_signals_score_with_the_prior(tmp_path: Path) -> None:
         feats = signal.features(genes, {"val_loss": 3.0, "params": 1e5, "flops_per_token": 1e5})
         assert feats["prior"] == load_prior("long-gp").predict(genes)
         assert math.isfinite(signal.estimate(genes, {"val_loss": 3.0}))
-    with pytest.raises(ConfigError, match=r"space 'cls' lacks tied_embeddings; searches pooling"):
-        checked_signal(Fidelity.resolve("search-gp"), load_space("cls"))
+    with pytest.raises(ConfigError, match=r"space 'rnn-lm' lacks activation, .*searches cell"):
+        checked_signal(Fidelity.resolve("search-gp"), load_space("rnn-lm"))
+    for name, kind in (("cls", "cls"), ("vowels", "series"), ("dendritic", "image")):
+        with pytest.raises(ConfigError, match=f"lm tasks; space '{name}' is a {kind} space"):
+            checked_signal(Fidelity.resolve("rerank"), load_space(name))
     result = Evaluator("tiny", fidelity="tiny", cache=False).evaluate(
         load_space("tiny").default_genome()
     )
     assert result.signal == ""  # a level without a signal measures as it is
-    with pytest.raises(ConfigError, match="prior 'long-gp'"):
+    with pytest.raises(ConfigError, match="is a cls space"):
         Evaluator("cls", task="cls/stdlib-modules", fidelity="search-gp", cache=False)

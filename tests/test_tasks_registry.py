@@ -21,7 +21,8 @@ def test_parse_task_ids() -> None:
     assert parse_task_id("lm/text:/data/x y.txt") == ("lm/text", "/data/x y.txt")
     assert parse_task_id("cls/stdlib-modules").name == "cls/stdlib-modules"
     assert parse_task_id("cls/jsonl:a.jsonl?text=t").argument == "a.jsonl?text=t"
-    assert len(TASK_IDS) == 8 and parse_task_id("image/digits").name == "image/digits"
+    assert len(TASK_IDS) == 9 and parse_task_id("image/digits").name == "image/digits"
+    assert parse_task_id("series/basic-motions").name == "series/basic-motions"
 
 
 @pytest.mark.parametrize(

@@ -55,3 +55,29 @@ def test_bad_requests_and_files_are_refused() -> None:
         parse_ts("@data\n1,2,3:4,5:a\n", "x.ts")
     series, labels, classes = parse_ts("@classLabel true a b\n@data\n1,2:3,4:b\n", "y.ts")
     assert classes == ["a", "b"] and labels == ["b"] and series[0].shape == (2, 2)
+
+
+def test_basic_motions_is_pinned_with_its_official_split() -> None:
+    task = make_task("series/basic-motions")
+    stats = task.stats()
+    assert (stats["train_examples"], stats["val_examples"]) == (40, 40)
+    assert (stats["channels"], stats["max_frames"], stats["num_classes"]) == (6, 100, 4)
+    assert stats["labels"] == ["Standing", "Running", "Walking", "Badminton"]
+    x, mask, y = task.arrays("val")
+    assert mask.all() and np.bincount(y).tolist() == [10] * 4  # equal lengths, balanced
+    assert task.fingerprint != make_task("series/japanese-vowels").fingerprint
+    assert task.baseline_loss() == pytest.approx(math.log(4))
+    batch = task.sample_batch(3, 100, torch.Generator().manual_seed(0))
+    assert batch.inputs.shape == (3, 100, 6)
+    with pytest.raises(ConfigError, match="series/basic-motion: no such data set"):
+        SeriesTask("basic-motion")
+
+
+def test_the_motions_space_builds_and_trains_on_it() -> None:
+    from nas_env.evaluation import Evaluator, TrainSettings
+
+    fidelity = {"steps": 3, "batch_size": 4, "lr": 1e-3}
+    evaluator = Evaluator("motions", "series/basic-motions", fidelity, TrainSettings(), False)
+    result = evaluator.evaluate(evaluator.space.default_genome())
+    assert result.status == "ok" and 0.0 <= result.accuracy <= 1.0
+    assert result.task_fingerprint == make_task("series/basic-motions").fingerprint

@@ -31,3 +31,25 @@ def test_a_run_saves_a_model_without_a_tokenizer(env_id: str, algo: str, tmp_pat
     task = model.config.task
     logits, _ = model(example_input(task, 2, torch.Generator().manual_seed(0)))
     assert logits.shape == (2, task.num_classes)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "extra", "level"),
+    [
+        ("nas_env/DendriticDigits-v0", [], "long-img"),
+        ("nas_env/RNNVowels-v0", [], "long-series"),
+        ("nas_env/RNNVowels-v0", ["space:motions", "task:series/basic-motions"], "long-series"),
+        ("nas_env/TransformerCls-v2", [], "long-cls"),
+        ("nas_env/MidLM-v1", [], train_rl.DEFAULT_FINAL_FIDELITY),
+    ],
+)
+def test_the_final_training_defaults_to_the_task_kinds_level(
+    env_id: str, extra: list[str], level: str, tmp_path: Path
+) -> None:
+    """A language model's final training is re-ranked by a signal fitted on language
+    models; any other kind trains its candidates at its own long level."""
+    argv = ["--algo", "random", "-n", "1", "--env", env_id, "--log-folder", str(tmp_path)]
+    if extra:
+        argv += ["--env-kwargs", *extra]
+    config = train_rl.prepare(train_rl.build_parser().parse_args(argv), argv)
+    assert config.final_fidelity == level

@@ -117,6 +117,8 @@ class Signal:
         fitted_on: Free text: which genomes, which seeds.
         extra: Other keys of the file, kept as they are (``stats``).
         prior: The prior whose prediction is the feature ``prior`` ("" for none).
+        task_kind: The task kind whose held-out loss it estimates (``lm``: the shipped
+            signals were fitted on language models of the pinned corpus).
     """
 
     name: str
@@ -129,6 +131,7 @@ class Signal:
     fitted_on: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     prior: str = ""
+    task_kind: str = "lm"
 
     def features(self, genes: Mapping[str, Any], measured: Mapping[str, Any]) -> dict[str, float]:
         """`features` of one evaluation, with ``prior`` (the named prior's prediction for
@@ -193,7 +196,7 @@ class Signal:
             data,
             where,
             ["version", "level", "target", "intercept", "features"],
-            ["fitted_on", "stats", "prior"],
+            ["fitted_on", "stats", "prior", "task_kind"],
         )
         weights: dict[str, float] = {}
         center: dict[str, tuple[float, float]] = {}
@@ -222,6 +225,7 @@ class Signal:
             fitted_on=str(data.get("fitted_on", "")),
             extra={"stats": data["stats"]} if "stats" in data else {},
             prior=_text(data["prior"], f"{where}.prior") if "prior" in data else "",
+            task_kind=_text(data.get("task_kind", "lm"), f"{where}.task_kind"),
         )
 
 
@@ -303,8 +307,8 @@ def checked_signal(fidelity: Any, space: Any = None) -> Signal | None:
 
     Raises:
         ConfigError: Unknown signal, one fitted on a level that trains differently from
-            ``fidelity`` (its features would mean something else), or one whose prior
-            encodes genes ``space`` lacks.
+            ``fidelity`` (its features would mean something else), on another task kind
+            than ``space``'s, or one whose prior encodes genes ``space`` lacks.
     """
     if not fidelity.signal:
         return None
@@ -319,6 +323,12 @@ def checked_signal(fidelity: Any, space: Any = None) -> Signal | None:
             f"fidelity {fidelity.name!r}: signal {signal.tag} was fitted on level "
             f"{signal.level!r}, which trains differently ({', '.join(changed)}); use that "
             "level's training fields or signal=None"
+        )
+    if space is not None and space.task.kind != signal.task_kind:
+        raise ConfigError(
+            f"fidelity {fidelity.name!r}: signal {signal.tag} estimates the held-out loss of "
+            f"{signal.task_kind} tasks; space {space.name!r} is a {space.task.kind} space: use "
+            "a level without a signal (the kind's own, such as long-cls, long-img, long-series)"
         )
     if signal.prior and space is not None:
         prior = _prior(signal.prior)

@@ -34,6 +34,8 @@ class TaskKind:
         loss_is_log_perplexity: The held-out loss is a mean token cross-entropy, so
             ``exp(loss)`` is a perplexity.
         predicts_classes: Held-out predictions are class indices (accuracy, macro-F1).
+        final_level: The fidelity level a search's final training uses by default (the
+            CLI's ``--final-fidelity``): where the kind's candidates are judged.
     """
 
     name: str
@@ -41,6 +43,7 @@ class TaskKind:
     higher_is_better: bool
     loss_is_log_perplexity: bool
     predicts_classes: bool
+    final_level: str
 
     def forward(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits, loss)`` of one batch (``model(inputs, targets)``)."""
@@ -72,23 +75,24 @@ class Classification(TaskKind):
 
 
 TASK_KINDS: dict[str, TaskKind] = {
+    # Re-ranked at `rerank`: 1,600 steps scored by a signal validated against long training.
     "lm": LanguageModelling(
         "lm", "perplexity", higher_is_better=False, loss_is_log_perplexity=True,
-        predicts_classes=False,
+        predicts_classes=False, final_level="rerank",
     ),
     "cls": Classification(
         "cls", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
-        predicts_classes=True,
+        predicts_classes=True, final_level="long-cls",
     ),
     # Images of quantised intensities, one id per pixel row by row (`nas_env.tasks.digits`).
     "image": Classification(
         "image", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
-        predicts_classes=True,
+        predicts_classes=True, final_level="long-img",
     ),
     # Real-valued frames (B, T, C) with a mask of the real frames (`nas_env.tasks.series`).
     "series": Classification(
         "series", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
-        predicts_classes=True,
+        predicts_classes=True, final_level="long-series",
     ),
 }  # fmt: skip
 """Every task kind by name."""

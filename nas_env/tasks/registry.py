@@ -13,8 +13,9 @@ Task ids:
 * ``cls/jsonl:PATH[?text=FIELD&label=FIELD]``: labelled texts from a JSON-lines file.
 * ``image/digits``: 8x8 handwritten digits (pinned; `nas_env.tasks.digits`), its own fixed
   stratified split (25 % held out; ``val_fraction`` does not apply) and no tokenizer.
-* ``series/japanese-vowels``: multivariate time series (UEA JapaneseVowels, pinned;
-  `nas_env.tasks.series`), the archive's official split, real-valued frames (no ids).
+* ``series/japanese-vowels``, ``series/basic-motions``: multivariate time series (UEA
+  JapaneseVowels and BasicMotions, pinned; `nas_env.tasks.series`), the archive's
+  official split, real-valued frames (no ids).
 
 The tokenizer of a task is trained on its training split only. Within one process a
 task is built once per set of arguments; across processes the tokenizer and the token
@@ -51,6 +52,7 @@ TASK_IDS: tuple[str, ...] = (
     "cls/jsonl:PATH[?text=FIELD&label=FIELD]",
     "image/digits",
     "series/japanese-vowels",
+    "series/basic-motions",
 )
 """The task id forms, for help texts."""
 
@@ -63,6 +65,7 @@ DEFAULT_VOCAB: dict[str, int] = {
     "cls/jsonl": 1024,
     "image/digits": LEVELS,
     "series/japanese-vowels": 0,  # real-valued frames: no ids
+    "series/basic-motions": 0,
 }
 """Default tokenizer vocabulary size per task kind."""
 

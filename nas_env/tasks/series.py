@@ -1,13 +1,17 @@
-"""Multivariate time-series classification: the ``series/japanese-vowels`` task.
+"""Multivariate time-series classification: the UEA archive's JapaneseVowels and BasicMotions.
 
-The data are the UEA archive's JapaneseVowels files (`.ts` format) as sktime ships them,
-pinned beside this module (xz-compressed, with their licence and the SHA-256 of the
-decompressed text): 9 speakers, 12 LPC cepstrum coefficients per frame, 7-29 frames per
-utterance, and the archive's official split (270 training, 370 test utterances; the test
-split is the held-out split). Each channel is standardised by the training split's mean
-and standard deviation over all real frames; series are right-padded with zeros to the
-longest (29 frames) and a mask marks the real frames. A batch's inputs are ``(B, T, C)``
-float32 (``TaskSpec(kind="series", seq_len=29, channels=12, num_classes=9)``).
+The data are the UEA archive's files (`.ts` format) as sktime ships them, pinned beside
+this module (xz-compressed, with their licences and the SHA-256 of the decompressed text),
+each with the archive's official split (the test split is the held-out split).
+JapaneseVowels: 9 speakers, 12 LPC cepstrum coefficients per frame, 7-29 frames per
+utterance, 270 training and 370 test utterances. BasicMotions: a smart watch's 3-D
+accelerometer and gyroscope (6 channels) over 10 seconds at 10 Hz (100 frames), 4
+activities (standing, running, walking, badminton), 40 training and 40 test recordings.
+Each channel is standardised by the training split's mean and standard deviation over all
+real frames; series are right-padded with zeros to the longest (29 frames for
+JapaneseVowels) and a mask marks the real frames. A batch's inputs are ``(B, T, C)``
+float32 (``TaskSpec(kind="series", seq_len=29, channels=12, num_classes=9)`` for
+JapaneseVowels, ``seq_len=100, channels=6, num_classes=4`` for BasicMotions).
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ DATASETS: dict[str, dict[str, str]] = {
         "val": "JapaneseVowels_TEST.ts",
         "train_sha256": "68a430eabd919cc77f40b1f5f3bc0dcafacc1486bca9260785aeb7d262cc78cd",
         "val_sha256": "b3d41d6a0ca3bcad3afb9ca7d4365382aa51341e2e58bae2a574babdda5b9462",
+    },
+    "basic-motions": {
+        "train": "BasicMotions_TRAIN.ts",
+        "val": "BasicMotions_TEST.ts",
+        "train_sha256": "8dc43cc6306cb679c888c01e26f91772ac4441a916da43bac8b79734a538b9d6",
+        "val_sha256": "79213102bc6fca1a398ad98ce1185dff0208fa3d1465e687f48288946b0ff8dc",
     },
 }
 """Pinned data sets by task name: the files of each split and their SHA-256."""
@@ -95,6 +105,9 @@ class SeriesTask:
 
     Args:
         name: A key of `DATASETS`.
+
+    Raises:
+        ConfigError: ``name`` is not a pinned data set.
     """
 
     kind = "series"
@@ -102,7 +115,12 @@ class SeriesTask:
     tokenizer = None  # real-valued frames: nothing to tokenise
 
     def __init__(self, name: str) -> None:
-        files = DATASETS[name]
+        files = DATASETS.get(name)
+        if files is None:
+            raise ConfigError(
+                f"series/{name}: no such data set (allowed: "
+                f"{', '.join('series/' + n for n in DATASETS)})"
+            )
         self.name = name
         parsed = {
             split: parse_ts(read_pinned(files[split], files[f"{split}_sha256"]), files[split])
