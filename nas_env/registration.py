@@ -135,8 +135,8 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 }
 
 
-def _surrogate(mode: str, table: str | None) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"space": "mid", "evaluator": "surrogate", "mode": mode}
+def _surrogate(mode: str, table: str | None, space: str = "mid") -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"space": space, "evaluator": "surrogate", "mode": mode}
     if table is not None:
         kwargs["table"] = table
     if mode == "edit":
@@ -146,6 +146,10 @@ def _surrogate(mode: str, table: str | None) -> dict[str, Any]:
 
 
 SURROGATE_IDS: dict[str, dict[str, Any]] = {
+    # The `modern` space (a mixer per layer, kv heads, three norms, deployment genes), served
+    # one genome at a time: Gaussian processes fitted on long training of deployed models.
+    "nas_env/SurrogateModern-v0": _surrogate("edit", "modern-long.npz", "modern"),
+    "nas_env/SurrogateModernDesign-v0": _surrogate("design", "modern-long.npz", "modern"),
     # v2: v1's losses; latency from the space's CPU latency profile, at v1's level.
     "nas_env/SurrogateLM-v2": _surrogate("edit", "mid-long-v2.npz"),
     "nas_env/SurrogateLMDesign-v2": _surrogate("design", "mid-long-v2.npz"),
@@ -155,8 +159,12 @@ SURROGATE_IDS: dict[str, dict[str, Any]] = {
     "nas_env/SurrogateLM-v0": _surrogate("edit", None),
     "nas_env/SurrogateLMDesign-v0": _surrogate("design", None),
 }
-"""The surrogate benchmark's ids (`nas_env.table.SurrogateEvaluator` over the 56,364 genomes
-of the ``mid`` space): ``-v2`` is ``-v1`` with the latency column of the space's CPU
+"""The surrogate benchmarks' ids. ``SurrogateModern-v0`` / ``SurrogateModernDesign-v0``
+serve the ``modern`` space's 282 million genomes one at a time
+(`nas_env.table.model_evaluator.ModelSurrogateEvaluator`, ``config/tables/modern-long.npz``:
+the deployed model's held-out loss at four marks of ``long``, 500 to 8,000 steps, its
+deployed size and latency). The others are `nas_env.table.SurrogateEvaluator` over the
+56,364 genomes of the ``mid`` space: ``-v2`` is ``-v1`` with the latency column of the space's CPU
 latency profile (``config/tables/mid-long-v2.npz``; the profile's ranking, scaled by one
 factor to ``-v1``'s median, where the targets were set), ``-v1`` predicts long training
 (``config/tables/mid-long.npz``, five rungs of ``long``: 500 to 8,000 steps; latency and

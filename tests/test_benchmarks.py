@@ -138,3 +138,18 @@ def test_promoted_runs_may_spend_enough_evaluations_to_reach_equal_compute(
     cap: the cap allows every candidate to stop at the lowest rung."""
     env_id = se.BENCHMARKS[version][0]
     assert se.asha_factor(env_id) == factor
+
+
+def test_a_space_too_large_to_list_is_scored_on_a_sample_and_what_runs_find() -> None:
+    """`modern` (282 million genomes) is scored on a seeded uniform sample; a genome a run
+    found outside it is scored afterwards, from the genes its record carries."""
+    env_id = se.BENCHMARKS["modern"][0]
+    scores, steps, sampled = se.surrogate_scores(env_id, sample=40)
+    assert sampled and len(scores) == 40 and steps == 8000
+    again, _, _ = se.surrogate_scores(env_id, sample=40)
+    assert again == scores
+    run = se.run_one("random", seed=3, budget=5, benchmark="modern")
+    assert len(run["keys"]) == len(run["genes"]) == 5
+    missing = [k for k in run["keys"] if k not in scores]
+    assert se.score_missing(env_id, [run], scores) == len(missing) > 0
+    assert [scores[k] for k in run["keys"]] == pytest.approx(run["scores"])

@@ -107,7 +107,14 @@ def test_both_checkers_pass(env_id: str, shared: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "env_id", ["nas_env/SurrogateLM-v2", "nas_env/SurrogateLMDesign-v2", "nas_env/BenchLM-v2"]
+    "env_id",
+    [
+        "nas_env/SurrogateLM-v2",
+        "nas_env/SurrogateLMDesign-v2",
+        "nas_env/SurrogateModern-v0",
+        "nas_env/SurrogateModernDesign-v0",
+        "nas_env/BenchLM-v2",
+    ],
 )
 def test_masked_observation_passes_both_checkers_and_carries_the_mask(env_id: str) -> None:
     if "Bench" in env_id and not HAS_TABLE:
