@@ -1,14 +1,19 @@
-"""Does a space's search level rank genomes like its truth level? For the small
-classification spaces (digits, time series), where a truth level costs seconds to minutes.
+"""Does a space's search level rank genomes like its truth level?
 
 ``--genomes`` genomes drawn uniformly from the valid genomes of ``--space`` (seed
 ``--sample-seed``) train at the search level (seeds 0 and 1: the noise floor) and at the
-truth level (seed 0); the summary gives Kendall tau and Spearman of held-out accuracy and
-loss between the levels, and the best genome of the sample at the truth level. Rows go to
-``--rows`` as they come (one per genome, level and seed; a run resumes).
+truth level (seed 0); the summary gives Kendall tau and Spearman of held-out accuracy
+(classification) and loss between the levels, and the best genome of the sample at the
+truth level. Rows go to ``--rows`` as they come (one per genome, level and seed; a run
+resumes). Where the truth costs hours (language models at ``long``), ``--truth-rows``
+reads it from `benchmarks/long_truth.py`'s rows of the same sample (its plan's sample
+seed and size) instead of training it here.
 
     python benchmarks/level_rank.py --space vowels --task series/japanese-vowels \\
         --search fast-series --truth long-series --rows benchmarks/data/vowels_rank_rows.jsonl
+    python benchmarks/level_rank.py --space rnn-lm --task lm/stdlib --search reference \\
+        --truth long --genomes 20 --sample-seed 91 \\
+        --truth-rows benchmarks/data/rnn_lm_long.jsonl --rows benchmarks/data/rnn_lm_rank_rows.jsonl
     python benchmarks/level_rank.py --quick
 """
 
@@ -60,13 +65,36 @@ def measure(
             start = time.perf_counter()
             result = evaluators[level, seed].evaluate(genome)
             row = {"key": genome.key(), "genes": dict(genome), "level": level, "seed": seed,
-                   "status": result.status, "accuracy": result.quality,
+                   "status": result.status, "accuracy": result.accuracy,
                    "val_loss": result.val_loss, "params": result.params,
                    "seconds": round(time.perf_counter() - start, 2)}  # fmt: skip
             done[genome.key(), level, seed] = row
             with rows_path.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(row, sort_keys=True) + "\n")
     return done
+
+
+def truth_rows(path: Path, space: str, level: str) -> Rows:
+    """`benchmarks/long_truth.py`'s rows (seed 0, the last segment: the level's full
+    training) as this benchmark's rows of ``level``."""
+    from nas_env.evaluation.fidelity import Fidelity
+    from nas_env.genome import Genome
+
+    steps = Fidelity.resolve(level).total_steps
+    loaded = load_space(space)
+    out: Rows = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row.get("seed", 0) != 0 or int(row["steps"]) != steps:
+            continue
+        key = Genome.from_genes(loaded, row["genes"]).key()
+        out[key, level, 0] = {
+            "key": key, "genes": row["genes"], "level": level, "seed": 0,
+            "status": row["status"], "accuracy": row.get("accuracy"),
+            "val_loss": row.get("val_loss"), "params": row.get("params"),
+            "seconds": row.get("train_seconds", 0.0),
+        }  # fmt: skip
+    return out
 
 
 def ranking(genomes: list[Any], rows: Rows, metric: str, search: str, truth: str) -> dict[str, Any]:
@@ -76,7 +104,7 @@ def ranking(genomes: list[Any], rows: Rows, metric: str, search: str, truth: str
         g.key()
         for g in genomes
         if all(
-            rows[g.key(), lv, s]["status"] == "ok"
+            (g.key(), lv, s) in rows and rows[g.key(), lv, s]["status"] == "ok"
             for lv, s in ((search, 0), (search, 1), (truth, 0))
         )
     ]
@@ -96,13 +124,19 @@ def ranking(genomes: list[Any], rows: Rows, metric: str, search: str, truth: str
 
 
 def summary(genomes: list[Any], rows: Rows, search: str, truth: str) -> dict[str, Any]:
-    """Both rankings, the best genome at the truth level and the seconds per genome."""
-    ok = [rows[g.key(), truth, 0] for g in genomes if rows[g.key(), truth, 0]["status"] == "ok"]
-    best = max(ok, key=lambda r: r["accuracy"]) if ok else None
+    """Both rankings (the loss's only for a language model), the best genome at the truth
+    level (by accuracy, else by loss) and the seconds per genome."""
+    ok = [rows[g.key(), truth, 0] for g in genomes if (g.key(), truth, 0) in rows]
+    ok = [r for r in ok if r["status"] == "ok"]
+    classes = bool(ok) and all(r.get("accuracy") is not None for r in ok)
+    best = (
+        max(ok, key=lambda r: r["accuracy"]) if classes else min(ok, key=lambda r: r["val_loss"])
+    ) if ok else None  # fmt: skip
+    keep = ("accuracy", "val_loss", "params", "genes")
     return {
-        "accuracy": ranking(genomes, rows, "accuracy", search, truth),
+        **({"accuracy": ranking(genomes, rows, "accuracy", search, truth)} if classes else {}),
         "val_loss": ranking(genomes, rows, "val_loss", search, truth),
-        "best_at_truth": best and {k: best[k] for k in ("accuracy", "params", "genes")},
+        "best_at_truth": best and {k: best[k] for k in keep},
         "seconds_per_genome": {
             level: statistics.median(r["seconds"] for r in rows.values() if r["level"] == level)
             for level in (search, truth)
@@ -121,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-seed", type=int, default=0, help="the sample's seed (0)")
     parser.add_argument("--rows", type=Path, default=None, help="rows file (resumable)")
     parser.add_argument(
+        "--truth-rows",
+        type=Path,
+        default=None,
+        help="read the truth from these benchmarks/long_truth.py rows instead of training it",
+    )
+    parser.add_argument(
         "--out", "--json", type=Path, default=None, help="also write the summary here"
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: 3 genomes at tiny")
@@ -133,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         rows_path.unlink(missing_ok=True)
     levels = ((args.search, 0), (args.search, 1), (args.truth, 0))
+    if args.truth_rows:
+        levels = levels[:2]
     rows = measure(args.space, args.task, genomes, rows_path, levels)
+    if args.truth_rows:
+        rows.update(truth_rows(args.truth_rows, args.space, args.truth))
     result = {
         "space": args.space,
         "task": args.task,
