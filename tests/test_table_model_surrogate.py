@@ -159,3 +159,33 @@ def test_the_env_serves_it_and_the_cli_describes_it(
     asha.close()
     assert main(["info", str(path)]) == 0
     assert "served per genome" in capsys.readouterr().out
+
+
+def test_size_and_latency_fit_on_untrained_deployments_scaled_to_the_loop(
+    tmp_path: Path,
+) -> None:
+    """``measures``: the deployed size and latency models fit on many cheap rows of
+    untrained deployments; latency is scaled by one factor to the trained rows' level."""
+    rows = tmp_path / "rows.jsonl"
+    write_rows(rows, "train", 40, seed=1)
+    write_rows(rows, "valid", 10, seed=3)
+    deployed = tmp_path / "deployed.jsonl"
+    with deployed.open("w", encoding="utf-8") as fh:
+        for genome in uniform_sample(SearchSpace.load("modern"), 150, 7):
+            genes = json.loads(json.dumps(dict(genome)))
+            quiet = truth(genes, 40)  # an idle machine: half the loop's latency
+            row = {"genes": genes, "size_mb": quiet["size_mb"],
+                   "latency_ms": quiet["latency_ms"] / 2}  # fmt: skip
+            fh.write(json.dumps(row) + "\n")
+    out = tmp_path / "m.npz"
+    meta = build_model_surrogate([rows], "modern", out, level="tiny", measures=[deployed])
+    size, latency = meta["report"]["size_mb"], meta["report"]["latency_ms"]
+    assert size["fitted_on"] == latency["fitted_on"] == "150 untrained deployments"
+    assert size["scale"] == 1.0 and latency["scale"] == pytest.approx(2.0, rel=0.05)
+    assert size["deployed_held_out"]["genomes"] == 30
+    assert size["held_out"]["median_ape"] < 0.1 and latency["held_out"]["median_ape"] < 0.1
+    assert str(deployed) in meta["data_sha256"]
+    served = ModelSurrogateEvaluator(out)
+    genome = uniform_sample(served.space, 1, 123)[0]
+    real = truth(dict(genome), 40)["latency_ms"]
+    assert served.evaluate(genome).latency_ms == pytest.approx(real, rel=0.15)

@@ -69,6 +69,13 @@ def add_surrogate_commands(sub: Any) -> None:
     model.add_argument("--level", default="long", help="the rows' fidelity level (long)")
     model.add_argument("--task", default="lm/stdlib", help="the rows' task (lm/stdlib)")
     model.add_argument("--seed", type=int, default=0, help="CV seed (0)")
+    model.add_argument(
+        "--measures",
+        action="append",
+        default=[],
+        help="rows of untrained deployments to fit size and latency on (repeatable; "
+        "benchmarks/deployed_measures.py)",
+    )
 
 
 def run_surrogate(args: argparse.Namespace) -> int:
@@ -97,8 +104,9 @@ def run_model_surrogate(args: argparse.Namespace) -> int:
     from nas_env.table.model_surrogate import build_model_surrogate, describe
 
     meta = build_model_surrogate(
-        args.rows, args.space, args.out, level=args.level, task_id=args.task, seed=args.seed
-    )
+        args.rows, args.space, args.out, level=args.level, task_id=args.task, seed=args.seed,
+        measures=args.measures,
+    )  # fmt: skip
     print(describe(args.out, meta))
     return 0
 
