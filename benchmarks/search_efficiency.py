@@ -321,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"surrogate: {len(scores)} genomes ok{where}; best score {best:.4f}; top-1% threshold "
         f"{marks['top1']:.4f} ({counts['top1']} genomes), top-0.1% {marks['top01']:.4f} "
-        f"({counts['top01']} genomes)"
+        f"({counts['top01']} genomes)",
+        flush=True,
     )
     seeds = range(args.first_seed, args.first_seed + args.seeds)
 

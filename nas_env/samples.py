@@ -34,9 +34,11 @@ def uniform_sample(space: SearchSpace, count: int, seed: int) -> list[Genome]:
     """
     rng = np.random.default_rng(seed)
     genomes: list[Genome] = []
+    seen: set[Genome] = set()
     for _ in range(100 * count):
         genome = space.uniform_genome(rng)
-        if genome not in genomes:
+        if genome not in seen:
+            seen.add(genome)
             genomes.append(genome)
         if len(genomes) == count:
             return genomes
