@@ -54,6 +54,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "compression_runtimes": ["--fidelity", "reference", "--repeats", "50"],
     "digits": ["--genomes", "24", "--rows", "benchmarks/data/digits_rows.jsonl"],
     "level_rank": ["--space", "vowels", "--rows", "benchmarks/data/vowels_rank_rows.jsonl"],
+    "deployed_measures": ["--genomes", "300", "--rows", "benchmarks/data/modern_deployed.jsonl"],
     "latency_column": ["--space", "mid"]
     + [f"--table=config/tables/{name}.npz" for name in ("mid", "mid-long", "mid-long-v2")],
     "main_job": ["--seeds", "0-9", "--rows", "benchmarks/data/main_job_rows.jsonl"],

@@ -33,7 +33,14 @@ def test_the_untrained_size_is_the_trained_deployments(precision: str) -> None:
     assert untrained["latency_ms"] > 0
 
 
-def test_rows_resume(tmp_path: Path) -> None:
+def test_rows_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def fake(genes: dict, space: object, threads: int = 1) -> dict[str, float]:
+        calls.append(json.dumps(genes, sort_keys=True))
+        return {"size_mb": 1.0, "latency_ms": 1.0}
+
+    monkeypatch.setattr(deployed_measures, "measure", fake)
     rows = tmp_path / "d.jsonl"
     argv = ["--genomes", "2", "--rows", str(rows)]
     assert deployed_measures.main(argv) == 0
@@ -43,3 +50,4 @@ def test_rows_resume(tmp_path: Path) -> None:
     assert lines[:2] == first and len(lines) == 3
     keys = [g.key() for g in uniform_sample(load_space("modern"), 3, 0)]
     assert [json.loads(line)["key"] for line in lines] == keys
+    assert len(calls) == 3  # the first two were not measured again
