@@ -17,7 +17,14 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 
-@pytest.mark.parametrize("precision", ["fp32", "int8", "int4"])
+@pytest.mark.parametrize(
+    "precision",
+    [
+        pytest.param("fp32", marks=pytest.mark.slow),
+        "int8",
+        pytest.param("int4", marks=pytest.mark.slow),
+    ],
+)  # int8 in the default suite, all three in the slow stage
 def test_the_untrained_size_is_the_trained_deployments(precision: str) -> None:
     from nas_env.evaluation import Evaluator, TrainSettings
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks import digits
 
 
+@pytest.mark.slow  # trains; the default suite stays under 5 minutes
 def test_quick_measures_ranks_and_resumes(tmp_path: Path) -> None:
     out = tmp_path / "summary.json"
     assert digits.main(["--quick", "--out", str(out)]) == 0

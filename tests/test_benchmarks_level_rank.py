@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks import level_rank
 
 
+@pytest.mark.slow  # run_all's quick run covers it too; the default suite stays under 5 min
 def test_quick_run_writes_a_summary(tmp_path: Path) -> None:
     out = tmp_path / "summary.json"
     assert level_rank.main(["--quick", "--out", str(out)]) == 0
