@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from agents.final import choose_candidates, top_genomes
 
 
@@ -83,6 +85,7 @@ def test_named_baselines_are_measured_like_candidates_and_reported() -> None:
     assert baseline_lines([]) == []
 
 
+@pytest.mark.slow  # two final trainings; the default suite stays under 5 minutes
 def test_candidates_trained_side_by_side_give_the_sequential_results(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 

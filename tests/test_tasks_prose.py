@@ -50,6 +50,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("prose_cache")
 
 
+@pytest.mark.slow  # re-derives the corpus; the default suite stays under 5 minutes
 def test_the_corpus_is_pinned_cached_and_rederived_when_damaged(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
