@@ -144,17 +144,14 @@ class NASEnv(gym.Env):
       the size target the opposite way from long training. The v0 ids keep ``fast``.
       ``TransformerCls-v1``, ``RNNCls-v1``, ``BenchLM-v1`` and ``BenchLMDesign-v1`` keep
       their v0 settings: their results changed under v0 (evaluator versions 3 and 4, the
-      ``target`` reward), hence the new version. ``SurrogateLM-v1`` and
-      ``SurrogateLMDesign-v1`` serve a benchmark whose truth is long training
-      (``config/tables/mid-long.npz``: rungs of ``long``, v0's latency and sizes);
-      their v0 ids keep the one that predicts ``fast``.
+      ``target`` reward), hence the new version. ``SurrogateLM[Design]-v1`` serve a
+      benchmark whose truth is long training (``mid-long.npz``; v0's: ``fast``).
     * v2 (``TransformerLM``, ``TransformerLMDesign``, ``TransformerCls``, ``BenchLM``,
       ``BenchLMDesign``): evaluator version 5 draws pre-norm blocks' projections into the
       residual stream from GPT-2's N(0, 0.02 / sqrt(2 x layers)) (``residual_init=
       "scaled"``), not N(0, 0.02); the bench table was rebuilt. Their v1 and v0 ids pass
       ``residual_init="flat"`` (and serve ``bench-v4.sqlite``): their old results.
-      ``SurrogateLM-v2`` and ``SurrogateLMDesign-v2``: v1's losses, latency from the
-      ``mid`` space's CPU latency profile (``config/tables/mid-long-v2.npz``).
+      ``SurrogateLM[Design]-v2``: v1's losses, latency from ``mid``'s CPU profile.
     * v3 (``TransformerLM``, ``TransformerLMDesign``), v1 (``MidLM``, ``MidLMDesign``):
       fidelity ``search-gp``, scored by a prior fitted on long training
       (`nas_env.evaluation.prior`); their previous versions keep ``search``.
