@@ -52,5 +52,20 @@ def test_bad_requests_are_refused() -> None:
         task.spec(32)
     with pytest.raises(ConfigError, match=r"vocab_size=256 is invalid.*17 intensity levels"):
         make_task("image/digits", vocab_size=256)
-    with pytest.raises(ConfigError, match="takes no argument"):
-        make_task("image/digits:x")
+    for bad in ("image/digits:x", "image/digits:-1", "image/digits:"):
+        with pytest.raises(ConfigError, match=r"not a split seed; allowed: .*:K with K an integer"):
+            make_task(bad)
+
+
+def test_another_split_seed_is_another_stratified_split_of_the_same_sizes() -> None:
+    plain, other = make_task("image/digits"), make_task("image/digits:2")
+    assert make_task("image/digits:0") is plain  # seed 0 is the pinned split itself
+    assert other.fingerprint != plain.fingerprint and "seed 2" in other.split_rule
+    assert other.stats()["val_examples"] == 450 and other.stats()["train_examples"] == 1347
+    x_plain, _ = plain.arrays("val")
+    x_other, y_other = other.arrays("val")
+    assert not np.array_equal(x_plain, x_other)
+    assert np.bincount(y_other).tolist() == np.bincount(plain.arrays("val")[1]).tolist()
+    train, _ = other.arrays("train")  # the two parts of the split are disjoint and complete
+    rows = {r.tobytes() for r in np.concatenate([train, x_other])}
+    assert len(rows) == len({r.tobytes() for r in read_digits()[0]})

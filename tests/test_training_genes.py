@@ -93,3 +93,19 @@ def test_the_evaluator_trains_each_genome_with_its_recipe(tmp_path: Path) -> Non
     assert result.fidelity_config["lr_schedule"] == "constant"
     with pytest.raises(ConfigError, match="searches training genes"):
         Evaluator("tiny-hp", task="lm/stdlib", fidelity="search", cache=False, cache_root=tmp_path)
+
+
+def test_the_dendritic_recipe_space_is_dendritic_with_long_img_as_its_default_recipe() -> None:
+    from nas_env.space import load_space
+
+    joint, plain = load_space("dendritic-hp"), load_space("dendritic")
+    assert set(joint.gene_names) - set(plain.gene_names) == {"lr", "weight_decay",
+                                                              "label_smoothing"}  # fmt: skip
+    for name in plain.gene_names:  # the same architecture genes, choices and defaults
+        assert joint.gene(name) == plain.gene(name), name
+    level = Fidelity.resolve("long-img")
+    tuned = apply(level, joint.default_genome())
+    assert (tuned.lr, tuned.weight_decay, tuned.label_smoothing) == (
+        level.lr, level.weight_decay, level.label_smoothing)  # fmt: skip
+    assert model_genes(joint.default_genome(), "dendritic") == model_genes(
+        plain.default_genome(), "dendritic")  # fmt: skip

@@ -9,7 +9,9 @@ dendritic network or an MLP reads the intensities as numbers (``id / 16``), a Tr
 or an RNN can read them as tokens.
 
 The split is fixed and stratified: 25 % of each class held out (450 images; the rest,
-1,347, train), chosen by a seeded permutation per class. Held-out scoring is stratified
+1,347, train), chosen by a seeded permutation per class (seed 0). ``image/digits:K`` draws
+another such split with seed ``K`` (same sizes, its own fingerprint): a result picked on
+the pinned split can be re-measured on splits it never saw. Held-out scoring is stratified
 too (`nas_env.tasks.cls.stratified_selection`).
 """
 
@@ -78,13 +80,15 @@ class DigitsTask:
     metric = TASK_KINDS["image"].metric  # "accuracy"
     tokenizer = None  # pixel intensities are the ids
 
-    def __init__(self) -> None:
+    def __init__(self, split_seed: int = SPLIT_SEED) -> None:
+        """Read the pinned images and draw the stratified split of ``split_seed``."""
+        split_seed = check_int(split_seed, "image/digits split seed", minimum=0)
         pixels, labels = read_digits()
-        held = stratified_split(labels, HELD_OUT, SPLIT_SEED)
+        held = stratified_split(labels, HELD_OUT, split_seed)
         self._x = {"train": torch.from_numpy(pixels[~held]), "val": torch.from_numpy(pixels[held])}
         self._y = {"train": torch.from_numpy(labels[~held]), "val": torch.from_numpy(labels[held])}
         self.labels: tuple[str, ...] = tuple(str(d) for d in range(10))
-        self.split_rule = f"stratified {HELD_OUT:.0%} per class held out, seed {SPLIT_SEED}"
+        self.split_rule = f"stratified {HELD_OUT:.0%} per class held out, seed {split_seed}"
         parts = [SHA256, self.split_rule]
         self.fingerprint: str = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
         """Identifies the data and the split (for result caches)."""

@@ -12,7 +12,9 @@ Task ids:
 * ``cls/stdlib-modules``: which of the largest stdlib packages a chunk of code is from.
 * ``cls/jsonl:PATH[?text=FIELD&label=FIELD]``: labelled texts from a JSON-lines file.
 * ``image/digits``: 8x8 handwritten digits (pinned; `nas_env.tasks.digits`), its own fixed
-  stratified split (25 % held out; ``val_fraction`` does not apply) and no tokenizer.
+  stratified split (25 % held out; ``val_fraction`` does not apply) and no tokenizer;
+  ``image/digits:K`` is another stratified split of the same sizes (seed ``K``; 0 is the
+  plain id's).
 * ``series/japanese-vowels``, ``series/basic-motions``: multivariate time series (UEA
   JapaneseVowels and BasicMotions, pinned; `nas_env.tasks.series`), the archive's
   official split, real-valued frames (no ids).
@@ -50,7 +52,7 @@ TASK_IDS: tuple[str, ...] = (
     "lm/text:PATH",
     "cls/stdlib-modules",
     "cls/jsonl:PATH[?text=FIELD&label=FIELD]",
-    "image/digits",
+    "image/digits[:SPLIT_SEED]",
     "series/japanese-vowels",
     "series/basic-motions",
 )
@@ -70,6 +72,7 @@ DEFAULT_VOCAB: dict[str, int] = {
 """Default tokenizer vocabulary size per task kind."""
 
 _WITH_ARGUMENT = ("lm/text", "cls/jsonl")
+_OPTIONAL_ARGUMENT = ("image/digits",)
 
 
 class TaskId(NamedTuple):
@@ -100,6 +103,14 @@ def parse_task_id(task_id: str) -> TaskId:
         raise ConfigError(f"task id {task_id!r} needs a path after ':'; allowed: {name}:PATH")
     if name in DEFAULT_VOCAB and not colon:
         return TaskId(name, "")
+    if name in _OPTIONAL_ARGUMENT:
+        if not argument.strip().isdigit():
+            raise ConfigError(
+                f"task id {task_id!r} is invalid: {argument!r} is not a split seed; "
+                f"allowed: {name} or {name}:K with K an integer >= 0"
+            )
+        seed = int(argument)
+        return TaskId(name, str(seed) if seed else "")  # :0 is the plain id
     if name in DEFAULT_VOCAB:
         raise ConfigError(f"task id {task_id!r} takes no argument after ':'; allowed: {name}")
     raise ConfigError(
@@ -142,7 +153,7 @@ def _build(
             )
         if max_train_tokens is not None:
             raise ConfigError("max_train_tokens is invalid for image/digits; allowed: None")
-        return DigitsTask()
+        return DigitsTask(int(parsed.argument or 0))
     if parsed.name.startswith("series/"):
         if vocab != 0 or max_train_tokens is not None:
             raise ConfigError(
