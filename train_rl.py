@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nas_env.env.arguments import ARGUMENTS
+from nas_env.tasks.kinds import TASK_KINDS
 
 if TYPE_CHECKING:
     from agents.config import RunConfig
@@ -50,7 +51,7 @@ surrogate benchmark of its space."""
 DEFAULT_FINAL_TOP = 3
 """Top genomes re-trained at the final fidelity after a search that trains candidates
 (with the best genome of each depth)."""
-DEFAULT_FINAL_FIDELITY = "rerank"
+DEFAULT_FINAL_FIDELITY = TASK_KINDS["lm"].final_level
 """The final training's level for language-model envs; other task kinds use their own
 (`nas_env.tasks.kinds.TaskKind.final_level`)."""
 CLI_ENV_KWARGS: dict[str, dict[str, Any]] = {DEFAULT_ENV: DEFAULT_ENV_KWARGS}
@@ -173,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="LEVEL",
         help="fidelity level of the final training (default: the task kind's: "
-        f"{DEFAULT_FINAL_FIDELITY} for language models, long-cls, long-img, long-series)",
+        + ", ".join(f"{kind.final_level} for {name}" for name, kind in TASK_KINDS.items())
+        + ")",
     )
     add(
         "--threads",
