@@ -145,11 +145,21 @@ def resolve_cache(kwargs: Mapping[str, Any]) -> str | bool:
 
 def final_level(env_id: str, kwargs: Mapping[str, Any]) -> str:
     """The final training's level by default: the env's task kind's `final_level`
-    (``rerank`` for language models, ``long-cls``, ``long-img``, ``long-series``)."""
+    (``rerank`` for language models, ``long-cls``, ``long-img``, ``long-series``), or the
+    kind's `truth_level` (``long``) where that level's signal refuses the space (a
+    signal fitted on Transformers scoring a recurrent language model)."""
+    from nas_env.errors import ConfigError
+    from nas_env.evaluation.fidelity import Fidelity
+    from nas_env.evaluation.signals import checked_signal
     from nas_env.space import load_space
     from nas_env.tasks.kinds import task_kind
 
     merged = {**registered_kwargs(env_id), **kwargs}
     space = merged.get("space", DEFAULT_SPACE)
-    kind = space.task.kind if hasattr(space, "task") else load_space(space).task.kind
-    return task_kind(kind).final_level
+    space = space if hasattr(space, "task") else load_space(space)
+    kind = task_kind(space.task.kind)
+    try:
+        checked_signal(Fidelity.resolve(kind.final_level), space)
+    except ConfigError:
+        return kind.truth_level
+    return kind.final_level

@@ -122,6 +122,26 @@ def test_a_signal_refuses_a_level_that_trains_differently(tmp_path: Path) -> Non
         checked_signal(Fidelity.resolve("tiny", steps=12, lr=0.01, signal=str(path)))
 
 
+def test_a_signal_refuses_a_space_of_another_family(tmp_path: Path) -> None:
+    from nas_env.space import load_space
+
+    level = Fidelity.resolve("rerank")
+    assert checked_signal(level, load_space("mid")).family == "transformer"
+    with pytest.raises(
+        ConfigError,
+        match=r"rerank-ridge@\d was fitted on transformer genomes; space 'rnn-lm' is of the "
+        r"rnn family: use a level without a signal",
+    ):
+        checked_signal(level, load_space("rnn-lm"))
+    path = _write(tmp_path / "mine.yaml", level="tiny")
+    raw = yaml.safe_load(path.read_text())
+    raw["family"] = "rnn"
+    path.write_text(yaml.safe_dump(raw))
+    signal = checked_signal(Fidelity.resolve("tiny", signal=str(path)), load_space("rnn-lm"))
+    assert signal.family == "rnn" and signal.to_dict()["family"] == "rnn"
+    assert "family" not in load_signal("rerank-ridge").to_dict()  # the default is not written
+
+
 def test_partial_rungs_are_measured_as_they_are(tmp_path: Path) -> None:
     fidelity = Fidelity.resolve("tiny", signal=str(_write(tmp_path / "s.yaml")))
     assert fidelity.rung(10).signal is None

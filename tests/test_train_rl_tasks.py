@@ -41,13 +41,16 @@ def test_a_run_saves_a_model_without_a_tokenizer(env_id: str, algo: str, tmp_pat
         ("nas_env/RNNVowels-v0", ["space:motions", "task:series/basic-motions"], "long-series"),
         ("nas_env/TransformerCls-v2", [], "long-cls"),
         ("nas_env/MidLM-v1", [], train_rl.DEFAULT_FINAL_FIDELITY),
+        ("nas_env/RNNLM-v0", [], "long"),  # rerank's signal was fitted on Transformers
+        ("nas_env/RNNCharLM-v0", [], "long"),
     ],
 )
 def test_the_final_training_defaults_to_the_task_kinds_level(
     env_id: str, extra: list[str], level: str, tmp_path: Path
 ) -> None:
-    """A language model's final training is re-ranked by a signal fitted on language
-    models; any other kind trains its candidates at its own long level."""
+    """A Transformer language model's final training is re-ranked by a signal fitted on
+    Transformer language models; a recurrent one, and any other kind, trains its
+    candidates at the kind's long level."""
     argv = ["--algo", "random", "-n", "1", "--env", env_id, "--log-folder", str(tmp_path)]
     if extra:
         argv += ["--env-kwargs", *extra]

@@ -119,6 +119,8 @@ class Signal:
         prior: The prior whose prediction is the feature ``prior`` ("" for none).
         task_kind: The task kind whose held-out loss it estimates (``lm``: the shipped
             signals were fitted on language models of the pinned corpus).
+        family: The model family it was fitted on (``transformer``: the shipped signals'
+            genomes); its weights on shape features mean nothing for another family.
     """
 
     name: str
@@ -132,6 +134,7 @@ class Signal:
     extra: Mapping[str, Any] = field(default_factory=dict)
     prior: str = ""
     task_kind: str = "lm"
+    family: str = "transformer"
 
     def features(self, genes: Mapping[str, Any], measured: Mapping[str, Any]) -> dict[str, float]:
         """`features` of one evaluation, with ``prior`` (the named prior's prediction for
@@ -186,6 +189,8 @@ class Signal:
             },
             **dict(self.extra),
             **({"prior": self.prior} if self.prior else {}),
+            **({"task_kind": self.task_kind} if self.task_kind != "lm" else {}),
+            **({"family": self.family} if self.family != "transformer" else {}),
         }
 
     @classmethod
@@ -196,7 +201,7 @@ class Signal:
             data,
             where,
             ["version", "level", "target", "intercept", "features"],
-            ["fitted_on", "stats", "prior", "task_kind"],
+            ["fitted_on", "stats", "prior", "task_kind", "family"],
         )
         weights: dict[str, float] = {}
         center: dict[str, tuple[float, float]] = {}
@@ -226,6 +231,7 @@ class Signal:
             extra={"stats": data["stats"]} if "stats" in data else {},
             prior=_text(data["prior"], f"{where}.prior") if "prior" in data else "",
             task_kind=_text(data.get("task_kind", "lm"), f"{where}.task_kind"),
+            family=_text(data.get("family", "transformer"), f"{where}.family"),
         )
 
 
@@ -308,7 +314,8 @@ def checked_signal(fidelity: Any, space: Any = None) -> Signal | None:
     Raises:
         ConfigError: Unknown signal, one fitted on a level that trains differently from
             ``fidelity`` (its features would mean something else), on another task kind
-            than ``space``'s, or one whose prior encodes genes ``space`` lacks.
+            or model family than ``space``'s, or one whose prior encodes genes ``space``
+            lacks.
     """
     if not fidelity.signal:
         return None
@@ -329,6 +336,12 @@ def checked_signal(fidelity: Any, space: Any = None) -> Signal | None:
             f"fidelity {fidelity.name!r}: signal {signal.tag} estimates the held-out loss of "
             f"{signal.task_kind} tasks; space {space.name!r} is a {space.task.kind} space: use "
             "a level without a signal (the kind's own, such as long-cls, long-img, long-series)"
+        )
+    if space is not None and space.family != signal.family:
+        raise ConfigError(
+            f"fidelity {fidelity.name!r}: signal {signal.tag} was fitted on {signal.family} "
+            f"genomes; space {space.name!r} is of the {space.family} family: use a level "
+            "without a signal (fast, reference, long...)"
         )
     if signal.prior and space is not None:
         prior = _prior(signal.prior)

@@ -36,6 +36,9 @@ class TaskKind:
         predicts_classes: Held-out predictions are class indices (accuracy, macro-F1).
         final_level: The fidelity level a search's final training uses by default (the
             CLI's ``--final-fidelity``): where the kind's candidates are judged.
+        truth_level: The level the kind's cheaper levels are ranked against (long
+            training); the final training's level where ``final_level``'s signal was not
+            fitted on the space's family.
     """
 
     name: str
@@ -44,6 +47,7 @@ class TaskKind:
     loss_is_log_perplexity: bool
     predicts_classes: bool
     final_level: str
+    truth_level: str
 
     def forward(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits, loss)`` of one batch (``model(inputs, targets)``)."""
@@ -79,20 +83,24 @@ TASK_KINDS: dict[str, TaskKind] = {
     "lm": LanguageModelling(
         "lm", "perplexity", higher_is_better=False, loss_is_log_perplexity=True,
         predicts_classes=False, final_level="rerank",
+        truth_level="long",
     ),
     "cls": Classification(
         "cls", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
         predicts_classes=True, final_level="long-cls",
+        truth_level="long-cls",
     ),
     # Images of quantised intensities, one id per pixel row by row (`nas_env.tasks.digits`).
     "image": Classification(
         "image", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
         predicts_classes=True, final_level="long-img",
+        truth_level="long-img",
     ),
     # Real-valued frames (B, T, C) with a mask of the real frames (`nas_env.tasks.series`).
     "series": Classification(
         "series", "accuracy", higher_is_better=True, loss_is_log_perplexity=False,
         predicts_classes=True, final_level="long-series",
+        truth_level="long-series",
     ),
 }  # fmt: skip
 """Every task kind by name."""
