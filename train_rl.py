@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LEVEL",
         help="fidelity level of the final training (default: the task kind's: "
         + ", ".join(f"{kind.final_level} for {name}" for name, kind in TASK_KINDS.items())
-        + ")",
+        + "; the kind's truth level where that level's signal was fitted on another family)",
     )
     add(
         "--threads",
