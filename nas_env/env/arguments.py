@@ -27,6 +27,7 @@ from nas_env.evaluation.executors import EXECUTORS
 from nas_env.evaluation.precision import PRECISIONS
 from nas_env.evaluation.train_settings import LATENCY_SOURCES, RESIDUAL_INITS
 from nas_env.table.evaluator import MISSING_MODES
+from nas_env.tasks.registry import TASK_IDS
 
 MODES: tuple[str, ...] = ("edit", "design")
 STARTS: tuple[str, ...] = ("default", "random", "incumbent")
@@ -73,8 +74,7 @@ class Argument:
 
 ARGUMENTS: tuple[Argument, ...] = (
     Argument("space", "env", "search space: a preset name or a YAML path"),
-    Argument("task", "env", "task id: lm/stdlib, lm/stdlib-prose, lm/text:PATH, "
-             "cls/stdlib-modules, cls/jsonl:PATH"),
+    Argument("task", "env", "task id: " + ", ".join(TASK_IDS)),
     Argument("fidelity", "env", "training budget: a level of config/fidelities.yaml or a mapping"),
     Argument("reward", "env", "target (default), weighted, mnasnet, budget, quality or one of "
              "register_reward; a mapping or a Reward"),
