@@ -42,6 +42,7 @@ if str(ROOT) not in sys.path:
 from benchmarks.digits import mlp_yardstick  # noqa: E402
 from benchmarks.level_rank import measure  # noqa: E402
 from nas_env.space import load_space  # noqa: E402
+from runfolder import EPISODES_FILE  # noqa: E402
 from runfolder.records import read_records  # noqa: E402
 
 SPACE, LEVEL = "dendritic-hp", "long-img"
@@ -58,7 +59,7 @@ def candidates(run_dirs: list[Path], top: int) -> list[dict[str, Any]]:
     """The ``top`` distinct genomes of the runs' records by accuracy, then held-out loss."""
     best: dict[str, dict[str, Any]] = {}
     for run in run_dirs:
-        for record in read_records(run / "episodes.jsonl"):
+        for record in read_records(run / EPISODES_FILE):
             if record.get("status") != "ok" or record.get("accuracy") is None:
                 continue
             key = record["genome_key"]

@@ -337,12 +337,6 @@ def checked_signal(fidelity: Any, space: Any = None) -> Signal | None:
             f"{signal.task_kind} tasks; space {space.name!r} is a {space.task.kind} space: use "
             "a level without a signal (the kind's own, such as long-cls, long-img, long-series)"
         )
-    if space is not None and space.family != signal.family:
-        raise ConfigError(
-            f"fidelity {fidelity.name!r}: signal {signal.tag} was fitted on {signal.family} "
-            f"genomes; space {space.name!r} is of the {space.family} family: use a level "
-            "without a signal (fast, reference, long...)"
-        )
     if signal.prior and space is not None:
         prior = _prior(signal.prior)
         mismatch = prior.mismatch(space)
@@ -352,4 +346,10 @@ def checked_signal(fidelity: Any, space: Any = None) -> Signal | None:
                 f"the genes of space {prior.space.name!r}; space {space.name!r} {mismatch}: "
                 "use a level without a prior (search, rerank, fast...)"
             )
+    if space is not None and space.family != signal.family:
+        raise ConfigError(
+            f"fidelity {fidelity.name!r}: signal {signal.tag} was fitted on {signal.family} "
+            f"genomes; space {space.name!r} is of the {space.family} family: use a level "
+            "without a signal (fast, reference, long...)"
+        )
     return signal
