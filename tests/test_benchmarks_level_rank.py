@@ -37,6 +37,7 @@ def test_rankings_skip_failed_genomes(tmp_path: Path) -> None:
     assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 8 == len(again)
 
 
+@pytest.mark.slow  # trains two LMs at a tiny level (5 s)
 def test_a_language_models_truth_is_read_from_long_truth_rows(tmp_path: Path) -> None:
     """`--truth-rows`: the truth of the same sample comes from `long_truth.py`'s rows (seed
     0, the level's last mark); a language model is ranked and picked by its loss."""

@@ -74,6 +74,7 @@ def test_the_corpus_is_pinned_cached_and_rederived_when_damaged(
     stdlib_prose_documents.cache_clear()
 
 
+@pytest.mark.slow  # builds the prose corpus and its tokenizer (9 s)
 def test_it_is_a_language_modelling_task_of_its_own(cache: Path) -> None:
     assert parse_task_id("lm/stdlib-prose").name == "lm/stdlib-prose"
     task = make_task("lm/stdlib-prose", cache=cache, vocab_size=256)

@@ -16,7 +16,10 @@ from models.common import example_input
 
 @pytest.mark.parametrize(
     ("env_id", "algo"),
-    [("nas_env/DendriticDigits-v0", "grid"), ("nas_env/RNNVowels-v0", "random")],
+    [
+        ("nas_env/DendriticDigits-v0", "grid"),
+        pytest.param("nas_env/RNNVowels-v0", "random", marks=pytest.mark.slow),  # 10 s
+    ],
 )
 def test_a_run_saves_a_model_without_a_tokenizer(env_id: str, algo: str, tmp_path: Path) -> None:
     argv = ["--algo", algo, "-n", "3", "--env", env_id, "--env-kwargs", "fidelity:tiny",

@@ -36,6 +36,7 @@ def test_seeds_parse_and_bad_ones_are_refused() -> None:
         tune.parse_seeds("a-b")
 
 
+@pytest.mark.slow  # 6 s
 def test_regret_is_zero_only_for_the_best_genome() -> None:
     scores, best = tune.truth(ENV_ID)
     assert len(scores) == 56_364 and best == max(scores.values())
