@@ -44,6 +44,7 @@ def test_cheapest_completion_agrees_with_the_exact_grid() -> None:
     assert masked > 0  # the rule was exercised on infeasible choices too
 
 
+@pytest.mark.slow  # builds a second feasibility grid (4 s)
 def test_a_space_with_its_genes_in_another_order_gets_its_own_grid() -> None:
     loaded = SearchSpace.load("mid")
     raw = loaded.to_dict()

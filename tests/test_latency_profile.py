@@ -35,6 +35,7 @@ def test_a_profile_round_trips_and_predicts(profiled: Path) -> None:
     assert profile.tag.startswith("tiny-cpu@") and len(profile.tag) == len("tiny-cpu@") + 8
 
 
+@pytest.mark.slow  # times a profile twice (4 s)
 def test_an_interrupted_profile_resumes_from_its_rows(profiled: Path) -> None:
     rows = profiled.with_suffix(".rows.jsonl")
     before = rows.read_text()

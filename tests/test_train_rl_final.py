@@ -20,6 +20,7 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("train_rl_final_cache")
 
 
+@pytest.mark.slow  # a search and a final training through the CLI (10 s)
 def test_the_final_training_re_trains_the_best_genomes_and_names_the_winner(
     tmp_path: Path, cache_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -113,6 +113,7 @@ def test_a_corrupted_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "config.yaml: not readable YAML" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # re-trains a run (5 s)
 def test_retrained_results_within_tolerance_and_no_train(tmp_path: Path) -> None:
     run = trained_run(tmp_path)
     assert validate_run(run).exact == 3  # the run's own cache serves every result
